@@ -1,0 +1,1 @@
+export { counter, gauge, histogram, registry } from './registry.ts';

@@ -1,0 +1,89 @@
+// `npm test`: lint, dependency direction, type check, then every package's tests through turbo.
+// Ends with one line that sums every package: `N passed, N failed`.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './lib.mjs';
+
+/** Runs a command, echoing its output live, and resolves with its exit code and output. */
+function capture(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env } });
+    let out = '';
+    const onData = (stream) => (chunk) => {
+      out += chunk;
+      stream.write(chunk);
+    };
+    child.stdout.on('data', onData(process.stdout));
+    child.stderr.on('data', onData(process.stderr));
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+const SUMMARY_RE = /^(?:(\S+?):test: )?\S* ?ℹ (pass|fail) (\d+)\s*$/;
+
+/** Sums node:test summaries in `out`, by turbo package prefix ('' when there is none). */
+function parseSummaries(out) {
+  const by = new Map();
+  for (const raw of out.split('\n')) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
+    const line = raw.replace(/\u001b\[[0-9;]*m/g, '');
+    const m = SUMMARY_RE.exec(line);
+    if (!m) continue;
+    const key = m[1] ?? '';
+    const entry = by.get(key) ?? { pass: 0, fail: 0 };
+    entry[m[2]] += Number(m[3]);
+    by.set(key, entry);
+  }
+  return by;
+}
+
+const results = [];
+
+const root = await capture(process.execPath, ['--test', '--test-reporter=spec', 'scripts/*.test.mjs']);
+const rootSum = parseSummaries(root.out).get('') ?? { pass: 0, fail: root.code === 0 ? 0 : 1 };
+results.push({ name: 'scripts', ...rootSum });
+
+const lint = await capture('biome', ['check', '.']);
+results.push({ name: 'lint (biome)', pass: lint.code === 0 ? 1 : 0, fail: lint.code === 0 ? 0 : 1 });
+
+const tsc = await capture('tsc', ['-p', 'tsconfig.json']);
+results.push({ name: 'typecheck (tsc)', pass: tsc.code === 0 ? 1 : 0, fail: tsc.code === 0 ? 0 : 1 });
+
+const filter = process.argv.slice(2).flatMap((f) => ['--filter', f]);
+const turbo = await capture('turbo', [
+  'run',
+  'test',
+  '--continue',
+  '--log-order=grouped',
+  '--concurrency=2',
+  ...filter,
+]);
+const sums = parseSummaries(turbo.out);
+const testedPackages = [];
+for (const group of ['packages', 'apps', '.']) {
+  const dirs = group === '.' ? ['bench'] : readdirSync(join(ROOT, group));
+  for (const d of dirs) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(ROOT, group, d, 'package.json'), 'utf8'));
+      if (pkg.scripts?.test) testedPackages.push(pkg.name);
+    } catch {}
+  }
+}
+for (const name of testedPackages) {
+  if (filter.length > 0 && !process.argv.slice(2).includes(name)) continue;
+  const s = sums.get(name);
+  // A package whose runner died before its summary counts as one failure, never as silence.
+  results.push({ name, ...(s ?? { pass: 0, fail: 1 }) });
+}
+
+let passed = 0;
+let failed = 0;
+console.log('\n== zt test summary ==');
+for (const r of results) {
+  passed += r.pass;
+  failed += r.fail;
+  console.log(`${r.fail > 0 ? 'FAIL' : 'ok  '} ${r.name.padEnd(24)} ${r.pass} passed, ${r.fail} failed`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && turbo.code === 0 ? 0 : 1);
