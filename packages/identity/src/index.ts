@@ -1,1 +1,3 @@
-export {};
+export { IdentityError, InvalidIdentityError } from './errors.ts';
+export { Identity } from './identity.ts';
+export type { CertPriority, CertSource, WorkloadCertificate } from './types.ts';

@@ -1,1 +1,22 @@
-export {};
+export type {
+  Authorization,
+  Cidr,
+  Clause,
+  Endpoint,
+  GatewayAddress,
+  Locality,
+  Match,
+  NetworkAddress,
+  PolicyAction,
+  PolicyScope,
+  ProxyStateView,
+  Rule,
+  Service,
+  ServiceAccountMatch,
+  ServicePort,
+  StateSnapshot,
+  StringMatch,
+  TunnelProtocol,
+  Workload,
+  WorkloadStatus,
+} from './types.ts';

@@ -1,1 +1,1 @@
-export {};
+export { type IssueOptions, TestCa } from './ca.ts';
