@@ -62,7 +62,7 @@ const turbo = await capture('turbo', [
 const sums = parseSummaries(turbo.out);
 const testedPackages = [];
 for (const group of ['packages', 'apps', '.']) {
-  const dirs = group === '.' ? ['bench'] : readdirSync(join(ROOT, group));
+  const dirs = group === '.' ? ['bench', 'deploy'] : readdirSync(join(ROOT, group));
   for (const d of dirs) {
     try {
       const pkg = JSON.parse(readFileSync(join(ROOT, group, d, 'package.json'), 'utf8'));
