@@ -1,4 +1,13 @@
-export { counter, gauge, histogram, registry } from './registry.ts';
+export {
+  aggregateRegistries,
+  type MetricsSnapshot,
+  metricsSnapshot,
+  PROMETHEUS_CONTENT_TYPE,
+  WorkerMetrics,
+} from './aggregate.ts';
+export { istioBuild, recordBuildInfo } from './build.ts';
+export { DEFAULT_LABEL_SET_LIMIT } from './cardinality.ts';
+export { counter, gauge, histogram, type MetricOptions, registry } from './registry.ts';
 export {
   TRAFFIC_LABELS,
   type TrafficLabel,

@@ -62,8 +62,10 @@ export const tcpSentBytes = counter(
   'The size of total bytes sent during response in case of a TCP connection',
   TRAFFIC_LABELS,
 );
+// Upstream registers `tcp_connections_failed` and its encoder appends `_total` to every counter, so the
+// exposed series is `istio_tcp_connections_failed_total`; that is the name queries and alerts use.
 export const tcpConnectionsFailed = counter(
-  'istio_tcp_connections_failed',
+  'istio_tcp_connections_failed_total',
   'The total number of failed TCP connections',
   TRAFFIC_LABELS,
 );

@@ -1,0 +1,9 @@
+export {
+  type Exposition,
+  ExpositionParseError,
+  parseExposition,
+  type Sample,
+  samplesOf,
+  sampleValue,
+  sumOf,
+} from './exposition.ts';
