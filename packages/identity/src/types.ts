@@ -25,3 +25,9 @@ export interface CertSource {
   /** Called after a certificate was renewed; returns an unsubscribe function. */
   onRotate(listener: (cert: WorkloadCertificate) => void): () => void;
 }
+
+/** Something that mints one certificate for an identity: the CA client, or a local fake CA. */
+export interface CertificateProvider {
+  fetchCertificate(identity: Identity): Promise<WorkloadCertificate>;
+  close?(): void;
+}
