@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import type { Service, Workload } from '@zt/xds';
+import { formatAddr, type SocketAddr } from '../addr.ts';
+
+/**
+ * `baggage` as upstream builds it from the source workload: k8s.cluster.name, k8s.namespace.name,
+ * k8s.<workload type>.name, service.name (canonical name), service.version (canonical revision),
+ * cloud.region, cloud.availability_zone; empty values left out.
+ */
+export function baggageHeader(w: Workload): string {
+  const parts: [string, string | undefined][] = [
+    ['k8s.cluster.name', w.clusterId],
+    ['k8s.namespace.name', w.namespace],
+    [`k8s.${w.workloadType}.name`, w.workloadName],
+    ['service.name', w.canonicalName],
+    ['service.version', w.canonicalRevision],
+    ['cloud.region', w.locality?.region],
+    ['cloud.availability_zone', w.locality?.zone],
+  ];
+  return parts
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** `forwarded: for="<client ip:port>"`, with `;host=<service hostname>` when a service was addressed. */
+export function forwardedHeader(client: SocketAddr, service: Service | undefined): string {
+  const f = `for="${formatAddr(client)}"`;
+  return service ? `${f};host=${service.hostname}` : f;
+}
+
+/** A fresh W3C traceparent, version 00, flags 00 (as upstream: a new id per connection). */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`;
+}
+
+/** The 32-hex trace id, or undefined when the header is not a valid traceparent. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  const m = traceparent ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent) : null;
+  return m?.[1];
+}

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SnapshotView } from '../state.ts';
+import { service, snapshot, workload } from '../testing/fixtures.ts';
+import { type Route, type RouteOptions, routeOutbound } from './route.ts';
+
+const opts: RouteOptions = {
+  network: '',
+  trustDomain: 'cluster.local',
+  hbonePort: 15008,
+  pick: (xs) => xs[0] as never,
+};
+const src = workload({ name: 'client', workloadIps: ['10.0.0.1'] });
+const echo = workload({
+  name: 'echo',
+  workloadIps: ['10.0.1.5'],
+  services: { 'default/echo.default.svc.cluster.local': { 80: 8080 } },
+});
+const tcpPod = workload({
+  name: 'legacy',
+  workloadIps: ['10.0.1.6'],
+  protocol: 'TCP',
+  services: { 'default/legacy.default.svc.cluster.local': { 80: 9090 } },
+});
+const wp = workload({ name: 'waypoint', workloadIps: ['10.0.9.9'], serviceAccount: 'waypoint' });
+const echoSvc = service({
+  name: 'echo',
+  vips: ['10.96.0.10'],
+  ports: { 80: 8080 },
+  subjectAltNames: ['spiffe://cluster.local/ns/default/sa/echo-extra'],
+});
+
+function route(extra: Parameters<typeof snapshot>[1], to: string, port: number): Route {
+  const view = new SnapshotView(
+    snapshot(1, {
+      workloads: [src, echo, tcpPod, wp, ...(extra.workloads ?? [])],
+      services: extra.services ?? [echoSvc],
+    }),
+  );
+  return routeOutbound(view, src, { address: to, port }, opts);
+}
+
+describe('routeOutbound', () => {
+  test('unknown destination: passthrough to the original destination', () => {
+    assert.deepEqual(route({}, '93.184.216.34', 443), {
+      kind: 'passthrough',
+      connect: { address: '93.184.216.34', port: 443 },
+    });
+  });
+  test('HBONE pod by IP: pool to <ip>:15008, authority <ip>:<port>, its identity', () => {
+    const r = route({}, '10.0.1.5', 8080);
+    assert.equal(r.kind, 'hbone');
+    if (r.kind !== 'hbone') return;
+    assert.equal(r.via, 'workload');
+    assert.deepEqual(r.connect, { address: '10.0.1.5', port: 15008 });
+    assert.deepEqual(r.authority, { address: '10.0.1.5', port: 8080 });
+    assert.deepEqual(r.expectedIdentities, ['spiffe://cluster.local/ns/default/sa/echo']);
+    assert.equal(r.service, undefined);
+  });
+  test('service VIP: picks a healthy endpoint, maps the port, adds the service SANs', () => {
+    const r = route({}, '10.96.0.10', 80);
+    assert.equal(r.kind, 'hbone');
+    if (r.kind !== 'hbone') return;
+    assert.deepEqual(r.authority, { address: '10.0.1.5', port: 8080 });
+    assert.deepEqual(r.connect, { address: '10.0.1.5', port: 15008 });
+    assert.equal(r.service?.name, 'echo');
+    assert.deepEqual(r.expectedIdentities, [
+      'spiffe://cluster.local/ns/default/sa/echo-extra',
+      'spiffe://cluster.local/ns/default/sa/echo',
+    ]);
+  });
+  test('service VIP on an undeclared port: no healthy upstream', () => {
+    const r = route({}, '10.96.0.10', 81);
+    assert.equal(r.kind, 'error');
+    assert.equal(r.kind === 'error' && r.code, 'no-healthy-upstream');
+  });
+  test('service VIP whose only endpoint is unhealthy: no healthy upstream', () => {
+    const sick = workload({
+      name: 'sick',
+      workloadIps: ['10.0.1.7'],
+      status: 'Unhealthy',
+      services: { 'default/sick.default.svc.cluster.local': { 80: 80 } },
+    });
+    const r = route(
+      { workloads: [sick], services: [service({ name: 'sick', vips: ['10.96.0.11'], ports: { 80: 80 } })] },
+      '10.96.0.11',
+      80,
+    );
+    assert.equal(r.kind === 'error' && r.code, 'no-healthy-upstream');
+  });
+  test('service VIP with endpoints of mixed health picks a healthy one', () => {
+    const a = workload({
+      name: 'a',
+      workloadIps: ['10.0.2.1'],
+      status: 'Unhealthy',
+      services: { 'default/m.default.svc.cluster.local': { 80: 80 } },
+    });
+    const b = workload({
+      name: 'b',
+      workloadIps: ['10.0.2.2'],
+      services: { 'default/m.default.svc.cluster.local': { 80: 81 } },
+    });
+    const r = route(
+      { workloads: [a, b], services: [service({ name: 'm', vips: ['10.96.0.12'], ports: { 80: 80 } })] },
+      '10.96.0.12',
+      80,
+    );
+    assert.equal(r.kind === 'hbone' && r.authority.address, '10.0.2.2');
+    assert.equal(r.kind === 'hbone' && r.authority.port, 81);
+  });
+  test('named target port (0) resolved through the workload; endpoints without it are skipped', () => {
+    const a = workload({
+      name: 'a',
+      workloadIps: ['10.0.2.1'],
+      services: { 'default/n.default.svc.cluster.local': {} },
+    });
+    const b = workload({
+      name: 'b',
+      workloadIps: ['10.0.2.2'],
+      services: { 'default/n.default.svc.cluster.local': { 80: 7070 } },
+    });
+    const r = route(
+      { workloads: [a, b], services: [service({ name: 'n', vips: ['10.96.0.13'], ports: { 80: 0 } })] },
+      '10.96.0.13',
+      80,
+    );
+    assert.equal(r.kind === 'hbone' && `${r.authority.address}:${r.authority.port}`, '10.0.2.2:7070');
+  });
+  test('TCP workload: plain TCP to the mapped port', () => {
+    const r = route(
+      { services: [service({ name: 'legacy', vips: ['10.96.0.20'], ports: { 80: 9090 } })] },
+      '10.96.0.20',
+      80,
+    );
+    assert.deepEqual(r.kind === 'tcp' && r.connect, { address: '10.0.1.6', port: 9090 });
+    const direct = route({}, '10.0.1.6', 22);
+    assert.deepEqual(direct.kind === 'tcp' && direct.connect, { address: '10.0.1.6', port: 22 });
+  });
+  test('service with a waypoint: HBONE to the waypoint with :authority VIP:port', () => {
+    const svc = {
+      ...echoSvc,
+      waypoint: {
+        destination: { kind: 'address' as const, network: '', address: '10.0.9.9' },
+        hboneMtlsPort: 15008,
+      },
+    };
+    const r = route({ services: [svc] }, '10.96.0.10', 80);
+    assert.equal(r.kind, 'hbone');
+    if (r.kind !== 'hbone') return;
+    assert.equal(r.via, 'service-waypoint');
+    assert.deepEqual(r.connect, { address: '10.0.9.9', port: 15008 });
+    assert.deepEqual(r.authority, { address: '10.96.0.10', port: 80 });
+    assert.ok(r.expectedIdentities.includes('spiffe://cluster.local/ns/default/sa/waypoint'));
+    assert.equal(r.service?.name, 'echo');
+  });
+  test('waypoint by hostname resolves through the waypoint service', () => {
+    const wpSvc = service({ name: 'wp', vips: ['10.96.0.99'], ports: { 15008: 15008 } });
+    const wpPod = { ...wp, services: { 'default/wp.default.svc.cluster.local': { 15008: 15008 } } };
+    const svc = {
+      ...echoSvc,
+      waypoint: {
+        destination: {
+          kind: 'hostname' as const,
+          namespace: 'default',
+          hostname: 'wp.default.svc.cluster.local',
+        },
+        hboneMtlsPort: 15008,
+      },
+    };
+    const view = new SnapshotView(snapshot(1, { workloads: [src, echo, wpPod], services: [svc, wpSvc] }));
+    const r = routeOutbound(view, src, { address: '10.96.0.10', port: 80 }, opts);
+    assert.deepEqual(r.kind === 'hbone' && r.connect, { address: '10.0.9.9', port: 15008 });
+  });
+  test('missing waypoint: unknown-waypoint error', () => {
+    const svc = {
+      ...echoSvc,
+      waypoint: {
+        destination: { kind: 'address' as const, network: '', address: '10.0.9.250' },
+        hboneMtlsPort: 15008,
+      },
+    };
+    const r = route({ services: [svc] }, '10.96.0.10', 80);
+    assert.equal(r.kind === 'error' && r.code, 'unknown-waypoint');
+  });
+  test('workload with a waypoint addressed by IP goes to the waypoint; not when it is the source', () => {
+    const gw = {
+      destination: { kind: 'address' as const, network: '', address: '10.0.9.9' },
+      hboneMtlsPort: 15008,
+    };
+    const guarded = workload({ name: 'guarded', workloadIps: ['10.0.3.3'], waypoint: gw });
+    const view = new SnapshotView(snapshot(1, { workloads: [src, guarded, wp] }));
+    const r = routeOutbound(view, src, { address: '10.0.3.3', port: 80 }, opts);
+    assert.equal(r.kind === 'hbone' && r.via, 'workload-waypoint');
+    assert.deepEqual(r.kind === 'hbone' && r.authority, { address: '10.0.3.3', port: 80 });
+    const fromWp = routeOutbound(view, wp, { address: '10.0.3.3', port: 80 }, opts);
+    assert.equal(fromWp.kind === 'hbone' && fromWp.via, 'workload');
+  });
+  test('IPv6 pod: HBONE to [ip]:15008', () => {
+    const v6 = workload({ name: 'v6', workloadIps: ['fd00::5'] });
+    const view = new SnapshotView(snapshot(1, { workloads: [src, v6] }));
+    const r = routeOutbound(view, src, { address: 'fd00::5', port: 80 }, opts);
+    assert.deepEqual(r.kind === 'hbone' && r.connect, { address: 'fd00::5', port: 15008 });
+  });
+});
