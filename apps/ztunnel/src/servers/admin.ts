@@ -1,0 +1,132 @@
+import { isIP } from 'node:net';
+import { counter } from '@zt/metrics';
+import type { Logger } from 'pino';
+import { ADMIN_PAGE_CSP, ADMIN_PAGE_SCRIPT, adminPageHtml } from './admin-page.ts';
+import { type ConfigDumpProvider, redactPrivateKeys } from './config-dump.ts';
+import type { ConnectionsProvider, ConnectionsView } from './connections.ts';
+import { AdminNotLoopbackError, LogFilterError } from './errors.ts';
+import { drain, methodNotAllowed, type RunningServer, send, serve } from './http.ts';
+import type { LogLevelControl } from './logging.ts';
+
+export const ADMIN_PORT = 15000;
+
+export interface AdminServerOptions {
+  /** Default 15000. */
+  port?: number;
+  /** Default 127.0.0.1; anything but loopback is refused. */
+  host?: string;
+  /** The `/config_dump` body (upstream's shape, see ConfigDump). */
+  configDump: ConfigDumpProvider;
+  /** The live connections for `/` and `/connections`. */
+  connections: ConnectionsProvider;
+  /** What `/logging` reads and changes: `createLogger()`'s Logging. */
+  logging: LogLevelControl;
+  /** Called once by `POST /quitquitquit`, after the response is sent. */
+  shutdown: () => void | Promise<void>;
+  logger?: Logger;
+}
+
+// Upstream's help text, with zt's scope names and the GET form zt also accepts.
+export const LOGGING_HELP = `
+usage: GET /logging or POST /logging\t\t\t\t(To list current level)
+usage: POST /logging?level=<level>\t\t\t\t(To change global levels)
+usage: POST /logging?level={scope1}={level1},{scope2}={level2}\t(To change specific scopes' logging level)
+usage: POST /logging?reset\t\t\t\t\t(To restore the startup level, RUST_LOG)
+
+hint: loglevel:\terror|warn|info|debug|trace|off
+hint: scope:\tthe log scope, e.g. access, xds
+`;
+
+const redactions = counter(
+  'zt_admin_config_dump_redactions_total',
+  'Private keys removed from /config_dump output (a provider put key material in the dump: a bug to report)',
+);
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '0:0:0:0:0:0:0:1' || host.toLowerCase().startsWith('::ffff:127.');
+}
+
+/** upstream's admin API: `/config_dump`, `/logging`, `/quitquitquit`, and a live home page. */
+export function startAdminServer(opts: AdminServerOptions): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host)) return Promise.reject(new AdminNotLoopbackError(host));
+  let shuttingDown = false;
+  const log = opts.logger;
+
+  return serve(
+    'admin',
+    async (req, res, url) => {
+      const method = req.method ?? 'GET';
+      const read = method === 'GET' || method === 'HEAD';
+      switch (url.pathname) {
+        case '/': {
+          if (!read) return methodNotAllowed(res, 'GET, HEAD');
+          res.setHeader('content-security-policy', ADMIN_PAGE_CSP);
+          return send(res, 200, adminPageHtml(), 'text/html; charset=utf-8');
+        }
+        case '/dashboard.js':
+          if (!read) return methodNotAllowed(res, 'GET, HEAD');
+          return send(res, 200, ADMIN_PAGE_SCRIPT, 'text/javascript; charset=utf-8');
+        case '/connections': {
+          if (!read) return methodNotAllowed(res, 'GET, HEAD');
+          const view: ConnectionsView = { now: Date.now(), connections: await opts.connections() };
+          return send(res, 200, JSON.stringify(view), 'application/json');
+        }
+        case '/config_dump': {
+          if (!read) return methodNotAllowed(res, 'GET, HEAD');
+          const { value, redacted } = redactPrivateKeys(await opts.configDump());
+          if (redacted > 0) {
+            redactions.inc(redacted);
+            log?.error({ redacted }, 'config dump provider returned private key material; it was redacted');
+          }
+          return send(res, 200, JSON.stringify(value, null, 2), 'application/json');
+        }
+        case '/logging':
+          return logging(method, url);
+        case '/quitquitquit': {
+          if (method !== 'POST') return methodNotAllowed(res, 'POST');
+          await drain(req);
+          // Respond first: shutting down closes this server, which would cut the reply.
+          res.once('finish', () => {
+            if (shuttingDown) return;
+            shuttingDown = true;
+            log?.info('shutdown requested through the admin API');
+            Promise.resolve()
+              .then(opts.shutdown)
+              .catch((err: unknown) => log?.error({ err }, 'shutdown failed'));
+          });
+          return send(res, 200, 'shutdown now\n');
+        }
+        default:
+          return send(res, 404, '');
+      }
+
+      function logging(method: string, url: URL): void {
+        const level = url.searchParams.get('level');
+        const reset = url.searchParams.has('reset');
+        const current = () => send(res, 200, `current log level is ${opts.logging.level()}\n`);
+        if (method === 'GET' || method === 'HEAD') {
+          if (level !== null || reset)
+            methodNotAllowed(res, 'POST', `use POST to change the level\n${LOGGING_HELP}`);
+          else current();
+        } else if (method !== 'POST') {
+          methodNotAllowed(res, 'GET, POST', `Invalid HTTP method\n ${LOGGING_HELP}`);
+        } else if ((level === null || level === '') && !reset) {
+          current();
+        } else {
+          try {
+            opts.logging.setLevel(level ?? '', reset);
+          } catch (err) {
+            if (!(err instanceof LogFilterError)) throw err;
+            send(res, 400, `Invalid level provided: ${level}\n${LOGGING_HELP}`);
+            return;
+          }
+          current();
+        }
+      }
+    },
+    { port: opts.port ?? ADMIN_PORT, host, logger: log },
+  );
+}

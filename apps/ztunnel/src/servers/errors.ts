@@ -1,0 +1,39 @@
+/** A server could not bind its port. */
+export class ServerListenError extends Error {
+  readonly code = 'ZT_SERVER_LISTEN';
+  readonly server: string;
+  constructor(server: string, host: string, port: number, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `${server} server could not listen on ${host}:${port}: ${reason}; check that no other ztunnel, Envoy or ` +
+        'process holds this port in the network namespace, and that zt may bind it',
+      { cause },
+    );
+    this.name = 'ServerListenError';
+    this.server = server;
+  }
+}
+
+/** The admin server was asked to listen beyond loopback. */
+export class AdminNotLoopbackError extends Error {
+  readonly code = 'ZT_ADMIN_NOT_LOOPBACK';
+  constructor(host: string) {
+    super(
+      `admin server refuses to listen on ${host}: it can shut zt down and change its log level, so it binds ` +
+        'loopback only (127.0.0.1, ::1 or localhost); reach it with kubectl port-forward or istioctl',
+    );
+    this.name = 'AdminNotLoopbackError';
+  }
+}
+
+/** A log directive (RUST_LOG or admin `/logging?level=`) did not parse. */
+export class LogFilterError extends Error {
+  readonly code = 'ZT_LOG_FILTER';
+  constructor(directive: string, why: string) {
+    super(
+      `invalid log level ${JSON.stringify(directive)}: ${why}; use a level (error, warn, info, debug, trace, off) ` +
+        'or comma-separated <scope>=<level> clauses, e.g. "info,xds=debug"',
+    );
+    this.name = 'LogFilterError';
+  }
+}
