@@ -49,6 +49,8 @@ export interface TestCaServerOptions {
   trustDomain?: string;
   /** Lifetime when the request asks none (validity_duration 0). Default 24 h. */
   defaultTtlSeconds?: number;
+  /** The time certificates are issued at, ms since the epoch (a ManualClock's `now`). Default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -66,13 +68,15 @@ export class TestCaServer {
   #mode: TestCaMode = { mode: 'ok' };
   readonly #server: Server;
   readonly #defaultTtl: number;
+  readonly #now: () => number;
 
-  private constructor(address: string, ca: LocalCa, server: Server, defaultTtl: number) {
+  private constructor(address: string, ca: LocalCa, server: Server, defaultTtl: number, now: () => number) {
     this.address = address;
     this.ca = ca;
     this.rootPem = ca.rootPem;
     this.#server = server;
     this.#defaultTtl = defaultTtl;
+    this.#now = now;
   }
 
   static async start(options: TestCaServerOptions = {}): Promise<TestCaServer> {
@@ -117,6 +121,7 @@ export class TestCaServer {
       ca,
       server,
       options.defaultTtlSeconds ?? 24 * 3600,
+      options.now ?? Date.now,
     );
     return self;
   }
@@ -159,7 +164,12 @@ export class TestCaServer {
         : undefined;
     let leaf: string;
     try {
-      leaf = await this.ca.signCsr(req.csr, { ttlMs: (ttlSeconds || this.#defaultTtl) * 1000, uris });
+      const now = this.#now();
+      leaf = await this.ca.signCsr(req.csr, {
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + (ttlSeconds || this.#defaultTtl) * 1000),
+        uris,
+      });
     } catch (err) {
       throw { code: status.INVALID_ARGUMENT, message: (err as Error).message };
     }
