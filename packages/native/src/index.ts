@@ -1,1 +1,33 @@
-export {};
+/**
+ * @zt/native — the Linux socket calls Node lacks and zt needs for transparent capture and in-pod
+ * mode, from a small N-API addon built at install time. When the addon is missing (not Linux,
+ * build failed, ZT_NATIVE_DISABLE=1) `available` is false and every call throws
+ * NativeUnavailableError (code ERR_ZT_NATIVE_UNAVAILABLE): fall back to SOCKS5 / explicit
+ * destinations.
+ */
+export { available, unavailableReason } from './binding.ts';
+export {
+  MessageTruncatedError,
+  NativeSyscallError,
+  NativeUnavailableError,
+  NoFdError,
+  SocketClosedError,
+} from './errors.ts';
+export type { FdTarget } from './fd.ts';
+export type { RecvOptions, SeqpacketListenOptions, SeqpacketMessage } from './seqpacket.ts';
+export { SeqpacketServer, SeqpacketSocket } from './seqpacket.ts';
+export type { ConnectOptions, ListenerOptions, NetnsRef, SocketOptions } from './socket.ts';
+export { connectSocket, listenServer, openConnection, openListener } from './socket.ts';
+export type { SocketAddress } from './sockopt.ts';
+export {
+  closeFd,
+  getFreebind,
+  getMark,
+  getTransparent,
+  localAddressOf,
+  originalDst,
+  setFreebind,
+  setMark,
+  setTransparent,
+  ZT_SOCKET_MARK,
+} from './sockopt.ts';

@@ -76,7 +76,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, argv[2], result;
   napi_get_reference_value(env, w->callback, &cb);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv);  // napi_make_callback wants an object receiver
   napi_create_int32(env, status, &argv[0]);
   napi_create_int32(env, events, &argv[1]);
   if (napi_make_callback(env, w->context, recv, cb, 2, argv, &result) == napi_pending_exception) {
