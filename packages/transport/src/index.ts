@@ -1,1 +1,36 @@
-export {};
+export type { CertSource, WorkloadCertificate } from '@zt/identity';
+export { type Authority, formatAuthority, parseAuthority, type SocketAddress } from './authority.ts';
+export {
+  type ConnectionState,
+  type DialOptions,
+  HboneConnection,
+  type HboneStream,
+  type OpenOptions,
+} from './client.ts';
+export {
+  DEFAULT_FLOW_CONTROL,
+  DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+  DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
+  type FlowControl,
+  parseDurationMs,
+  type TransportEnv,
+  transportEnv,
+} from './config.ts';
+export {
+  ConnectTimeoutError,
+  HboneConnectError,
+  HboneConnectionError,
+  HboneError,
+  InvalidAuthorityError,
+  PeerIdentityMismatchError,
+  PeerTrustDomainError,
+  PoolClosedError,
+  StreamResetError,
+} from './errors.ts';
+export { HbonePool, type PoolOptions, type PoolStats, type TunnelRequest } from './pool.ts';
+export {
+  HboneServer,
+  type HboneServerOptions,
+  type InboundTunnel,
+  type TunnelStatus,
+} from './server.ts';

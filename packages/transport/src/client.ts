@@ -1,0 +1,251 @@
+import { EventEmitter } from 'node:events';
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants,
+  connect as h2connect,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { Identity, WorkloadCertificate } from '@zt/identity';
+import { formatAuthority, type SocketAddress } from './authority.ts';
+import {
+  CLIENT_MAX_HEADER_LIST_SIZE,
+  checkFlowControl,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_FLOW_CONTROL,
+  DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+  type FlowControl,
+  PING_INTERVAL_MS,
+  PING_TIMEOUT_MS,
+} from './config.ts';
+import {
+  ConnectTimeoutError,
+  HboneConnectError,
+  HboneConnectionError,
+  HboneError,
+  StreamResetError,
+} from './errors.ts';
+import { keepalive } from './keepalive.ts';
+import { metrics } from './metrics.ts';
+import { ALPN_H2, checkServerIdentity, secureContextFor, spiffeIdentities } from './tls.ts';
+
+/** Where a client connection is in its life; `draining` means GOAWAY: no new tunnels. */
+export type ConnectionState =
+  | { readonly t: 'connecting' }
+  | { readonly t: 'ready' }
+  | { readonly t: 'draining'; readonly reason: string }
+  | { readonly t: 'closed'; readonly error?: Error };
+
+export interface DialOptions {
+  /** Our certificate (the source workload's identity). */
+  certificate: WorkloadCertificate;
+  /** The server's URI SAN must be one of these. */
+  expectedIdentities: readonly Identity[];
+  /** The peer proxy, normally <destination or waypoint IP>:15008. */
+  address: SocketAddress;
+  /** Bind outgoing sockets to this local IP. */
+  localAddress?: string;
+  tls12Enabled?: boolean;
+  flowControl?: Partial<FlowControl>;
+  connectTimeoutMs?: number;
+  /** At most this many tunnels at once, and never more than the peer's SETTINGS allow. */
+  maxStreams?: number;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+}
+
+export interface OpenOptions {
+  /** `:authority`, `ip:port` of the final destination. */
+  authority: string;
+  /** Extra request headers: baggage, forwarded, traceparent... */
+  headers?: OutgoingHttpHeaders;
+}
+
+/** The tunnel: a Duplex whose end() sends END_STREAM; `response` holds the 200's headers. */
+export type HboneStream = ClientHttp2Stream;
+
+/** One mTLS HTTP/2 connection to a peer proxy, carrying many CONNECT tunnels. */
+export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; idle: []; busy: [] }> {
+  readonly address: SocketAddress;
+  readonly peerIdentity: Identity;
+  readonly #session: ClientHttp2Session;
+  readonly #maxStreams: number;
+  #state: ConnectionState = { t: 'ready' };
+  #active = 0;
+
+  private constructor(session: ClientHttp2Session, peer: Identity, opts: DialOptions) {
+    super();
+    this.#session = session;
+    this.address = opts.address;
+    this.peerIdentity = peer;
+    this.#maxStreams = opts.maxStreams ?? DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION;
+    metrics.connectionsOpened.inc({ side: 'client' });
+    metrics.connectionsLive.inc({ side: 'client' });
+    session.on('goaway', (code) => this.#setState({ t: 'draining', reason: `GOAWAY (code ${code})` }));
+    session.on('error', (e) => this.#setState({ t: 'closed', error: e }));
+    session.once('close', () => {
+      metrics.connectionsLive.dec({ side: 'client' });
+      this.#setState({ t: 'closed' });
+    });
+  }
+
+  /** TCP, TLS (our certificate, their identity checked) and the HTTP/2 preface. */
+  static async dial(opts: DialOptions): Promise<HboneConnection> {
+    const where = formatAuthority(opts.address.address, opts.address.port);
+    const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const fc = checkFlowControl({ ...DEFAULT_FLOW_CONTROL, ...opts.flowControl });
+    let tls: TLSSocket | undefined;
+    try {
+      tls = await new Promise<TLSSocket>((resolve, reject) => {
+        const s = tlsConnect({
+          host: opts.address.address,
+          port: opts.address.port,
+          ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+          secureContext: secureContextFor(opts.certificate, opts.tls12Enabled ?? false),
+          ALPNProtocols: ALPN_H2,
+          checkServerIdentity: checkServerIdentity(opts.expectedIdentities),
+          rejectUnauthorized: true,
+        });
+        s.setNoDelay(true);
+        tls = s;
+        const timer = setTimeout(() => {
+          reject(new ConnectTimeoutError(where, timeoutMs));
+          s.destroy();
+        }, timeoutMs);
+        s.once('secureConnect', () => {
+          clearTimeout(timer);
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+      });
+      if (tls.alpnProtocol !== 'h2') {
+        throw new HboneError('ERR_HBONE_ALPN', `${where} did not negotiate ALPN h2; is it an HBONE port?`);
+      }
+      const peer = spiffeIdentities(tls.getPeerCertificate()).find((id) =>
+        opts.expectedIdentities.some((e) => e.equals(id)),
+      );
+      if (!peer) throw new HboneError('ERR_HBONE_PEER_IDENTITY', `${where}: no expected identity`);
+      const socket = tls;
+      const session = h2connect(`https://${where}`, {
+        createConnection: () => socket,
+        settings: {
+          enablePush: false,
+          initialWindowSize: fc.streamWindowSize,
+          maxFrameSize: fc.frameSize,
+          maxHeaderListSize: CLIENT_MAX_HEADER_LIST_SIZE,
+        },
+        peerMaxConcurrentStreams: opts.maxStreams ?? DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+        maxSessionMemory: Math.max(10, Math.ceil((fc.connectionWindowSize * 4) / 1e6)),
+      });
+      session.on('error', () => {});
+      if (fc.connectionWindowSize > 65_535) session.setLocalWindowSize(fc.connectionWindowSize);
+      keepalive(session, opts.pingIntervalMs ?? PING_INTERVAL_MS, opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
+      return new HboneConnection(session, peer, opts);
+    } catch (e) {
+      tls?.destroy();
+      const err = e instanceof HboneError ? e : new HboneConnectionError(where, e);
+      metrics.connectionsFailed.inc({ side: 'client', reason: err.code });
+      throw err;
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Tunnels open or opening on this connection. */
+  get activeStreams(): number {
+    return this.#active;
+  }
+
+  /** Our limit, lowered to the peer's SETTINGS_MAX_CONCURRENT_STREAMS once it is known. */
+  get maxStreams(): number {
+    const peer = this.#session.remoteSettings?.maxConcurrentStreams;
+    return Math.min(this.#maxStreams, peer ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** True when one more tunnel may be opened now. */
+  get available(): boolean {
+    return this.#state.t === 'ready' && this.#active < this.maxStreams;
+  }
+
+  /**
+   * Sends CONNECT and resolves with the tunnel once the peer answers 200. Any other status rejects
+   * with HboneConnectError carrying it. The slot is taken synchronously, so a caller may check
+   * `available` and open in the same tick without overcommitting.
+   */
+  open(options: OpenOptions): Promise<HboneStream> {
+    if (this.#state.t !== 'ready') {
+      return Promise.reject(new HboneError('ERR_HBONE_CONNECTION_CLOSED', 'HBONE connection is not usable'));
+    }
+    this.#active++;
+    if (this.#active === 1) this.emit('busy');
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#active--;
+      if (this.#active === 0) this.emit('idle');
+    };
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.#session.request(
+        { ...options.headers, ':method': 'CONNECT', ':authority': options.authority },
+        { endStream: false },
+      );
+    } catch (e) {
+      release();
+      return Promise.reject(e);
+    }
+    stream.once('close', release);
+    return new Promise<HboneStream>((resolve, reject) => {
+      let settled = false;
+      const onError = (e: Error) => {
+        if (settled) return;
+        settled = true;
+        metrics.tunnelsFailed.inc({ side: 'client', reason: 'reset' });
+        reject(new StreamResetError(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, e.message));
+      };
+      stream.once('error', onError);
+      stream.once('close', () =>
+        onError(new Error('the connection closed before the peer answered the CONNECT')),
+      );
+      stream.once('response', (headers) => {
+        if (settled) return;
+        settled = true;
+        stream.off('error', onError);
+        const status = Number(headers[':status']);
+        if (status === 200) {
+          metrics.tunnelsOpened.inc({ side: 'client' });
+          resolve(stream);
+          return;
+        }
+        metrics.tunnelsFailed.inc({ side: 'client', reason: String(status) });
+        stream.close(constants.NGHTTP2_NO_ERROR);
+        reject(new HboneConnectError(status, options.authority));
+      });
+    });
+  }
+
+  /** GOAWAY: open tunnels finish, no new ones. */
+  close(): void {
+    if (this.#state.t === 'ready') this.#setState({ t: 'draining', reason: 'closed by us' });
+    if (!this.#session.closed) this.#session.close();
+  }
+
+  destroy(error?: Error): void {
+    this.#session.destroy(error);
+  }
+
+  #setState(next: ConnectionState): void {
+    if (this.#state.t === 'closed') return;
+    if (next.t === 'draining' && this.#state.t === 'draining') return;
+    this.#state = next;
+    this.emit('state', next);
+  }
+}

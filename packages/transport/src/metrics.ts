@@ -1,0 +1,16 @@
+import { counter, gauge } from '@zt/metrics';
+
+// Transport-level counters; traffic metrics with workload labels belong to core.
+export const metrics = {
+  connectionsOpened: counter('zt_hbone_connections_opened_total', 'HBONE connections opened', ['side']),
+  connectionsFailed: counter('zt_hbone_connections_failed_total', 'HBONE connections that failed to open', [
+    'side',
+    'reason',
+  ]),
+  connectionsLive: gauge('zt_hbone_connections_live', 'HBONE connections currently open', ['side']),
+  tunnelsOpened: counter('zt_hbone_tunnels_opened_total', 'HBONE CONNECT tunnels established', ['side']),
+  tunnelsFailed: counter('zt_hbone_tunnels_failed_total', 'HBONE CONNECT requests that did not open', [
+    'side',
+    'reason',
+  ]),
+};

@@ -1,0 +1,203 @@
+import type { OutgoingHttpHeaders } from 'node:http2';
+import type { CertSource, Identity } from '@zt/identity';
+import { formatAuthority, type SocketAddress } from './authority.ts';
+import { HboneConnection, type HboneStream } from './client.ts';
+import {
+  DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+  DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
+  type FlowControl,
+} from './config.ts';
+import { PoolClosedError } from './errors.ts';
+
+export interface PoolOptions {
+  /** Where certificates for source identities come from; fetched per new connection. */
+  certs: CertSource;
+  /** POOL_MAX_STREAMS_PER_CONNECTION, default 100; the peer's SETTINGS may lower it. */
+  maxStreamsPerConnection?: number;
+  /** POOL_UNUSED_RELEASE_TIMEOUT: a connection without tunnels this long is closed. Default 5 min. */
+  unusedReleaseTimeoutMs?: number;
+  /** Bind outgoing sockets to this local IP unless a request says otherwise. */
+  localAddress?: string;
+  tls12Enabled?: boolean;
+  flowControl?: Partial<FlowControl>;
+  connectTimeoutMs?: number;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+}
+
+export interface TunnelRequest {
+  /** The identity we connect as (the source workload's). */
+  source: Identity;
+  /** The peer must present one of these (destination workload or waypoint identities). */
+  destinationIdentities: readonly Identity[];
+  /** The peer proxy to dial, normally <ip>:15008. */
+  address: SocketAddress;
+  /** `:authority`, the final destination `ip:port`. Default: `address`. */
+  authority?: string;
+  /** baggage, forwarded, traceparent, ... */
+  headers?: OutgoingHttpHeaders;
+  /** Local IP for this request's connection (part of the pool key). */
+  localAddress?: string;
+}
+
+/** A pooled connection from the first dial to its end. */
+type Entry = Connecting | { t: 'ready'; conn: HboneConnection; idle?: NodeJS.Timeout };
+interface Connecting {
+  t: 'connecting';
+  /** Opens waiting for this dial; each will take a stream. */
+  waiters: number;
+  ready: Promise<HboneConnection>;
+}
+
+export interface PoolStats {
+  /** Connections successfully established since the pool was made. */
+  connectionsOpened: number;
+  /** Connections not closed yet (in the pool or draining). */
+  connectionsLive: number;
+  /** Dials in progress. */
+  connecting: number;
+}
+
+/**
+ * HBONE client pool keyed by (source identity, destination identities, destination address, local
+ * address). Concurrent opens for one key share a dial; a connection carries at most
+ * `maxStreamsPerConnection` tunnels; GOAWAY, errors and idleness take connections out.
+ */
+export class HbonePool {
+  readonly #opts: PoolOptions;
+  readonly #maxStreams: number;
+  readonly #idleMs: number;
+  readonly #entries = new Map<string, Entry[]>();
+  readonly #live = new Set<HboneConnection>();
+  #opened = 0;
+  #closed = false;
+
+  constructor(options: PoolOptions) {
+    this.#opts = options;
+    this.#maxStreams = options.maxStreamsPerConnection ?? DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION;
+    this.#idleMs = options.unusedReleaseTimeoutMs ?? DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS;
+  }
+
+  /** Opens a tunnel, reusing a connection for the same key when one has room. */
+  async open(req: TunnelRequest): Promise<HboneStream> {
+    if (this.#closed) throw new PoolClosedError();
+    const authority = req.authority ?? formatAuthority(req.address.address, req.address.port);
+    const open = { authority, ...(req.headers ? { headers: req.headers } : {}) };
+    const key = poolKey(req, this.#opts.localAddress);
+    let list = this.#entries.get(key);
+    if (!list) {
+      list = [];
+      this.#entries.set(key, list);
+    }
+    for (const e of list) {
+      if (e.t === 'ready' && e.conn.available) return e.conn.open(open);
+    }
+    for (const e of list) {
+      if (e.t === 'connecting' && e.waiters < this.#maxStreams) {
+        e.waiters++;
+        const conn = await e.ready;
+        return conn.open(open);
+      }
+    }
+    const entry = { t: 'connecting', waiters: 1 } as Connecting;
+    list.push(entry);
+    entry.ready = this.#dial(key, req, entry);
+    const conn = await entry.ready;
+    return conn.open(open);
+  }
+
+  async #dial(key: string, req: TunnelRequest, current: Connecting): Promise<HboneConnection> {
+    const localAddress = req.localAddress ?? this.#opts.localAddress;
+    let conn: HboneConnection;
+    try {
+      const certificate = await this.#opts.certs.fetchCertificate(req.source, 'connection');
+      conn = await HboneConnection.dial({
+        certificate,
+        expectedIdentities: req.destinationIdentities,
+        address: req.address,
+        maxStreams: this.#maxStreams,
+        ...(localAddress ? { localAddress } : {}),
+        ...pick(this.#opts),
+      });
+    } catch (e) {
+      this.#remove(key, (x) => x === current);
+      throw e;
+    }
+    this.#opened++;
+    this.#live.add(conn);
+    const ready: Entry = { t: 'ready', conn };
+    this.#replace(key, (x) => x === current, ready);
+    if (this.#closed) conn.close();
+    const armIdle = () => {
+      clearTimeout(ready.idle);
+      ready.idle = setTimeout(() => conn.close(), this.#idleMs);
+      ready.idle.unref();
+    };
+    conn.on('idle', armIdle);
+    conn.on('busy', () => clearTimeout(ready.idle));
+    conn.on('state', (s) => {
+      if (s.t === 'ready') return;
+      clearTimeout(ready.idle);
+      this.#remove(key, (x) => x === ready);
+      if (s.t === 'closed') this.#live.delete(conn);
+    });
+    // Waiters open right after this resolves; if none do, the idle timer still releases it.
+    queueMicrotask(() => {
+      if (conn.activeStreams === 0) armIdle();
+    });
+    return conn;
+  }
+
+  #remove(key: string, match: (e: Entry) => boolean): void {
+    const list = this.#entries.get(key);
+    if (!list) return;
+    const i = list.findIndex(match);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#entries.delete(key);
+  }
+
+  #replace(key: string, match: (e: Entry) => boolean, next: Entry): void {
+    const list = this.#entries.get(key);
+    const i = list ? list.findIndex(match) : -1;
+    if (list && i >= 0) list[i] = next;
+    else this.#entries.set(key, [...(list ?? []), next]);
+  }
+
+  get stats(): PoolStats {
+    let connecting = 0;
+    for (const list of this.#entries.values()) for (const e of list) if (e.t === 'connecting') connecting++;
+    return { connectionsOpened: this.#opened, connectionsLive: this.#live.size, connecting };
+  }
+
+  /** Closes every connection gracefully (GOAWAY; open tunnels finish). New opens are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const waits: Promise<void>[] = [];
+    for (const conn of this.#live) {
+      waits.push(
+        new Promise<void>((r) => {
+          if (conn.state.t === 'closed') return r();
+          conn.on('state', (s) => s.t === 'closed' && r());
+          conn.close();
+        }),
+      );
+    }
+    await Promise.all(waits);
+  }
+}
+
+function poolKey(req: TunnelRequest, defaultLocal: string | undefined): string {
+  const dst = req.destinationIdentities.map(String).sort().join(',');
+  const addr = formatAuthority(req.address.address, req.address.port);
+  return `${req.source}|${dst}|${addr}|${req.localAddress ?? defaultLocal ?? ''}`;
+}
+
+function pick(o: PoolOptions) {
+  return {
+    ...(o.tls12Enabled !== undefined ? { tls12Enabled: o.tls12Enabled } : {}),
+    ...(o.flowControl ? { flowControl: o.flowControl } : {}),
+    ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+    ...(o.pingIntervalMs !== undefined ? { pingIntervalMs: o.pingIntervalMs } : {}),
+    ...(o.pingTimeoutMs !== undefined ? { pingTimeoutMs: o.pingTimeoutMs } : {}),
+  };
+}

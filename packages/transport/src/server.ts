@@ -1,0 +1,322 @@
+import {
+  constants,
+  createSecureServer,
+  type Http2SecureServer,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Identity, WorkloadCertificate } from '@zt/identity';
+import { type Authority, parseAuthority, type SocketAddress } from './authority.ts';
+import {
+  checkFlowControl,
+  DEFAULT_FLOW_CONTROL,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  type FlowControl,
+  PING_INTERVAL_MS,
+  PING_TIMEOUT_MS,
+  SERVER_MAX_CONCURRENT_STREAMS,
+  SERVER_MAX_HEADER_LIST_SIZE,
+} from './config.ts';
+import { HboneError } from './errors.ts';
+import { keepalive } from './keepalive.ts';
+import { metrics } from './metrics.ts';
+import { ALPN_H2, verifyClientIdentity } from './tls.ts';
+
+/** The statuses upstream answers a CONNECT with. */
+export type TunnelStatus = 200 | 400 | 401 | 503;
+
+/** One inbound CONNECT, handed to `onTunnel`. Answer it exactly once with accept() or reject(). */
+export interface InboundTunnel {
+  /** The client's verified SPIFFE identity. */
+  readonly peerIdentity: Identity;
+  /** The identity whose certificate we presented (chosen by the local address). */
+  readonly localIdentity: Identity;
+  /** The parsed `:authority`: where the client wants its bytes to go. */
+  readonly authority: Authority;
+  /** Our end of the TCP connection (the address the client dialed). */
+  readonly local: SocketAddress;
+  readonly remote: SocketAddress;
+  readonly baggage: string | undefined;
+  readonly forwarded: string | undefined;
+  readonly traceparent: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  /** Sends 200 and returns the tunnel's byte stream (END_STREAM <-> end()). */
+  accept(headers?: OutgoingHttpHeaders): ServerHttp2Stream;
+  /** Sends `status` (400 bad request, 401 denied by policy, 503 upstream unreachable) and ends. */
+  reject(status: Exclude<TunnelStatus, 200>, headers?: OutgoingHttpHeaders): void;
+}
+
+export interface HboneServerOptions {
+  /** The certificate to present on a connection that arrived at `local` (the destination). */
+  certificateFor(local: SocketAddress): Promise<WorkloadCertificate>;
+  onTunnel(tunnel: InboundTunnel): void;
+  /** Accept TLS 1.2 too (upstream TLS12_ENABLED). Default TLS 1.3 only. */
+  tls12Enabled?: boolean;
+  flowControl?: Partial<FlowControl>;
+  maxConcurrentStreams?: number;
+  handshakeTimeoutMs?: number;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** Rejected connections and streams, for the caller's log. They are also counted. */
+  onError?(error: Error, remote: SocketAddress | undefined): void;
+}
+
+interface ConnMeta {
+  peer: Identity;
+  localIdentity: Identity;
+  local: SocketAddress;
+  remote: SocketAddress;
+}
+
+/**
+ * The HBONE server: mTLS (client certificate required, SPIFFE identity in our trust domain),
+ * ALPN h2, HTTP/2 CONNECT only. The certificate is chosen per connection by its local address,
+ * which SNI cannot do (clients dial IPs and send none). So each certificate gets its own
+ * HTTP/2 secure server that never listens, and an accepted socket is injected into the one whose
+ * certificate `certificateFor` picked; Node then does TLS, client verification and HTTP/2 as usual.
+ */
+export class HboneServer {
+  readonly #opts: HboneServerOptions;
+  readonly #fc: FlowControl;
+  readonly #servers = new WeakMap<WorkloadCertificate, Http2SecureServer>();
+  readonly #meta = new WeakMap<ServerHttp2Session, ConnMeta>();
+  readonly #sessions = new Set<ServerHttp2Session>();
+  readonly #handshaking = new Set<Socket>();
+  readonly #owned: NetServer[] = [];
+  readonly #attached = new Map<NetServer, (s: Socket) => void>();
+  #closing = false;
+
+  constructor(options: HboneServerOptions) {
+    this.#opts = options;
+    this.#fc = checkFlowControl({ ...DEFAULT_FLOW_CONTROL, ...options.flowControl });
+  }
+
+  /** Listens on a socket of our own (tests, standalone programs). */
+  async listen(port = 0, host = '127.0.0.1'): Promise<SocketAddress> {
+    const server = createNetServer({ noDelay: true });
+    this.#owned.push(server);
+    this.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('unexpected listener address');
+    return { address: addr.address, port: addr.port };
+  }
+
+  /** Serves the connections of a listener the caller owns (per-pod, reusePort...). */
+  attach(server: NetServer): void {
+    const listener = (s: Socket) => this.handle(s);
+    this.#attached.set(server, listener);
+    server.on('connection', listener);
+  }
+
+  /** Serves one accepted TCP connection. */
+  handle(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const local: SocketAddress = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    socket.setNoDelay(true);
+    this.#handshaking.add(socket);
+    socket.once('close', () => this.#handshaking.delete(socket));
+    const onEarlyError = (e: Error) => this.#fail('socket', e, socket);
+    socket.on('error', onEarlyError);
+    this.#opts.certificateFor(local).then(
+      (cert) => {
+        if (socket.destroyed) return;
+        if (this.#closing) return socket.destroy();
+        socket.off('error', onEarlyError);
+        this.#serverFor(cert).emit('connection', socket);
+      },
+      (e: unknown) => this.#fail('certificate', e instanceof Error ? e : new Error(String(e)), socket),
+    );
+  }
+
+  #fail(reason: string, err: Error, socket: Socket | undefined): void {
+    metrics.connectionsFailed.inc({ side: 'server', reason });
+    const remote = socket ? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 } : undefined;
+    this.#opts.onError?.(err, remote);
+    socket?.destroy();
+  }
+
+  #serverFor(cert: WorkloadCertificate): Http2SecureServer {
+    const existing = this.#servers.get(cert);
+    if (existing) return existing;
+    const server = createSecureServer({
+      cert: cert.certChain.join('\n'),
+      key: cert.privateKey,
+      ca: [...cert.roots],
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: this.#opts.tls12Enabled ? 'TLSv1.2' : 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      ALPNProtocols: ALPN_H2,
+      allowHTTP1: false,
+      handshakeTimeout: this.#opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      unknownProtocolTimeout: 1000,
+      settings: {
+        maxConcurrentStreams: this.#opts.maxConcurrentStreams ?? SERVER_MAX_CONCURRENT_STREAMS,
+        maxHeaderListSize: SERVER_MAX_HEADER_LIST_SIZE,
+        initialWindowSize: this.#fc.streamWindowSize,
+        maxFrameSize: this.#fc.frameSize,
+        enablePush: false,
+      },
+      // Node counts buffered frames against this (MB); large windows need more than the 10 MB default.
+      maxSessionMemory: Math.max(10, Math.ceil((this.#fc.connectionWindowSize * 4) / 1e6)),
+    });
+    server.on('tlsClientError', (e, s) => {
+      this.#handshaking.delete(s);
+      this.#fail('tls', e, s);
+    });
+    server.on('unknownProtocol', (s) => {
+      this.#handshaking.delete(s);
+      this.#fail('alpn', new HboneError('ERR_HBONE_ALPN', 'HBONE client did not negotiate ALPN h2'), s);
+    });
+    server.on('secureConnection', (s) => this.#handshaking.delete(s));
+    server.on('session', (session) => this.#onSession(session, cert));
+    server.on('stream', (stream, headers) => this.#onStream(stream, headers));
+    this.#servers.set(cert, server);
+    return server;
+  }
+
+  #onSession(session: ServerHttp2Session, cert: WorkloadCertificate): void {
+    const socket = session.socket as TLSSocket;
+    const local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    if (this.#closing) {
+      session.destroy();
+      return;
+    }
+    let peer: Identity;
+    try {
+      peer = verifyClientIdentity(socket, cert.identity.trustDomain);
+    } catch (e) {
+      metrics.connectionsFailed.inc({ side: 'server', reason: 'identity' });
+      this.#opts.onError?.(e as Error, remote);
+      session.destroy();
+      return;
+    }
+    this.#meta.set(session, { peer, localIdentity: cert.identity, local, remote });
+    this.#sessions.add(session);
+    metrics.connectionsOpened.inc({ side: 'server' });
+    metrics.connectionsLive.inc({ side: 'server' });
+    session.on('error', (e) => this.#opts.onError?.(e, remote));
+    session.once('close', () => {
+      this.#sessions.delete(session);
+      metrics.connectionsLive.dec({ side: 'server' });
+    });
+    if (this.#fc.connectionWindowSize > 65_535) session.setLocalWindowSize(this.#fc.connectionWindowSize);
+    keepalive(
+      session,
+      this.#opts.pingIntervalMs ?? PING_INTERVAL_MS,
+      this.#opts.pingTimeoutMs ?? PING_TIMEOUT_MS,
+    );
+  }
+
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const meta = stream.session ? this.#meta.get(stream.session as ServerHttp2Session) : undefined;
+    stream.on('error', () => {
+      // Reset by the peer or destroyed; the caller sees it through the stream it accepted.
+    });
+    if (!meta) {
+      stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    const method = headers[':method'];
+    if (method !== 'CONNECT') {
+      this.#refuse(stream, 405, 'method', `HBONE accepts CONNECT only, got ${method}`, meta);
+      return;
+    }
+    const rawAuthority = headers[':authority'] ?? '';
+    let authority: Authority;
+    try {
+      authority = parseAuthority(rawAuthority);
+    } catch (e) {
+      this.#refuse(stream, 400, 'authority', (e as Error).message, meta);
+      return;
+    }
+    let answered = false;
+    const once = () => {
+      if (answered) throw new HboneError('ERR_HBONE_ANSWERED', 'this HBONE tunnel was already answered');
+      answered = true;
+    };
+    const tunnel: InboundTunnel = {
+      peerIdentity: meta.peer,
+      localIdentity: meta.localIdentity,
+      authority,
+      local: meta.local,
+      remote: meta.remote,
+      baggage: str(headers['baggage']),
+      forwarded: str(headers['forwarded']),
+      traceparent: str(headers['traceparent']),
+      headers,
+      accept: (extra) => {
+        once();
+        metrics.tunnelsOpened.inc({ side: 'server' });
+        stream.respond({ ...extra, ':status': 200 });
+        return stream;
+      },
+      reject: (status, extra) => {
+        once();
+        metrics.tunnelsFailed.inc({ side: 'server', reason: String(status) });
+        if (!stream.destroyed) stream.respond({ ...extra, ':status': status }, { endStream: true });
+      },
+    };
+    try {
+      this.#opts.onTunnel(tunnel);
+    } catch (e) {
+      this.#opts.onError?.(e as Error, meta.remote);
+      if (!answered) tunnel.reject(503);
+    }
+  }
+
+  #refuse(stream: ServerHttp2Stream, status: number, reason: string, message: string, meta: ConnMeta) {
+    metrics.tunnelsFailed.inc({ side: 'server', reason });
+    this.#opts.onError?.(new HboneError('ERR_HBONE_BAD_REQUEST', message), meta.remote);
+    if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
+  }
+
+  get stats(): { sessions: number; handshaking: number } {
+    return { sessions: this.#sessions.size, handshaking: this.#handshaking.size };
+  }
+
+  /**
+   * Drain: stop accepting, send GOAWAY on every connection, let open tunnels finish, and destroy
+   * what is still open after `deadlineMs`.
+   */
+  async close(deadlineMs = 5000): Promise<void> {
+    this.#closing = true;
+    for (const [server, listener] of this.#attached) server.off('connection', listener);
+    this.#attached.clear();
+    const listenersClosed = this.#owned.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.#handshaking) s.destroy();
+    this.#handshaking.clear();
+    const sessionsClosed = [...this.#sessions].map(
+      (s) =>
+        new Promise<void>((r) => {
+          if (s.destroyed) return r();
+          s.once('close', () => r());
+          s.close();
+        }),
+    );
+    const deadline = setTimeout(() => {
+      for (const s of this.#sessions) s.destroy();
+    }, deadlineMs);
+    await Promise.all([...sessionsClosed, ...listenersClosed]);
+    clearTimeout(deadline);
+  }
+}
+
+function str(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
