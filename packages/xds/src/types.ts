@@ -55,6 +55,14 @@ export interface Workload {
   /** Extra policies bound to this workload by name (`namespace/name`). */
   authorizationPolicies: string[];
   locality?: Locality;
+  /** `HostNetwork`: the IP is shared with other workloads, so it is never indexed by address. */
+  networkMode?: 'Standard' | 'HostNetwork';
+  /** Relative capacity for load balancing; 1 when unset. */
+  capacity?: number;
+  /** The workload receives tunnel traffic itself (no de-tunneling by zt). */
+  nativeTunnel?: boolean;
+  /** The workload consumes tunnel metadata (PROXY protocol), optionally on another port. */
+  applicationTunnel?: { protocol: 'NONE' | 'PROXY'; port?: number };
 }
 
 export interface ServicePort {
@@ -72,6 +80,19 @@ export interface Service {
   /** Extra identities acceptable for this service's endpoints. */
   subjectAltNames: string[];
   waypoint?: GatewayAddress;
+  /** VIPs that are address blocks rather than single IPs (upstream's cidr_vips). */
+  cidrVips?: Array<NetworkAddress & { length: number }>;
+  /** Preferred over same-hostname services of other namespaces in hostname lookups. */
+  canonical?: boolean;
+  loadBalancer?: LoadBalancer;
+  ipFamilies?: 'IPv4' | 'IPv6' | 'Dual';
+}
+
+export interface LoadBalancer {
+  routingPreferences: Array<'Region' | 'Zone' | 'Subzone' | 'Node' | 'Cluster' | 'Network'>;
+  mode: 'Standard' | 'Strict' | 'Failover' | 'Passthrough';
+  /** `AllowAll`: unhealthy endpoints are eligible too. */
+  healthPolicy: 'OnlyHealthy' | 'AllowAll';
 }
 
 export type PolicyScope = 'Global' | 'Namespace' | 'WorkloadSelector';

@@ -1,0 +1,191 @@
+import { ProxyState } from './state.ts';
+import type {
+  Authorization,
+  Cidr,
+  GatewayAddress,
+  NetworkAddress,
+  ProxyStateView,
+  Service,
+  StateSnapshot,
+  StringMatch,
+  Workload,
+} from './types.ts';
+
+// The state in upstream ztunnel's /config_dump JSON shape (workloads, services with endpoints,
+// policies, stagedServices), so istioctl ztunnel-config and other readers of upstream's dump work.
+// The app adds `certificates`, `version`, `config` (and `staticConfig` when local config is used).
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+const netAddr = (a: NetworkAddress) => `${a.network}/${a.address}`;
+
+function gateway(g: GatewayAddress): Json {
+  const d = g.destination;
+  return {
+    destination: d.kind === 'address' ? `${d.network}/${d.address}` : `${d.namespace}/${d.hostname}`,
+    hboneMtlsPort: g.hboneMtlsPort,
+  };
+}
+
+/** One workload as upstream serializes it (empty optional fields left out, as upstream's serde does). */
+export function dumpWorkload(w: Workload): Json {
+  const out: { [k: string]: Json } = { workloadIps: w.workloadIps };
+  if (w.waypoint) out.waypoint = gateway(w.waypoint);
+  if (w.networkGateway) out.networkGateway = gateway(w.networkGateway);
+  out.protocol = w.protocol;
+  out.networkMode = w.networkMode ?? 'Standard';
+  const opt = (k: string, v: string) => {
+    if (v) out[k] = v;
+  };
+  opt('uid', w.uid);
+  out.name = w.name;
+  out.namespace = w.namespace;
+  opt('trustDomain', w.trustDomain);
+  opt('serviceAccount', w.serviceAccount);
+  opt('network', w.network);
+  opt('workloadName', w.workloadName);
+  opt('workloadType', w.workloadType);
+  opt('canonicalName', w.canonicalName);
+  opt('canonicalRevision', w.canonicalRevision);
+  opt('hostname', w.hostname);
+  opt('node', w.node);
+  if (w.nativeTunnel) out.nativeTunnel = true;
+  if (w.applicationTunnel)
+    out.applicationTunnel = {
+      protocol: w.applicationTunnel.protocol,
+      port: w.applicationTunnel.port ?? null,
+    };
+  if (w.authorizationPolicies.length) out.authorizationPolicies = w.authorizationPolicies;
+  out.status = w.status;
+  out.clusterId = w.clusterId;
+  const l = w.locality;
+  if (l && (l.region || l.zone || l.subzone))
+    out.locality = { region: l.region, zone: l.zone, subzone: l.subzone };
+  const services = Object.keys(w.services);
+  if (services.length) out.services = services;
+  out.capacity = w.capacity ?? 1;
+  return out;
+}
+
+export function dumpService(s: Service, state: ProxyStateView): Json {
+  const ports: { [k: string]: Json } = {};
+  for (const p of s.ports) ports[String(p.servicePort)] = p.targetPort;
+  const endpoints: { [k: string]: Json } = {};
+  for (const ep of state.endpoints(s)) {
+    const port: { [k: string]: Json } = {};
+    for (const [sp, tp] of Object.entries(ep.workload.services[`${s.namespace}/${s.hostname}`] ?? {}))
+      port[sp] = tp;
+    endpoints[ep.workload.uid] = { workloadUid: ep.workload.uid, port, status: ep.workload.status };
+  }
+  const out: { [k: string]: Json } = {
+    name: s.name,
+    namespace: s.namespace,
+    hostname: s.hostname,
+    vips: s.vips.map(netAddr),
+  };
+  if (s.cidrVips?.length)
+    out.cidrVips = s.cidrVips.map((c) => ({ network: c.network, cidr: `${c.address}/${c.length}` }));
+  out.ports = ports;
+  out.endpoints = endpoints;
+  out.subjectAltNames = s.subjectAltNames;
+  if (s.waypoint) out.waypoint = gateway(s.waypoint);
+  if (s.loadBalancer) {
+    out.loadBalancer = {
+      routingPreferences: s.loadBalancer.routingPreferences,
+      mode: s.loadBalancer.mode,
+      healthPolicy: s.loadBalancer.healthPolicy,
+    };
+  }
+  if (s.ipFamilies) out.ipFamilies = s.ipFamilies;
+  out.canonical = s.canonical ?? false;
+  out.visibility = 'Public';
+  return out;
+}
+
+function stringMatch(m: StringMatch): Json {
+  switch (m.kind) {
+    case 'exact':
+      return { Exact: m.value };
+    case 'prefix':
+      return { Prefix: m.value };
+    case 'suffix':
+      return { Suffix: m.value };
+    case 'presence':
+      return { Presence: [] };
+  }
+}
+
+const cidr = (c: Cidr) => `${c.address}/${c.length}`;
+
+export function dumpPolicy(p: Authorization): Json {
+  return {
+    name: p.name,
+    namespace: p.namespace,
+    scope: p.scope,
+    action: p.action,
+    rules: p.rules.map((r) =>
+      r.clauses.map((c) =>
+        c.matches.map((m) => {
+          const out: { [k: string]: Json } = {};
+          const put = (k: string, v: Json[]) => {
+            if (v.length) out[k] = v;
+          };
+          put('namespaces', m.namespaces.map(stringMatch));
+          put('notNamespaces', m.notNamespaces.map(stringMatch));
+          put(
+            'serviceAccounts',
+            m.serviceAccounts.map((s) => ({ namespace: s.namespace, serviceAccount: s.serviceAccount })),
+          );
+          put(
+            'notServiceAccounts',
+            m.notServiceAccounts.map((s) => ({ namespace: s.namespace, serviceAccount: s.serviceAccount })),
+          );
+          put('principals', m.principals.map(stringMatch));
+          put('notPrincipals', m.notPrincipals.map(stringMatch));
+          put('sourceIps', m.sourceIps.map(cidr));
+          put('notSourceIps', m.notSourceIps.map(cidr));
+          put('destinationIps', m.destinationIps.map(cidr));
+          put('notDestinationIps', m.notDestinationIps.map(cidr));
+          put('destinationPorts', m.destinationPorts);
+          put('notDestinationPorts', m.notDestinationPorts);
+          return out;
+        }),
+      ),
+    ),
+    dryRun: p.dryRun,
+  };
+}
+
+export interface ConfigDump {
+  workloads: Json[];
+  services: Json[];
+  policies: Json[];
+  stagedServices: Record<string, never>;
+  [extra: string]: unknown;
+}
+
+/**
+ * The whole state in upstream's /config_dump shape, sorted as upstream sorts it (workloads by uid,
+ * services by hostname, policies by namespace/name). `extra` is merged on top (certificates, ...).
+ */
+export function configDump(
+  state: ProxyStateView | StateSnapshot,
+  extra: Record<string, unknown> = {},
+): ConfigDump {
+  const view = 'policiesFor' in state ? state : new ProxyState(state);
+  const snap = view.snapshot();
+  const by =
+    <T>(f: (x: T) => string) =>
+    (a: T, b: T) =>
+      f(a) < f(b) ? -1 : f(a) > f(b) ? 1 : 0;
+  return {
+    workloads: [...snap.workloads].sort(by((w: Workload) => w.uid)).map(dumpWorkload),
+    services: [...snap.services]
+      .sort(by((s: Service) => `${s.hostname}/${s.namespace}`))
+      .map((s) => dumpService(s, view)),
+    policies: [...snap.policies].sort(by((p: Authorization) => `${p.namespace}/${p.name}`)).map(dumpPolicy),
+    stagedServices: {},
+    certificates: [],
+    ...extra,
+  };
+}

@@ -1,0 +1,48 @@
+/** Base of every xds error: a stable `code` for programs, a message that says what to check. */
+export class XdsError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'XdsError';
+    this.code = code;
+  }
+}
+
+/** A resource from istiod (or the local config) that cannot be accepted; the rest of its response may be. */
+export class ResourceError extends XdsError {
+  /** The xDS resource name (workload uid, `namespace/hostname`, or policy `namespace/name`). */
+  readonly resource: string;
+  readonly reason: string;
+  constructor(resource: string, reason: string) {
+    super('ERR_XDS_RESOURCE', `resource ${resource || '(unnamed)'} rejected: ${reason}`);
+    this.name = 'ResourceError';
+    this.resource = resource;
+    this.reason = reason;
+  }
+}
+
+/** The local config (LOCAL_XDS_PATH / LOCAL_XDS) cannot be used. `line` is 1-based when known. */
+export class LocalConfigError extends XdsError {
+  readonly key: string | undefined;
+  readonly line: number | undefined;
+  constructor(source: string, why: string, where?: { key?: string; line?: number }) {
+    const at = [where?.line !== undefined ? `line ${where.line}` : '', where?.key ? `key ${where.key}` : '']
+      .filter(Boolean)
+      .join(', ');
+    super(
+      'ERR_XDS_LOCAL_CONFIG',
+      `local xDS config ${source}${at ? ` (${at})` : ''}: ${why}; check LOCAL_XDS_PATH / LOCAL_XDS against ztunnel's local config format`,
+    );
+    this.name = 'LocalConfigError';
+    this.key = where?.key;
+    this.line = where?.line;
+  }
+}
+
+/** The xDS client options cannot work (bad address, unreadable root certificate). */
+export class XdsConfigError extends XdsError {
+  constructor(message: string) {
+    super('ERR_XDS_CONFIG', message);
+    this.name = 'XdsConfigError';
+  }
+}

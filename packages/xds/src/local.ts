@@ -1,0 +1,439 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { DEFAULT_CLUSTER_ID, DEFAULT_SERVICE_ACCOUNT, DEFAULT_TRUST_DOMAIN } from './decode.ts';
+import { LocalConfigError } from './errors.ts';
+import { canonicalIp, maxPrefix } from './ip.ts';
+import type {
+  Authorization,
+  Cidr,
+  GatewayAddress,
+  LoadBalancer,
+  Match,
+  NetworkAddress,
+  Service,
+  StateSnapshot,
+  StringMatch,
+  Workload,
+} from './types.ts';
+
+// Upstream ztunnel's local config (LOCAL_XDS_PATH / LOCAL_XDS): YAML with `workloads`, `services` and
+// `policies`, camelCase keys, unknown keys refused, as upstream's serde structs read it. Errors cite
+// the key path and the line.
+
+export interface LocalConfigSource {
+  /** LOCAL_XDS_PATH */
+  path?: string;
+  /** LOCAL_XDS (inline YAML) */
+  inline?: string;
+}
+
+type Obj = Record<string, unknown>;
+
+const join = (path: string, k: string) => (path ? `${path}.${k}` : k);
+
+class Reader {
+  readonly #lines = new Map<string, number>();
+  readonly source: string;
+  constructor(source: string, lines: Map<string, number>) {
+    this.source = source;
+    this.#lines = lines;
+  }
+  fail(path: string, why: string): never {
+    throw new LocalConfigError(this.source, why, { key: path, line: this.#lines.get(path) });
+  }
+  obj(v: unknown, path: string, allowed: readonly string[]): Obj {
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      this.fail(path || '(top level)', 'expected a mapping');
+    for (const k of Object.keys(v)) {
+      if (!allowed.includes(k))
+        this.fail(join(path, k), `unknown field "${k}" (known: ${allowed.join(', ')})`);
+    }
+    return v as Obj;
+  }
+  list(v: unknown, path: string): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) this.fail(path, 'expected a list');
+    return v;
+  }
+  str(v: unknown, path: string, fallback?: string): string {
+    if (v === undefined || v === null) {
+      if (fallback === undefined) this.fail(path, 'required string is missing');
+      return fallback;
+    }
+    if (typeof v !== 'string') this.fail(path, `expected a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  bool(v: unknown, path: string): boolean {
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') this.fail(path, `expected true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  int(v: unknown, path: string, max: number): number {
+    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) {
+      this.fail(path, `expected an integer 0..${max}, got ${JSON.stringify(v)}`);
+    }
+    return n;
+  }
+  oneOf<const T extends string>(v: unknown, path: string, values: readonly T[], fallback?: T): T {
+    if ((v === undefined || v === null) && fallback !== undefined) return fallback;
+    if (typeof v !== 'string' || !values.includes(v as T)) {
+      this.fail(path, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+    }
+    return v as T;
+  }
+  ip(v: unknown, path: string): string {
+    const c = typeof v === 'string' ? canonicalIp(v) : undefined;
+    if (c === undefined) this.fail(path, `expected an IP address, got ${JSON.stringify(v)}`);
+    return c;
+  }
+  /** `network/ip`, network possibly empty. */
+  networkAddress(v: unknown, path: string): NetworkAddress {
+    const s = this.str(v, path);
+    const i = s.indexOf('/');
+    if (i < 0) this.fail(path, `expected network/IP (e.g. "/10.0.0.1"), got "${s}"`);
+    return { network: s.slice(0, i), address: this.ip(s.slice(i + 1), path) };
+  }
+  cidr(v: unknown, path: string): Cidr {
+    const s = this.str(v, path);
+    const [ip, len] = s.split('/');
+    const address = this.ip(ip, path);
+    const length = len === undefined ? maxPrefix(address) : Number(len);
+    if (!Number.isInteger(length) || length < 0 || length > maxPrefix(address)) {
+      this.fail(path, `bad prefix length in "${s}"`);
+    }
+    return { address, length };
+  }
+  ports(v: unknown, path: string): Record<number, number> {
+    const o = v === undefined || v === null ? {} : this.obj(v, path, Object.keys(v as Obj));
+    const out: Record<number, number> = {};
+    for (const [k, tp] of Object.entries(o))
+      out[this.int(k, `${path}.${k}`, 65535)] = this.int(tp, `${path}.${k}`, 65535);
+    return out;
+  }
+  gateway(v: unknown, path: string): GatewayAddress | undefined {
+    if (v === undefined || v === null) return undefined;
+    const o = this.obj(v, path, ['destination', 'hboneMtlsPort']);
+    const dest = this.str(o.destination, `${path}.destination`);
+    const hboneMtlsPort = this.int(o.hboneMtlsPort ?? 15008, `${path}.hboneMtlsPort`, 65535);
+    const i = dest.indexOf('/');
+    if (i < 0) this.fail(`${path}.destination`, `expected network/IP or namespace/hostname, got "${dest}"`);
+    const ip = canonicalIp(dest.slice(i + 1));
+    return ip !== undefined
+      ? { destination: { kind: 'address', network: dest.slice(0, i), address: ip }, hboneMtlsPort }
+      : {
+          destination: { kind: 'hostname', namespace: dest.slice(0, i), hostname: dest.slice(i + 1) },
+          hboneMtlsPort,
+        };
+  }
+}
+
+const WORKLOAD_KEYS = [
+  'workloadIps',
+  'waypoint',
+  'networkGateway',
+  'protocol',
+  'networkMode',
+  'uid',
+  'name',
+  'namespace',
+  'trustDomain',
+  'serviceAccount',
+  'network',
+  'workloadName',
+  'workloadType',
+  'canonicalName',
+  'canonicalRevision',
+  'hostname',
+  'node',
+  'nativeTunnel',
+  'applicationTunnel',
+  'authorizationPolicies',
+  'status',
+  'clusterId',
+  'locality',
+  'services',
+  'capacity',
+] as const;
+
+function workload(r: Reader, v: unknown, p: string): Workload {
+  const o = r.obj(v, p, WORKLOAD_KEYS);
+  const namespace = r.str(o.namespace, `${p}.namespace`);
+  const name = r.str(o.name, `${p}.name`, '');
+  const clusterId = r.str(o.clusterId, `${p}.clusterId`, '') || DEFAULT_CLUSTER_ID;
+  const services: Record<string, Record<number, number>> = {};
+  if (o.services !== undefined && o.services !== null) {
+    const s = r.obj(o.services, `${p}.services`, Object.keys(o.services as Obj));
+    for (const [key, ports] of Object.entries(s)) {
+      if (!key.includes('/'))
+        r.fail(`${p}.services.${key}`, `service key "${key}" is not namespace/hostname`);
+      services[key] = r.ports(ports, `${p}.services.${key}`);
+    }
+  }
+  const w: Workload = {
+    uid: r.str(o.uid, `${p}.uid`, '') || `${clusterId}//v1/Pod/${namespace}/${name}`,
+    name,
+    namespace,
+    workloadIps: r.list(o.workloadIps, `${p}.workloadIps`).map((ip, i) => r.ip(ip, `${p}.workloadIps[${i}]`)),
+    hostname: r.str(o.hostname, `${p}.hostname`, ''),
+    network: r.str(o.network, `${p}.network`, ''),
+    protocol: r.oneOf(o.protocol, `${p}.protocol`, ['TCP', 'HBONE'], 'TCP'),
+    trustDomain: r.str(o.trustDomain, `${p}.trustDomain`, '') || DEFAULT_TRUST_DOMAIN,
+    serviceAccount: r.str(o.serviceAccount, `${p}.serviceAccount`, '') || DEFAULT_SERVICE_ACCOUNT,
+    node: r.str(o.node, `${p}.node`, ''),
+    canonicalName: r.str(o.canonicalName, `${p}.canonicalName`, ''),
+    canonicalRevision: r.str(o.canonicalRevision, `${p}.canonicalRevision`, ''),
+    workloadType: r.oneOf(
+      o.workloadType,
+      `${p}.workloadType`,
+      ['deployment', 'cronjob', 'pod', 'job'],
+      'deployment',
+    ),
+    workloadName: r.str(o.workloadName, `${p}.workloadName`, ''),
+    clusterId,
+    status: r.oneOf(o.status, `${p}.status`, ['Healthy', 'Unhealthy'], 'Healthy'),
+    services,
+    authorizationPolicies: r
+      .list(o.authorizationPolicies, `${p}.authorizationPolicies`)
+      .map((s, i) => r.str(s, `${p}.authorizationPolicies[${i}]`)),
+    networkMode: r.oneOf(o.networkMode, `${p}.networkMode`, ['Standard', 'HostNetwork'], 'Standard'),
+    capacity: o.capacity === undefined ? 1 : r.int(o.capacity, `${p}.capacity`, 2 ** 32 - 1),
+  };
+  const waypoint = r.gateway(o.waypoint, `${p}.waypoint`);
+  if (waypoint) w.waypoint = waypoint;
+  const gw = r.gateway(o.networkGateway, `${p}.networkGateway`);
+  if (gw) w.networkGateway = gw;
+  if (o.locality !== undefined && o.locality !== null) {
+    const l = r.obj(o.locality, `${p}.locality`, ['region', 'zone', 'subzone']);
+    w.locality = {
+      region: r.str(l.region, `${p}.locality.region`, ''),
+      zone: r.str(l.zone, `${p}.locality.zone`, ''),
+      subzone: r.str(l.subzone, `${p}.locality.subzone`, ''),
+    };
+  }
+  if (r.bool(o.nativeTunnel, `${p}.nativeTunnel`)) w.nativeTunnel = true;
+  if (o.applicationTunnel !== undefined && o.applicationTunnel !== null) {
+    const a = r.obj(o.applicationTunnel, `${p}.applicationTunnel`, ['protocol', 'port']);
+    w.applicationTunnel = {
+      protocol: r.oneOf(a.protocol, `${p}.applicationTunnel.protocol`, ['NONE', 'PROXY']),
+    };
+    if (a.port !== undefined && a.port !== null)
+      w.applicationTunnel.port = r.int(a.port, `${p}.applicationTunnel.port`, 65535);
+  }
+  return w;
+}
+
+const SERVICE_KEYS = [
+  'name',
+  'namespace',
+  'hostname',
+  'vips',
+  'cidrVips',
+  'ports',
+  'endpoints',
+  'subjectAltNames',
+  'waypoint',
+  'weightedWaypoints',
+  'loadBalancer',
+  'ipFamilies',
+  'canonical',
+  'visibility',
+] as const;
+
+function service(r: Reader, v: unknown, p: string): Service {
+  const o = r.obj(v, p, SERVICE_KEYS);
+  const s: Service = {
+    name: r.str(o.name, `${p}.name`),
+    namespace: r.str(o.namespace, `${p}.namespace`),
+    hostname: r.str(o.hostname, `${p}.hostname`),
+    vips: r.list(o.vips, `${p}.vips`).map((x, i) => r.networkAddress(x, `${p}.vips[${i}]`)),
+    ports: Object.entries(r.ports(o.ports, `${p}.ports`)).map(([sp, tp]) => ({
+      servicePort: Number(sp),
+      targetPort: tp,
+    })),
+    subjectAltNames: r
+      .list(o.subjectAltNames, `${p}.subjectAltNames`)
+      .map((x, i) => r.str(x, `${p}.subjectAltNames[${i}]`)),
+  };
+  const cidrVips = r.list(o.cidrVips, `${p}.cidrVips`).map((x, i) => {
+    const c = r.obj(x, `${p}.cidrVips[${i}]`, ['network', 'cidr']);
+    return {
+      network: r.str(c.network, `${p}.cidrVips[${i}].network`, ''),
+      ...r.cidr(c.cidr, `${p}.cidrVips[${i}].cidr`),
+    };
+  });
+  if (cidrVips.length) s.cidrVips = cidrVips;
+  const waypoint = r.gateway(o.waypoint, `${p}.waypoint`);
+  if (waypoint) s.waypoint = waypoint;
+  if (r.bool(o.canonical, `${p}.canonical`)) s.canonical = true;
+  if (o.ipFamilies !== undefined && o.ipFamilies !== null) {
+    s.ipFamilies = r.oneOf(o.ipFamilies, `${p}.ipFamilies`, ['IPv4', 'IPv6', 'Dual']);
+  }
+  if (o.loadBalancer !== undefined && o.loadBalancer !== null) {
+    const lb = r.obj(o.loadBalancer, `${p}.loadBalancer`, ['routingPreferences', 'mode', 'healthPolicy']);
+    const scopes = ['Region', 'Zone', 'Subzone', 'Node', 'Cluster', 'Network'] as const;
+    const out: LoadBalancer = {
+      routingPreferences: r
+        .list(lb.routingPreferences, `${p}.loadBalancer.routingPreferences`)
+        .map((x, i) => r.oneOf(x, `${p}.loadBalancer.routingPreferences[${i}]`, scopes)),
+      mode: r.oneOf(
+        lb.mode,
+        `${p}.loadBalancer.mode`,
+        ['Standard', 'Strict', 'Failover', 'Passthrough'],
+        'Standard',
+      ),
+      healthPolicy: r.oneOf(
+        lb.healthPolicy,
+        `${p}.loadBalancer.healthPolicy`,
+        ['OnlyHealthy', 'AllowAll'],
+        'OnlyHealthy',
+      ),
+    };
+    s.loadBalancer = out;
+  }
+  if (o.visibility !== undefined) r.oneOf(o.visibility, `${p}.visibility`, ['Public', 'Namespace']);
+  return s;
+}
+
+const MATCH_KEYS = [
+  'namespaces',
+  'notNamespaces',
+  'serviceAccounts',
+  'notServiceAccounts',
+  'principals',
+  'notPrincipals',
+  'sourceIps',
+  'notSourceIps',
+  'destinationIps',
+  'notDestinationIps',
+  'destinationPorts',
+  'notDestinationPorts',
+] as const;
+
+function stringMatch(r: Reader, v: unknown, p: string): StringMatch {
+  const o = r.obj(v, p, ['Exact', 'Prefix', 'Suffix', 'Presence']);
+  const keys = Object.keys(o);
+  if (keys.length !== 1) r.fail(p, 'expected exactly one of Exact, Prefix, Suffix, Presence');
+  const k = keys[0]!;
+  if (k === 'Presence') return { kind: 'presence' };
+  return { kind: k.toLowerCase() as 'exact' | 'prefix' | 'suffix', value: r.str(o[k], `${p}.${k}`) };
+}
+
+function match(r: Reader, v: unknown, p: string): Match {
+  // Upstream would skip an unknown key here; refusing it keeps a typo from silently widening a policy.
+  const o = r.obj(v, p, MATCH_KEYS);
+  const sm = (k: keyof typeof o) =>
+    r.list(o[k], `${p}.${k}`).map((x, i) => stringMatch(r, x, `${p}.${k}[${i}]`));
+  const ci = (k: keyof typeof o) => r.list(o[k], `${p}.${k}`).map((x, i) => r.cidr(x, `${p}.${k}[${i}]`));
+  const pt = (k: keyof typeof o) =>
+    r.list(o[k], `${p}.${k}`).map((x, i) => r.int(x, `${p}.${k}[${i}]`, 65535));
+  const sa = (k: keyof typeof o) =>
+    r.list(o[k], `${p}.${k}`).map((x, i) => {
+      const m = r.obj(x, `${p}.${k}[${i}]`, ['namespace', 'serviceAccount']);
+      return {
+        namespace: r.str(m.namespace, `${p}.${k}[${i}].namespace`),
+        serviceAccount: r.str(m.serviceAccount, `${p}.${k}[${i}].serviceAccount`),
+      };
+    });
+  return {
+    namespaces: sm('namespaces'),
+    notNamespaces: sm('notNamespaces'),
+    principals: sm('principals'),
+    notPrincipals: sm('notPrincipals'),
+    sourceIps: ci('sourceIps'),
+    notSourceIps: ci('notSourceIps'),
+    destinationIps: ci('destinationIps'),
+    notDestinationIps: ci('notDestinationIps'),
+    destinationPorts: pt('destinationPorts'),
+    notDestinationPorts: pt('notDestinationPorts'),
+    serviceAccounts: sa('serviceAccounts'),
+    notServiceAccounts: sa('notServiceAccounts'),
+  };
+}
+
+function policy(r: Reader, v: unknown, p: string): Authorization {
+  const o = r.obj(v, p, ['name', 'namespace', 'scope', 'action', 'rules', 'dryRun']);
+  return {
+    name: r.str(o.name, `${p}.name`),
+    namespace: r.str(o.namespace, `${p}.namespace`),
+    scope: r.oneOf(o.scope, `${p}.scope`, ['Global', 'Namespace', 'WorkloadSelector']),
+    action: r.oneOf(o.action, `${p}.action`, ['Allow', 'Deny']),
+    // rules: [[[match]]] = rules of clauses of matches.
+    rules: r.list(o.rules, `${p}.rules`).map((rule, i) => ({
+      clauses: r.list(rule, `${p}.rules[${i}]`).map((clause, j) => ({
+        matches: r
+          .list(clause, `${p}.rules[${i}][${j}]`)
+          .map((m, k) => match(r, m, `${p}.rules[${i}][${j}][${k}]`)),
+      })),
+    })),
+    dryRun: r.bool(o.dryRun, `${p}.dryRun`),
+  };
+}
+
+function indexLines(
+  node: Node | null | undefined,
+  path: string,
+  lc: LineCounter,
+  out: Map<string, number>,
+): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const p = join(path, k);
+      const range = (pair.key as Node | null)?.range;
+      if (range) out.set(p, lc.linePos(range[0]).line);
+      indexLines(pair.value as Node | null, p, lc, out);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      const p = `${path}[${i}]`;
+      const range = (item as Node | null)?.range;
+      if (range) out.set(p, lc.linePos(range[0]).line);
+      indexLines(item as Node | null, p, lc, out);
+    });
+  }
+}
+
+/** Parse local config YAML text. `source` names it in errors (a file path or "LOCAL_XDS"). */
+export function parseLocalConfig(text: string, source = 'LOCAL_XDS'): Omit<StateSnapshot, 'version'> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const err = doc.errors[0];
+  if (err)
+    throw new LocalConfigError(source, `invalid YAML: ${err.message.split('\n')[0]}`, {
+      line: lc.linePos(err.pos[0]).line,
+    });
+  const lines = new Map<string, number>();
+  indexLines(doc.contents as Node | null, '', lc, lines);
+  const r = new Reader(source, lines);
+  const js: unknown = doc.toJS() ?? {};
+  const top = r.obj(js, '', ['workloads', 'services', 'policies']);
+  return {
+    workloads: r.list(top.workloads, 'workloads').map((w, i) => workload(r, w, `workloads[${i}]`)),
+    services: r.list(top.services, 'services').map((s, i) => service(r, s, `services[${i}]`)),
+    policies: r.list(top.policies, 'policies').map((x, i) => policy(r, x, `policies[${i}]`)),
+  };
+}
+
+/** LOCAL_XDS_PATH or LOCAL_XDS (not both) -> a snapshot at version 1. */
+export function loadLocalConfig(src: LocalConfigSource): StateSnapshot {
+  if (src.path && src.inline) {
+    throw new LocalConfigError('LOCAL_XDS_PATH and LOCAL_XDS', 'both are set; set only one of them');
+  }
+  let text: string;
+  let source: string;
+  if (src.path) {
+    source = src.path;
+    try {
+      text = readFileSync(src.path, 'utf8');
+    } catch (e) {
+      throw new LocalConfigError(source, `cannot read the file: ${(e as Error).message}`);
+    }
+  } else if (src.inline !== undefined) {
+    source = 'LOCAL_XDS';
+    text = src.inline;
+  } else {
+    throw new LocalConfigError('(none)', 'neither LOCAL_XDS_PATH nor LOCAL_XDS is set');
+  }
+  return { version: 1, ...parseLocalConfig(text, source) };
+}
