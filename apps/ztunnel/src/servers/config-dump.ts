@@ -61,6 +61,23 @@ export function certDump(pem: string): CertDump {
   };
 }
 
+/** What `certsDumpOf` reads of a certificate: @zt/identity's WorkloadCertificate fits. */
+export interface DumpableCertificate {
+  readonly identity: { toString(): string } | string;
+  readonly certChain: readonly string[];
+  readonly roots: readonly string[];
+}
+
+/** An "Available" identity entry; the private key, if the object has one, is never read. */
+export function certsDumpOf(cert: DumpableCertificate): CertsDump {
+  return {
+    identity: String(cert.identity),
+    state: 'Available',
+    certChain: cert.certChain.map(certDump),
+    rootCerts: cert.roots.map(certDump),
+  };
+}
+
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 // "-----BEGIN" base64-encoded at the three possible alignments, as upstream base64-encodes PEMs.
 const B64_BEGIN = /LS0tLS1CRUdJT|0tLS0tQkVHSU|tLS0tLUJFR0lO/;

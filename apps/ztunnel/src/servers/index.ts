@@ -8,6 +8,8 @@ export {
   type ConfigDump,
   type ConfigDumpProvider,
   certDump,
+  certsDumpOf,
+  type DumpableCertificate,
   redactPrivateKeys,
 } from './config-dump.ts';
 export type { ConnectionInfo, ConnectionPeer, ConnectionsProvider, ConnectionsView } from './connections.ts';
