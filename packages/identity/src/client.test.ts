@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
+import { registry } from '@zt/metrics';
 import { pino } from 'pino';
 import { CaClient, type CaClientOptions } from './client.ts';
 import { CaConfigError, CaUnavailableError, IdentityMismatchError, TokenError } from './errors.ts';
@@ -110,7 +111,13 @@ test('a missing or empty token file fails with TokenError and sends nothing', as
   assert.equal(plain.requests.length, 0);
 });
 
-test('a certificate for another identity is rejected with IdentityMismatchError', async (t) => {
+async function failures(code: string): Promise<number> {
+  const metric = await registry.getSingleMetric('zt_identity_csr_failures_total')?.get();
+  return metric?.values.find((v) => v.labels.code === code)?.value ?? 0;
+}
+
+test('a certificate for another identity is rejected with IdentityMismatchError, and counted', async (t) => {
+  const before = await failures('ERR_CA_IDENTITY_MISMATCH');
   plain.setMode('wrong-identity');
   t.after(() => plain.setMode('ok'));
   await assert.rejects(client(t).fetchCertificate(ID), (err: unknown) => {
@@ -121,6 +128,7 @@ test('a certificate for another identity is rejected with IdentityMismatchError'
       err.got[0] === 'spiffe://cluster.local/ns/wrong/sa/wrong'
     );
   });
+  assert.equal(await failures('ERR_CA_IDENTITY_MISMATCH'), before + 1);
 });
 
 test('CA errors and deadlines surface as CaUnavailableError with the gRPC status', async (t) => {
