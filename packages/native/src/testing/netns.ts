@@ -1,0 +1,115 @@
+// Network namespaces for tests: pods and hosts built on this machine with `ip netns`. Needs root and
+// iproute2; `netnsUnsupported()` says why not, so tests can skip with a reason.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+let counter = 0;
+
+function findTool(name: string): string | undefined {
+  for (const dir of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return undefined;
+}
+
+/** Why namespaces cannot be used here, or undefined when they can. */
+export function netnsUnsupported(): string | undefined {
+  if (process.platform !== 'linux') return `network namespaces are Linux-only (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'creating network namespaces needs root';
+  if (!findTool('ip')) return 'iproute2 (`ip`) is not installed';
+  return undefined;
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: readonly string[], input?: string): RunResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 30_000 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? r.error?.message ?? '' };
+}
+
+/** A named network namespace (unique per process and call) with loopback up. */
+export class TestNetns {
+  readonly name: string;
+  readonly path: string;
+  #deleted = false;
+
+  constructor(label: string) {
+    counter += 1;
+    this.name = `zt-${label}-${process.pid}-${counter}`;
+    this.path = `/var/run/netns/${this.name}`;
+    const add = run('ip', ['netns', 'add', this.name]);
+    if (add.status !== 0) throw new Error(`ip netns add ${this.name}: ${add.stderr.trim()}`);
+    this.ip('link', 'set', 'lo', 'up');
+  }
+
+  /** `ip -n <ns> ...`; throws with ip's message on failure. */
+  ip(...args: string[]): string {
+    const r = run('ip', ['-n', this.name, ...args]);
+    if (r.status !== 0) throw new Error(`ip -n ${this.name} ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  /**
+   * Runs a command inside the namespace without blocking this process's event loop (needed when
+   * the command talks to servers of this process) and resolves with its result; never rejects.
+   */
+  spawn(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', this.name, findTool(cmd) ?? cmd, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: timeoutMs,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      child.on('error', (e) => resolve({ status: 1, stdout, stderr: e.message }));
+      child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }));
+    });
+  }
+
+  /** Runs a command inside the namespace, blocking, and returns its result without throwing. */
+  exec(cmd: string, args: readonly string[], input?: string): RunResult {
+    return run('ip', ['netns', 'exec', this.name, findTool(cmd) ?? cmd, ...args], input);
+  }
+
+  /**
+   * Adds an interface holding `cidrs` (e.g. '192.0.2.1/24', '2001:db8::1/64'), so those subnets are
+   * routable in the namespace. It is one end of a veth pair whose other end (`<ifname>p`) also
+   * stays inside: veth works where the dummy module is missing.
+   */
+  addInterface(ifname: string, ...cidrs: string[]): void {
+    this.ip('link', 'add', ifname, 'type', 'veth', 'peer', 'name', `${ifname}p`);
+    for (const cidr of cidrs) {
+      this.ip('addr', 'add', cidr, 'dev', ifname, ...(cidr.includes(':') ? ['nodad'] : []));
+    }
+    this.ip('link', 'set', `${ifname}p`, 'up');
+    this.ip('link', 'set', ifname, 'up');
+  }
+
+  /**
+   * Runs iptables (or ip6tables) inside the namespace. Returns an error message instead of
+   * throwing, so a test can skip where the kernel lacks the table or match.
+   */
+  iptables(v6: boolean, args: readonly string[]): string | undefined {
+    const tool = v6 ? 'ip6tables' : 'iptables';
+    if (!findTool(tool)) return `${tool} is not installed`;
+    const r = this.exec(tool, ['-w', ...args]);
+    return r.status === 0 ? undefined : `${tool} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`;
+  }
+
+  /** Deletes the namespace (its interfaces and iptables rules go with it). Idempotent. */
+  destroy(): void {
+    if (this.#deleted) return;
+    this.#deleted = true;
+    run('ip', ['netns', 'delete', this.name]);
+  }
+}
