@@ -1,5 +1,5 @@
 // The dependency-direction check. Packages form layers; an import may only point down:
-//   apps/ztunnel -> core -> transport | xds -> identity -> proto     (native beside proto)
+//   apps/ztunnel -> core -> transport | xds | inpod -> identity -> proto     (native beside proto)
 // metrics may be imported by anyone; nothing imports apps/ or bench/.
 // A package is reached only through its public entry points (`@zt/x` and `@zt/x/testing`),
 // never through a path into its files.
@@ -13,6 +13,7 @@ export const RANKS = {
   identity: 1,
   transport: 2,
   xds: 2,
+  inpod: 2,
   core: 3,
   ztunnel: 4,
   bench: 4,
