@@ -195,14 +195,19 @@ export class TestXdsServer {
     }
   }
 
-  /** Fail every new stream with this status (undefined: accept again). */
+  /** Fail every new stream with this status (trailers only, as a refusing istiod does) until `accept()`. */
   refuse(
-    status: { code: number; details: string } | undefined = {
+    status: { code: number; details: string } = {
       code: grpcStatus.UNAVAILABLE,
       details: 'refused by test server',
     },
   ): void {
     this.#refuse = status;
+  }
+
+  /** Accept new streams again after `refuse()`. */
+  accept(): void {
+    this.#refuse = undefined;
   }
 
   /** End every open stream with `status` (default: UNAVAILABLE "transport is closing", a routine reconnect). */
