@@ -79,6 +79,8 @@ export class ProxyState implements ProxyStateView {
   // Callers normally pass canonical text already (socket addresses are); other spellings of the
   // same IP (upper case, uncompressed IPv6) still find their entry.
   #retry<T>(map: Map<string, T>, network: string, ip: string): T | undefined {
+    // Dotted IPv4 has one valid spelling; only IPv6 text can differ from the canonical form.
+    if (!ip.includes(':')) return undefined;
     const c = canonicalIp(ip);
     return c !== undefined && c !== ip ? map.get(key(network, c)) : undefined;
   }
