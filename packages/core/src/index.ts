@@ -1,1 +1,16 @@
-export {};
+export {
+  type AuthzConnection,
+  type AuthzDecision,
+  type AuthzReason,
+  authorize,
+  policyKey,
+  policyMatches,
+} from './authz/authorize.ts';
+export type { SocketOps } from './context.ts';
+export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
+export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';
+export { DEFAULT_PORTS } from './options.ts';
+export { type Route, type RouteOptions, routeOutbound, workloadIdentity } from './outbound/route.ts';
+export { type ProxyDeps, ProxyEngine } from './proxy.ts';
+export { SnapshotView } from './state.ts';
+export type { ConnectionInfo } from './types.ts';

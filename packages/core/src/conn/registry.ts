@@ -1,0 +1,190 @@
+import {
+  counter,
+  tcpConnectionsClosed,
+  tcpConnectionsFailed,
+  tcpConnectionsOpened,
+  tcpReceivedBytes,
+  tcpSentBytes,
+} from '@zt/metrics';
+import type { Logger } from 'pino';
+import { formatAddr, type SocketAddr } from '../addr.ts';
+import type { ConnectionInfo } from '../types.ts';
+import { connectionLabels, type LabelInput, type ResponseFlag } from './labels.ts';
+
+type Counter = ReturnType<typeof tcpSentBytes.labels>;
+
+/** Connections refused before they were tracked (loop, bad SOCKS, unknown source...). */
+export const earlyDenials = counter(
+  'zt_connections_early_denied_total',
+  'Connections refused before proxying, by reason',
+  ['direction', 'reason'],
+);
+
+const FAILURE_FLAGS: ReadonlySet<ResponseFlag> = new Set([
+  'DENY',
+  'CONNECT',
+  'TLS_FAILURE',
+  'IDENTITY_ERROR',
+]);
+
+let nextId = 0;
+
+export interface OpenParams {
+  info: Omit<ConnectionInfo, 'id' | 'startedAt' | 'bytesSent' | 'bytesReceived' | 'verdict'> & {
+    verdict?: ConnectionInfo['verdict'];
+    policy?: string;
+  };
+  labels: LabelInput;
+  /** The HBONE :authority, logged as dst.hbone_addr. */
+  hboneAddr?: string;
+}
+
+/** One proxied connection: its metrics, its row in the registry, its access-log line at the end. */
+export class TrackedConnection {
+  readonly info: ConnectionInfo;
+  readonly labelInput: LabelInput;
+  readonly hboneAddr: string | undefined;
+  readonly #registry: ConnectionRegistry;
+  readonly #toServer: Counter;
+  readonly #toClient: Counter;
+  #abort: ((err: Error) => void) | undefined;
+  #done = false;
+  #abortReason: Error | undefined;
+
+  constructor(registry: ConnectionRegistry, p: OpenParams) {
+    this.#registry = registry;
+    this.info = {
+      ...p.info,
+      id: `${registry.idPrefix}${++nextId}`,
+      startedAt: Date.now(),
+      bytesSent: 0,
+      bytesReceived: 0,
+      verdict: p.info.verdict ?? 'none',
+    };
+    this.labelInput = p.labels;
+    this.hboneAddr = p.hboneAddr;
+    const labels = connectionLabels(p.labels);
+    // Istio counts request bytes (client to server) as "received" for both reporters.
+    this.#toServer = tcpReceivedBytes.labels(labels);
+    this.#toClient = tcpSentBytes.labels(labels);
+    tcpConnectionsOpened.inc(labels);
+  }
+
+  get closed(): boolean {
+    return this.#done;
+  }
+
+  /** Bytes from the client towards the destination. */
+  countToServer(n: number): void {
+    this.#toServer.inc(n);
+    if (this.info.direction === 'outbound') this.info.bytesSent += n;
+    else this.info.bytesReceived += n;
+  }
+
+  /** Bytes from the destination back to the client. */
+  countToClient(n: number): void {
+    this.#toClient.inc(n);
+    if (this.info.direction === 'outbound') this.info.bytesReceived += n;
+    else this.info.bytesSent += n;
+  }
+
+  /** How the flow stops this connection from outside (policy change, drain deadline). */
+  onAbort(fn: (err: Error) => void): void {
+    this.#abort = fn;
+    if (this.#abortReason) fn(this.#abortReason);
+  }
+
+  abort(err: Error): void {
+    if (this.#done || this.#abortReason) return;
+    this.#abortReason = err;
+    this.#abort?.(err);
+  }
+
+  /** Records the close once: metrics, access log, out of the registry. */
+  finish(err?: Error, flag: ResponseFlag = '-'): void {
+    if (this.#done) return;
+    this.#done = true;
+    const reason = err ?? this.#abortReason;
+    const effective: ResponseFlag =
+      flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
+    const labels = connectionLabels(this.labelInput, effective);
+    tcpConnectionsClosed.inc(labels);
+    if (FAILURE_FLAGS.has(effective)) tcpConnectionsFailed.inc(labels);
+    this.#registry.remove(this, reason);
+  }
+}
+
+/** The live connections of one proxy (one thread). */
+export class ConnectionRegistry {
+  readonly idPrefix: string;
+  readonly #live = new Map<string, TrackedConnection>();
+  readonly #log: Logger;
+  readonly #idle: (() => void)[] = [];
+
+  constructor(log: Logger, idPrefix = '') {
+    this.#log = log;
+    this.idPrefix = idPrefix;
+  }
+
+  open(p: OpenParams): TrackedConnection {
+    const t = new TrackedConnection(this, p);
+    this.#live.set(t.info.id, t);
+    return t;
+  }
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  list(): ConnectionInfo[] {
+    return [...this.#live.values()].map((t) => ({
+      ...t.info,
+      src: { ...t.info.src },
+      dst: { ...t.info.dst },
+    }));
+  }
+
+  live(): TrackedConnection[] {
+    return [...this.#live.values()];
+  }
+
+  /** Resolves when no connection is left. */
+  idle(): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  remove(t: TrackedConnection, err: Error | undefined): void {
+    if (!this.#live.delete(t.info.id)) return;
+    accessLog(this.#log, t, err);
+    if (this.#live.size === 0) for (const r of this.#idle.splice(0)) r();
+  }
+}
+
+function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): void {
+  const i = t.info;
+  const l = t.labelInput;
+  const mtls = l.mtls;
+  const fields: Record<string, string | number | undefined> = {
+    'src.addr': formatAddr(i.src as SocketAddr),
+    'src.workload': l.source?.name,
+    'src.namespace': l.source?.namespace,
+    'src.identity': mtls ? l.sourceIdentity : undefined,
+    'dst.addr': formatAddr(i.dst as SocketAddr),
+    'dst.hbone_addr': t.hboneAddr,
+    'dst.service': l.service?.hostname,
+    'dst.workload': l.destination?.name,
+    'dst.namespace': l.destination?.namespace,
+    'dst.identity': mtls ? l.destinationIdentity : undefined,
+    direction: i.direction,
+    bytes_sent: i.bytesSent,
+    bytes_recv: i.bytesReceived,
+    duration: `${Date.now() - i.startedAt}ms`,
+  };
+  if (err) {
+    fields.error = err.message;
+    log.warn({ scope: 'access', ...fields }, 'connection complete');
+  } else {
+    log.info({ scope: 'access', ...fields }, 'connection complete');
+  }
+}

@@ -1,0 +1,54 @@
+import type { Duplex } from 'node:stream';
+import { finished } from 'node:stream';
+import type { TrackedConnection } from './registry.ts';
+
+/**
+ * Copies bytes both ways between the client side and the server side, with half-close: when one
+ * side ends, the other side's write half is ended and the reverse direction keeps flowing until
+ * it ends too. Resolves when both directions are done; rejects (after destroying both) on the
+ * first error or on abort. Bytes are counted as they flow.
+ */
+export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = 2;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      client.destroy();
+      server.destroy();
+      reject(err);
+    };
+    const half = (from: Duplex, to: Duplex, count: (n: number) => void) => {
+      from.on('data', (chunk: Buffer) => count(chunk.length));
+      from.pipe(to);
+      finished(from, { writable: false }, (err) => {
+        if (err) return fail(err);
+        if (--pending === 0 && !failed) {
+          // Both directions have ended; let the last writes flush, then release the sockets.
+          endBoth(client, server, resolve);
+        }
+      });
+    };
+    half(client, server, (n) => t.countToServer(n));
+    half(server, client, (n) => t.countToClient(n));
+    client.on('error', fail);
+    server.on('error', fail);
+    t.onAbort(fail);
+  });
+}
+
+function endBoth(a: Duplex, b: Duplex, done: () => void): void {
+  let left = 2;
+  const one = () => {
+    if (--left === 0) {
+      a.destroy();
+      b.destroy();
+      done();
+    }
+  };
+  for (const s of [a, b]) {
+    if (s.writableFinished || s.destroyed) one();
+    else finished(s, { readable: false }, () => one());
+  }
+}

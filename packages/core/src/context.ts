@@ -1,0 +1,38 @@
+import type { Socket } from 'node:net';
+import type { CertSource } from '@zt/identity';
+import type { HbonePool } from '@zt/transport';
+import type { ProxyStateView } from '@zt/xds';
+import type { Logger } from 'pino';
+import type { SocketAddr } from './addr.ts';
+import type { ConnectionRegistry } from './conn/registry.ts';
+import type { ProxyConfig } from './options.ts';
+
+/**
+ * The Linux socket calls zt needs beyond Node's, provided by @zt/native where it works. Every
+ * member may be missing: flows then fall back (no original destination: refuse with a reason).
+ */
+export interface SocketOps {
+  /** SO_ORIGINAL_DST of an accepted, REDIRECTed socket. */
+  originalDst?(socket: Socket): SocketAddr | undefined;
+  /** SO_MARK on a socket, so capture rules skip zt's own traffic. */
+  mark?(socket: Socket, mark: number): void;
+  /** A TCP connection opened from inside another network namespace. */
+  connectInNetns?(netnsPath: string, target: SocketAddr): Socket;
+}
+
+/** What every flow of one proxy shares. */
+export interface FlowContext {
+  readonly config: ProxyConfig;
+  readonly log: Logger;
+  readonly registry: ConnectionRegistry;
+  readonly pool: HbonePool;
+  readonly certs: CertSource;
+  readonly ops: SocketOps;
+  /** The current state; replaced as a whole on every update. */
+  view(): ProxyStateView;
+  /** Ports and addresses zt listens on (loop protection). */
+  readonly ownPorts: Set<number>;
+  readonly ownAddresses: Set<string>;
+  /** The pod network namespace of a local workload (in-pod mode), by uid. */
+  netnsOf(uid: string): string | undefined;
+}

@@ -1,0 +1,278 @@
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { type CertSource, Identity } from '@zt/identity';
+import { counter, type MetricsSnapshot, registry, WorkerMetrics } from '@zt/metrics';
+import type { ProxyStateView, StateSnapshot } from '@zt/xds';
+import pino, { type Logger } from 'pino';
+import { nativeSocketOps } from './native.ts';
+import type { BoundListener, ProxyConfig } from './options.ts';
+import { ProxyEngine } from './proxy.ts';
+import type { ConnectionInfo } from './types.ts';
+import { toWire } from './worker/certs.ts';
+import type { MainToWorker, WorkerInit, WorkerRequest, WorkerResults, WorkerToMain } from './worker/types.ts';
+
+export interface DataPlaneOptions extends ProxyConfig {
+  /** Data-plane worker threads (ZTUNNEL_WORKER_THREADS); 0 runs the proxy on this thread. */
+  workers: number;
+  /** Where workloads' certificates come from (the SecretManager). */
+  certs: CertSource;
+  logger?: Logger;
+  /** In-process mode only: builds the read view of a snapshot (default: core's own). */
+  viewOf?: (s: StateSnapshot) => ProxyStateView;
+}
+
+export interface WorkerRestartEvent {
+  index: number;
+  exitCode: number;
+  restarts: number;
+}
+
+const workerRestarts = counter(
+  'zt_worker_restarts_total',
+  'Data-plane worker threads restarted after they died',
+  ['reason'],
+);
+
+interface Slot {
+  index: number;
+  generation: number;
+  worker: Worker;
+  pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+  started: boolean;
+  exiting: boolean;
+}
+
+/**
+ * The data plane as the app sees it. Owns N worker threads, each running a full ProxyEngine on shared
+ * (SO_REUSEPORT) listeners, or one ProxyEngine on this thread when `workers` is 0. Pushes state and
+ * certificates to the workers; gathers their connections and metrics.
+ */
+export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent]; workerError: [Error] }> {
+  readonly #opts: DataPlaneOptions;
+  readonly #log: Logger;
+  readonly #slots: Slot[] = [];
+  readonly #metrics = new WorkerMetrics();
+  #inproc: ProxyEngine | undefined;
+  #state: StateSnapshot | undefined;
+  #netns: Record<string, string> = {};
+  #fixedPorts: Record<string, number> = {};
+  #bound: BoundListener[] = [];
+  #nextReq = 0;
+  #closing = false;
+  #restarts = 0;
+  #unsubscribeRotate: (() => void) | undefined;
+
+  constructor(opts: DataPlaneOptions) {
+    super();
+    this.#opts = opts;
+    this.#log = opts.logger ?? pino({ level: opts.logLevel ?? 'info' });
+  }
+
+  /** The proxy config as workers receive it (plain data only). */
+  get #config(): ProxyConfig {
+    const { workers: _w, certs: _c, logger: _l, viewOf: _v, ...config } = this.#opts;
+    return config;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Sends the current state to every worker (structured clone). Latest wins. */
+  setState(snapshot: StateSnapshot): void {
+    this.#state = snapshot;
+    if (this.#inproc) {
+      this.#inproc
+        .setState(snapshot)
+        .catch((e: unknown) => this.#log.error({ err: e }, 'state update failed'));
+    }
+    for (const s of this.#slots) this.#post(s, { t: 'state', snapshot });
+  }
+
+  /** In-pod mode: the network namespace path of each local pod, by workload uid. */
+  setPodNetns(map: Record<string, string>): void {
+    this.#netns = { ...map };
+    this.#inproc?.setPodNetns(map).catch((e: unknown) => this.#log.error({ err: e }, 'netns update failed'));
+    for (const s of this.#slots) this.#post(s, { t: 'netns', map });
+  }
+
+  /** Starts the listeners; resolves with the bound addresses when every worker listens. */
+  async start(): Promise<BoundListener[]> {
+    if (this.#opts.workers <= 0) {
+      this.#inproc = new ProxyEngine(this.#config, {
+        certs: this.#opts.certs,
+        log: this.#log,
+        ops: await nativeSocketOps(),
+        ...(this.#opts.viewOf ? { viewOf: this.#opts.viewOf } : {}),
+      });
+      if (this.#state) await this.#inproc.setState(this.#state);
+      await this.#inproc.setPodNetns(this.#netns);
+      this.#bound = await this.#inproc.start();
+      return this.#bound;
+    }
+    this.#unsubscribeRotate = this.#opts.certs.onRotate((cert) => {
+      for (const s of this.#slots) this.#post(s, { t: 'cert-rotated', cert: toWire(cert) });
+    });
+    // The first worker picks the free ports; the others join its SO_REUSEPORT groups.
+    const first = this.#spawn(0, 0);
+    this.#bound = await this.#startSlot(first);
+    for (const b of this.#bound)
+      if (b.set === 'shared' || b.set === 'socks5') this.#fixedPorts[`${b.set}/${b.kind}`] = b.port;
+    const rest: Slot[] = [];
+    for (let i = 1; i < this.#opts.workers; i++) rest.push(this.#spawn(i, 0));
+    await Promise.all(rest.map((s) => this.#startSlot(s)));
+    return this.#bound;
+  }
+
+  bound(): BoundListener[] {
+    return this.#bound;
+  }
+
+  #spawn(index: number, generation: number): Slot {
+    const init: WorkerInit = { config: this.#config, index, generation };
+    const worker = new Worker(new URL('./worker/entry.ts', import.meta.url), { workerData: init });
+    const slot: Slot = { index, generation, worker, pending: new Map(), started: false, exiting: false };
+    this.#slots[index] = slot;
+    worker.on('message', (m: WorkerToMain) => this.#onMessage(slot, m));
+    worker.on('error', (e) => {
+      this.#log.error({ err: e, worker: index }, 'data-plane worker crashed');
+      this.emit('workerError', e);
+    });
+    worker.on('exit', (code) => this.#onExit(slot, code));
+    if (this.#state) this.#post(slot, { t: 'state', snapshot: this.#state });
+    if (Object.keys(this.#netns).length > 0) this.#post(slot, { t: 'netns', map: this.#netns });
+    return slot;
+  }
+
+  async #startSlot(slot: Slot): Promise<BoundListener[]> {
+    const bound = await this.#request(slot, { t: 'start', ports: this.#fixedPorts });
+    slot.started = true;
+    return bound;
+  }
+
+  #onExit(slot: Slot, code: number): void {
+    for (const p of slot.pending.values())
+      p.reject(new Error(`worker ${slot.index} exited with code ${code}`));
+    slot.pending.clear();
+    this.#metrics.retire(`${slot.index}.${slot.generation}`).catch(() => {});
+    if (this.#closing || slot.exiting || this.#slots[slot.index] !== slot) return;
+    this.#restarts++;
+    workerRestarts.inc({ reason: code === 0 ? 'exit' : 'crash' });
+    this.#log.warn(
+      { worker: slot.index, code },
+      'data-plane worker died; restarting it (its connections are lost, the others go on)',
+    );
+    const next = this.#spawn(slot.index, slot.generation + 1);
+    this.#startSlot(next).then(
+      () => this.emit('workerRestart', { index: slot.index, exitCode: code, restarts: this.#restarts }),
+      (e: unknown) => this.#log.error({ err: e, worker: slot.index }, 'restarted worker failed to start'),
+    );
+  }
+
+  #onMessage(slot: Slot, m: WorkerToMain): void {
+    if (m.t === 'res') {
+      const p = slot.pending.get(m.id);
+      slot.pending.delete(m.id);
+      if (m.ok) p?.resolve(m.value);
+      else p?.reject(new Error(`worker ${slot.index}: ${m.error}`));
+      return;
+    }
+    // cert-req: the SecretManager lives here.
+    this.#opts.certs.fetchCertificate(parseIdentity(m.identity), 'connection').then(
+      (cert) => this.#post(slot, { t: 'cert-res', id: m.id, cert: toWire(cert) }),
+      (e: unknown) =>
+        this.#post(slot, { t: 'cert-res', id: m.id, error: e instanceof Error ? e.message : String(e) }),
+    );
+  }
+
+  #post(slot: Slot, m: MainToWorker): void {
+    try {
+      slot.worker.postMessage(m);
+    } catch (e) {
+      this.#log.debug({ err: e, worker: slot.index }, 'post to worker failed');
+    }
+  }
+
+  #request<K extends WorkerRequest['t']>(
+    slot: Slot,
+    body: Extract<WorkerRequest, { t: K }>,
+  ): Promise<WorkerResults[K]> {
+    const id = ++this.#nextReq;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#post(slot, { t: 'req', id, body });
+    });
+  }
+
+  #live(): Slot[] {
+    return this.#slots.filter((s) => s.started);
+  }
+
+  /** Every live connection of every worker. */
+  async connections(): Promise<ConnectionInfo[]> {
+    if (this.#inproc) return this.#inproc.connections();
+    const lists = await Promise.all(
+      this.#live().map((s) => this.#request(s, { t: 'connections' }).catch(() => [] as ConnectionInfo[])),
+    );
+    return lists.flat();
+  }
+
+  /**
+   * The workers' metric values (registry.getMetricsAsJSON() in each, plus what dead workers'
+   * counters had reached); aggregate with the main registry via `metricsText()` or
+   * AggregatorRegistry.aggregate. Empty in in-process mode (the proxy records into this thread's
+   * registry directly).
+   */
+  async metricsJson(): Promise<MetricsSnapshot[]> {
+    if (this.#inproc) return [];
+    await Promise.all(
+      this.#live().map(async (s) => {
+        try {
+          this.#metrics.update(`${s.index}.${s.generation}`, await this.#request(s, { t: 'metrics' }));
+        } catch {
+          // A worker that died mid-request is retired by its exit handler.
+        }
+      }),
+    );
+    return this.#metrics.snapshots();
+  }
+
+  /** Prometheus text of this thread's registry plus every worker's. */
+  async metricsText(): Promise<string> {
+    await this.metricsJson();
+    return this.#inproc ? registry.metrics() : this.#metrics.text(registry);
+  }
+
+  /** Stop accepting, GOAWAY, give open connections `deadlineMs`, close the rest. */
+  async drain(deadlineMs = this.#opts.drainDeadlineMs ?? 5000): Promise<void> {
+    if (this.#inproc) return this.#inproc.drain(deadlineMs);
+    await Promise.all(
+      this.#live().map((s) => this.#request(s, { t: 'drain', deadlineMs }).catch(() => null)),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#unsubscribeRotate?.();
+    if (this.#inproc) {
+      await this.#inproc.close();
+      return;
+    }
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        s.exiting = true;
+        await this.#request(s, { t: 'close' }).catch(() => null);
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  /** Test hook: the worker threads (to kill one). */
+  get workerThreads(): readonly Worker[] {
+    return this.#slots.map((s) => s.worker);
+  }
+}
+
+function parseIdentity(s: string): Identity {
+  return Identity.parse(s);
+}

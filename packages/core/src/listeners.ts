@@ -1,0 +1,94 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Workload } from '@zt/xds';
+import type { Logger } from 'pino';
+import { formatAddr } from './addr.ts';
+import type { BoundListener } from './options.ts';
+
+export type ListenerKind = BoundListener['kind'];
+
+interface Entry {
+  server: Server;
+  bound: BoundListener;
+}
+
+export class ListenError extends Error {
+  readonly code = 'ERR_LISTEN';
+  constructor(kind: string, address: string, port: number, cause: Error) {
+    super(
+      `cannot listen for ${kind} on ${formatAddr({ address, port })}: ${cause.message}; check that the address exists on this host and nothing else holds the port`,
+      { cause },
+    );
+    this.name = 'ListenError';
+  }
+}
+
+/**
+ * The listeners of one proxy: each set is keyed (`shared`, `socks5`, or a workload uid) so the
+ * per-workload sets can follow the state. Every listener sets SO_REUSEPORT, so each worker thread
+ * binds the same addresses and the kernel spreads connections between them.
+ */
+export class Listeners {
+  readonly #sets = new Map<string, Entry[]>();
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  async bind(
+    set: string,
+    kind: ListenerKind,
+    address: string,
+    port: number,
+    onConnection: (s: Socket) => void,
+  ): Promise<BoundListener> {
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new ListenError(kind, address, port, e)));
+      server.listen({ host: address, port, reusePort: true }, () => resolve());
+    });
+    server.on('error', (e) => this.#log.error({ err: e, set, kind }, 'listener error'));
+    const a = server.address();
+    const bound: BoundListener = { kind, set, address, port: a && typeof a === 'object' ? a.port : port };
+    const list = this.#sets.get(set) ?? [];
+    list.push({ server, bound });
+    this.#sets.set(set, list);
+    if (this.#closed) server.close();
+    this.#log.debug({ set, kind, address: formatAddr(bound) }, 'listener established');
+    return bound;
+  }
+
+  has(set: string): boolean {
+    return this.#sets.has(set);
+  }
+
+  sets(): string[] {
+    return [...this.#sets.keys()];
+  }
+
+  servers(set: string): Server[] {
+    return (this.#sets.get(set) ?? []).map((e) => e.server);
+  }
+
+  bound(): BoundListener[] {
+    return [...this.#sets.values()].flatMap((l) => l.map((e) => e.bound));
+  }
+
+  /** Stops accepting on one set; open connections are not touched. */
+  async closeSet(set: string): Promise<void> {
+    const list = this.#sets.get(set) ?? [];
+    this.#sets.delete(set);
+    await Promise.all(list.map((e) => new Promise<void>((r) => e.server.close(() => r()))));
+  }
+
+  async closeAll(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.sets().map((s) => this.closeSet(s)));
+  }
+}
+
+/** Workloads this node serves: `node` equal to the configured node name, with addresses. */
+export function localWorkloads(workloads: readonly Workload[], nodeName: string): Workload[] {
+  return workloads.filter((w) => w.node === nodeName && w.workloadIps.length > 0);
+}

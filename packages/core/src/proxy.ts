@@ -1,0 +1,309 @@
+import type { Socket } from 'node:net';
+import type { CertSource } from '@zt/identity';
+import { Identity } from '@zt/identity';
+import { HbonePool, HboneServer } from '@zt/transport';
+import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
+import type { Logger } from 'pino';
+import { formatAddr, type SocketAddr } from './addr.ts';
+import { ConnectionRegistry } from './conn/registry.ts';
+import type { FlowContext, SocketOps } from './context.ts';
+import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
+import { servePlaintext } from './inbound/plaintext.ts';
+import { recheckInbound } from './inbound/recheck.ts';
+import { canonicalIp } from './ip.ts';
+import { Listeners, localWorkloads } from './listeners.ts';
+import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig } from './options.ts';
+import { proxyOutbound } from './outbound/outbound.ts';
+import { workloadIdentity } from './outbound/route.ts';
+import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
+import { SnapshotView } from './state.ts';
+import type { ConnectionInfo } from './types.ts';
+
+export interface ProxyDeps {
+  certs: CertSource;
+  log: Logger;
+  ops?: SocketOps;
+  /** Builds the read view of a snapshot (default: SnapshotView). */
+  viewOf?: (s: StateSnapshot) => ProxyStateView;
+  /** Prefix of connection ids, to keep them unique across workers. */
+  idPrefix?: string;
+}
+
+const EMPTY: StateSnapshot = { version: 0, workloads: [], services: [], policies: [] };
+
+/**
+ * One complete data plane on one thread: listeners, HBONE server and pool, flows, connection
+ * registry. The DataPlane runs one per worker thread (or one on the main thread with workers: 0).
+ */
+export class ProxyEngine {
+  readonly #config: ProxyConfig;
+  readonly #deps: ProxyDeps;
+  readonly #log: Logger;
+  readonly #listeners: Listeners;
+  readonly #registry: ConnectionRegistry;
+  readonly #pool: HbonePool;
+  readonly #hbone: HboneServer;
+  readonly #ctx: FlowContext;
+  readonly #netns = new Map<string, string>();
+  #view: ProxyStateView;
+  #started = false;
+  #draining = false;
+  #reconcile: Promise<void> = Promise.resolve();
+
+  constructor(config: ProxyConfig, deps: ProxyDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#log = deps.log;
+    this.#listeners = new Listeners(deps.log);
+    this.#registry = new ConnectionRegistry(deps.log, deps.idPrefix ?? '');
+    this.#view = (deps.viewOf ?? ((s) => new SnapshotView(s)))(EMPTY);
+    this.#pool = new HbonePool({
+      certs: deps.certs,
+      ...(config.pool?.maxStreamsPerConnection !== undefined
+        ? { maxStreamsPerConnection: config.pool.maxStreamsPerConnection }
+        : {}),
+      ...(config.pool?.unusedReleaseTimeoutMs !== undefined
+        ? { unusedReleaseTimeoutMs: config.pool.unusedReleaseTimeoutMs }
+        : {}),
+      ...(config.pool?.connectTimeoutMs !== undefined
+        ? { connectTimeoutMs: config.pool.connectTimeoutMs }
+        : {}),
+      ...(config.http2 ? { flowControl: config.http2 } : {}),
+      ...(config.tls12Enabled ? { tls12Enabled: true } : {}),
+    });
+    const ownPorts = new Set<number>();
+    const ownAddresses = new Set<string>();
+    this.#ctx = {
+      config,
+      log: deps.log,
+      registry: this.#registry,
+      pool: this.#pool,
+      certs: deps.certs,
+      ops: deps.ops ?? {},
+      view: () => this.#view,
+      ownPorts,
+      ownAddresses,
+      netnsOf: (uid) => this.#netns.get(uid),
+    };
+    this.#hbone = new HboneServer({
+      certificateFor: (local) => this.#certificateFor(local),
+      onTunnel: (t) => {
+        serveTunnel(this.#ctx, t).catch((e: unknown) => this.#log.error({ err: e }, 'inbound tunnel failed'));
+      },
+      ...(config.http2 ? { flowControl: config.http2 } : {}),
+      ...(config.tls12Enabled ? { tls12Enabled: true } : {}),
+      onError: (err, remote) =>
+        this.#log.debug(
+          { err: err.message, remote: remote && formatAddr(remote) },
+          'HBONE connection rejected',
+        ),
+    });
+  }
+
+  get view(): ProxyStateView {
+    return this.#view;
+  }
+
+  async #certificateFor(local: SocketAddr) {
+    const w = localWorkloadAt(this.#ctx, local.address);
+    if (!w) {
+      throw new Error(
+        `no workload of node ${this.#config.nodeName} at ${local.address}: HBONE must be dialled at a local pod's address`,
+      );
+    }
+    return this.#deps.certs.fetchCertificate(
+      Identity.parse(workloadIdentity(w, this.#config.trustDomain)),
+      'connection',
+    );
+  }
+
+  /** Replaces the state: re-checks open inbound connections and follows the per-workload listeners. */
+  async setState(snapshot: StateSnapshot): Promise<void> {
+    this.#view = (this.#deps.viewOf ?? ((s) => new SnapshotView(s)))(snapshot);
+    const closed = recheckInbound(this.#ctx);
+    if (closed > 0) this.#log.info({ closed, version: snapshot.version }, 'policy change closed connections');
+    if (this.#started && !this.#draining) await this.#syncWorkloadListeners();
+  }
+
+  /** Pod network namespaces for in-pod mode, by workload uid (what upstream gets over ZDS). */
+  async setPodNetns(map: Record<string, string>): Promise<void> {
+    this.#netns.clear();
+    for (const [k, v] of Object.entries(map)) this.#netns.set(k, v);
+    if (this.#started && !this.#draining) await this.#syncWorkloadListeners();
+  }
+
+  /**
+   * Binds the listeners. `fixed` (`<set>/<kind>` -> port) replaces configured 0 ports, so that
+   * every worker joins the SO_REUSEPORT group the first one created.
+   */
+  async start(fixed: Record<string, number> = {}): Promise<BoundListener[]> {
+    const c = this.#config;
+    const shared = c.listeners.shared;
+    if (shared) {
+      const p = {
+        ...DEFAULT_PORTS,
+        ...stripUndefined({
+          outbound: shared.outbound,
+          inbound: shared.inbound,
+          inboundPlaintext: shared.inboundPlaintext,
+        }),
+      };
+      for (const k of ['outbound', 'inbound', 'inboundPlaintext'] as const)
+        p[k] = fixed[`shared/${k}`] ?? p[k];
+      await this.#bindSet('shared', shared.address, p, undefined);
+    }
+    if (c.socks5?.enabled) {
+      const port = fixed['socks5/socks5'] ?? c.socks5.port ?? 15080;
+      const b = await this.#listeners.bind('socks5', 'socks5', c.socks5.address ?? '127.0.0.1', port, (s) =>
+        this.#onSocks(s),
+      );
+      this.#own(b);
+    }
+    this.#started = true;
+    await this.#syncWorkloadListeners();
+    return this.bound();
+  }
+
+  bound(): BoundListener[] {
+    return this.#listeners.bound();
+  }
+
+  #own(b: BoundListener): void {
+    this.#ctx.ownPorts.add(b.port);
+    this.#ctx.ownAddresses.add(canonicalIp(b.address));
+  }
+
+  async #bindSet(
+    set: string,
+    address: string,
+    ports: ListenerPorts,
+    workload: Workload | undefined,
+  ): Promise<void> {
+    const kinds: [keyof ListenerPorts, (s: Socket) => void][] = [
+      ['inbound', (s) => this.#hbone.handle(s)],
+      ['inboundPlaintext', (s) => this.#onPlaintext(s)],
+      ['outbound', (s) => this.#onOutbound(s, workload)],
+    ];
+    for (const [kind, handler] of kinds) {
+      const port = ports[kind];
+      if (port < 0) continue;
+      this.#own(await this.#listeners.bind(set, kind, address, port, handler));
+    }
+  }
+
+  #syncWorkloadListeners(): Promise<void> {
+    // Serialized: two quick updates must not bind the same set twice.
+    this.#reconcile = this.#reconcile
+      .then(() => this.#doSync())
+      .catch((e: unknown) => this.#log.error({ err: e }, 'per-workload listeners'));
+    return this.#reconcile;
+  }
+
+  async #doSync(): Promise<void> {
+    const opt = this.#config.listeners.workloads;
+    if (!opt) return;
+    if (opt.mode === 'netns') {
+      this.#log.warn(
+        'in-pod (netns) listener sets need @zt/native listeners in a pod namespace, which this build does not wire; no per-pod listeners bound',
+      );
+      return;
+    }
+    const want = new Map<string, Workload>();
+    for (const w of localWorkloads(this.#view.snapshot().workloads, this.#config.nodeName))
+      want.set(w.uid, w);
+    for (const set of this.#listeners.sets()) {
+      if (set === 'shared' || set === 'socks5') continue;
+      if (!want.has(set)) await this.#listeners.closeSet(set);
+    }
+    const ports: ListenerPorts = {
+      inbound: opt.inbound ?? DEFAULT_PORTS.inbound,
+      inboundPlaintext: opt.inboundPlaintext ?? DEFAULT_PORTS.inboundPlaintext,
+      outbound: opt.bindOutbound ? (opt.outbound ?? DEFAULT_PORTS.outbound) : -1,
+    };
+    for (const [uid, w] of want) {
+      if (this.#listeners.has(uid)) continue;
+      for (const ip of w.workloadIps) {
+        try {
+          await this.#bindSet(uid, ip, ports, w);
+        } catch (e) {
+          this.#log.error(
+            { err: (e as Error).message, workload: `${w.namespace}/${w.name}` },
+            'cannot bind the workload listeners',
+          );
+        }
+      }
+    }
+  }
+
+  #onOutbound(s: Socket, workload: Workload | undefined): void {
+    const dst = this.#ctx.ops.originalDst?.(s);
+    if (!dst) {
+      s.destroy();
+      this.#log.warn(
+        { src: s.remoteAddress },
+        'outbound connection without an original destination (SO_ORIGINAL_DST unavailable); use SOCKS5 or build @zt/native',
+      );
+      return;
+    }
+    proxyOutbound(this.#ctx, s, dst, workload).catch((e: unknown) =>
+      this.#log.error({ err: e }, 'outbound failed'),
+    );
+  }
+
+  #onPlaintext(s: Socket): void {
+    servePlaintext(this.#ctx, s).catch((e: unknown) =>
+      this.#log.error({ err: e }, 'inbound plaintext failed'),
+    );
+  }
+
+  #onSocks(s: Socket): void {
+    s.resume();
+    s.on('error', () => s.destroy());
+    negotiateSocks5(s)
+      .then(
+        (target) => {
+          // As upstream: success is sent once the target is known, before the upstream connects.
+          s.write(reply(SOCKS_REPLY.succeeded));
+          return proxyOutbound(this.#ctx, s, target);
+        },
+        () => s.destroy(),
+      )
+      .catch((e: unknown) => this.#log.error({ err: e }, 'socks5 failed'));
+  }
+
+  connections(): ConnectionInfo[] {
+    return this.#registry.list();
+  }
+
+  get liveConnections(): number {
+    return this.#registry.size;
+  }
+
+  /**
+   * Stop accepting, GOAWAY the HBONE peers, give open connections `deadlineMs`, then close what
+   * is left. Resolves when no connection is left.
+   */
+  async drain(deadlineMs = this.#config.drainDeadlineMs ?? 5000): Promise<void> {
+    if (this.#draining) return this.#registry.idle();
+    this.#draining = true;
+    await this.#reconcile;
+    const listenersClosed = this.#listeners.closeAll();
+    const hboneClosed = this.#hbone.close(deadlineMs);
+    const timer = setTimeout(() => {
+      for (const t of this.#registry.live()) t.abort(new Error(`closed by drain after ${deadlineMs}ms`));
+    }, deadlineMs);
+    await Promise.all([listenersClosed, hboneClosed, this.#registry.idle()]);
+    clearTimeout(timer);
+  }
+
+  async close(): Promise<void> {
+    await this.drain(0);
+    await this.#pool.close();
+  }
+}
+
+function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}

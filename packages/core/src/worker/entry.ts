@@ -1,0 +1,87 @@
+// Entry point of a data-plane worker thread: one ProxyEngine, driven by the main thread's messages.
+import { parentPort, workerData } from 'node:worker_threads';
+import { metricsSnapshot } from '@zt/metrics';
+import pino from 'pino';
+import { nativeSocketOps } from '../native.ts';
+import { ProxyEngine } from '../proxy.ts';
+import { RemoteCertSource } from './certs.ts';
+import type {
+  MainToWorker,
+  WireCert,
+  WorkerInit,
+  WorkerRequest,
+  WorkerResults,
+  WorkerToMain,
+} from './types.ts';
+
+const port = parentPort;
+if (!port) throw new Error('worker/entry.ts must run in a worker thread');
+const init = workerData as WorkerInit;
+const log = pino({ level: init.config.logLevel ?? 'info', base: { worker: init.index } });
+
+let nextCert = 0;
+const pendingCerts = new Map<number, { resolve: (c: WireCert) => void; reject: (e: Error) => void }>();
+const certs = new RemoteCertSource(
+  (identity) =>
+    new Promise((resolve, reject) => {
+      const id = ++nextCert;
+      pendingCerts.set(id, { resolve, reject });
+      post({ t: 'cert-req', id, identity });
+    }),
+);
+
+const proxy = new ProxyEngine(init.config, {
+  certs,
+  log,
+  ops: await nativeSocketOps(),
+  idPrefix: `w${init.index}.${init.generation}-`,
+});
+
+function post(m: WorkerToMain): void {
+  port?.postMessage(m);
+}
+
+async function handle(body: WorkerRequest): Promise<WorkerResults[keyof WorkerResults]> {
+  switch (body.t) {
+    case 'start':
+      return proxy.start(body.ports ?? {});
+    case 'connections':
+      return proxy.connections();
+    case 'metrics':
+      return metricsSnapshot();
+    case 'drain':
+      await proxy.drain(body.deadlineMs);
+      return null;
+    case 'close':
+      await proxy.close();
+      return null;
+  }
+}
+
+port.on('message', (m: MainToWorker) => {
+  switch (m.t) {
+    case 'req':
+      handle(m.body).then(
+        (value) => post({ t: 'res', id: m.id, ok: true, value }),
+        (e: unknown) =>
+          post({ t: 'res', id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+      );
+      break;
+    case 'state':
+      proxy.setState(m.snapshot).catch((e: unknown) => log.error({ err: e }, 'state update failed'));
+      break;
+    case 'netns':
+      proxy.setPodNetns(m.map).catch((e: unknown) => log.error({ err: e }, 'netns update failed'));
+      break;
+    case 'cert-res': {
+      const p = pendingCerts.get(m.id);
+      pendingCerts.delete(m.id);
+      if (m.cert) p?.resolve(m.cert);
+      else p?.reject(new Error(m.error ?? 'certificate unavailable'));
+      break;
+    }
+    case 'cert-rotated':
+      certs.rotated(m.cert);
+      break;
+  }
+});

@@ -1,0 +1,55 @@
+// The message protocol between the main thread and a data-plane worker. Everything here is
+// structured-clone safe: plain objects, no class instances (Identity travels as its URI).
+import type { MetricsSnapshot } from '@zt/metrics';
+import type { StateSnapshot } from '@zt/xds';
+import type { BoundListener, ProxyConfig } from '../options.ts';
+import type { ConnectionInfo } from '../types.ts';
+
+/** A WorkloadCertificate on the wire. */
+export interface WireCert {
+  identity: string;
+  certChain: string[];
+  privateKey: string;
+  roots: string[];
+  notBefore: number;
+  notAfter: number;
+}
+
+/** What a worker is started with (`workerData`). */
+export interface WorkerInit {
+  config: ProxyConfig;
+  index: number;
+  /** Generation of this worker slot (bumps on restart), part of connection ids. */
+  generation: number;
+}
+
+/** Requests the main thread makes; each is answered by one `res` with the same id. */
+export type WorkerRequest =
+  | {
+      t: 'start' /** Ports the first worker got for port-0 listeners, so all share them. */;
+      ports?: Record<string, number>;
+    }
+  | { t: 'connections' }
+  | { t: 'metrics' }
+  | { t: 'drain'; deadlineMs: number }
+  | { t: 'close' };
+
+export interface WorkerResults {
+  start: BoundListener[];
+  connections: ConnectionInfo[];
+  metrics: MetricsSnapshot;
+  drain: null;
+  close: null;
+}
+
+export type MainToWorker =
+  | { t: 'req'; id: number; body: WorkerRequest }
+  | { t: 'state'; snapshot: StateSnapshot }
+  | { t: 'netns'; map: Record<string, string> }
+  | { t: 'cert-res'; id: number; cert?: WireCert; error?: string }
+  | { t: 'cert-rotated'; cert: WireCert };
+
+export type WorkerToMain =
+  | { t: 'res'; id: number; ok: true; value: WorkerResults[keyof WorkerResults] }
+  | { t: 'res'; id: number; ok: false; error: string }
+  | { t: 'cert-req'; id: number; identity: string };
