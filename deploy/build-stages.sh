@@ -10,6 +10,7 @@
 #
 # usage: deploy/build-stages.sh <scratch-dir> [--from head|worktree]     (default: worktree)
 # Leaves <scratch-dir>/src (the build tree) and <scratch-dir>/out (what the image copies to /app).
+# Exit status: 0 built, 1 the host lacks something, 2 a Dockerfile step failed (named on stderr).
 # Uses the host's pnpm store, so a machine that ran `pnpm install` needs no network.
 set -euo pipefail
 
@@ -70,7 +71,10 @@ mapfile -t steps < <(awk '/^FROM / { stage++ } stage == 1 && /^COPY / { on = 1 }
 [ "${#steps[@]}" -gt 0 ] || die "no RUN lines after the build stage's first COPY in $DOCKERFILE"
 for step in "${steps[@]}"; do
   echo "build-stages: RUN $step" >&2
-  (cd "$SRC" && bash -c "$step") </dev/null || die "step failed: $step"
+  if ! (cd "$SRC" && bash -c "$step") </dev/null; then
+    echo "build-stages: step failed: $step" >&2
+    exit 2
+  fi
 done
 
 [ -d "$OUT" ] || die "the build stage left no $OUT"
