@@ -1,0 +1,258 @@
+// The ZDS client: zt connects to the istio-cni node agent over a SOCK_SEQPACKET Unix socket,
+// announces itself with ZdsHello, then answers every WorkloadRequest with an Ack, and reconnects with
+// backoff when the node agent goes away (upstream's workloadmanager.rs / protocol.rs).
+import { EventEmitter } from 'node:events';
+import { closeFd, MessageTruncatedError, SeqpacketSocket } from '@zt/native';
+import { decodeRequest, encodeAck, encodeHello } from './codec.ts';
+import { InpodConfigError, InpodError, ZdsRequestError } from './errors.ts';
+import { defaultLogger, type Logger } from './log.ts';
+import { type ConnectionEnd, cniConnections, requestErrors } from './metrics.ts';
+import { PodManager } from './pods.ts';
+import { type InpodStatus, ReadinessGate, type RegisterTask } from './readiness.ts';
+
+/** INPOD_UDS default, as upstream. */
+export const DEFAULT_INPOD_UDS = '/var/run/ztunnel/ztunnel.sock';
+
+export interface ZdsClientOptions {
+  /** INPOD_UDS: the node agent's socket (default /var/run/ztunnel/ztunnel.sock). */
+  path?: string;
+  /** Where pods go; default a new PodManager with `trustDomain`. */
+  pods?: PodManager;
+  /** TRUST_DOMAIN, used when `pods` is not given (default cluster.local). */
+  trustDomain?: string;
+  logger?: Logger;
+  /** Reconnect backoff: first delay and ceiling (upstream: 10 ms doubling to 15 s). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Largest request accepted (default 64 KiB); a longer one ends the connection. */
+  maxMessageBytes?: number;
+}
+
+export interface ZdsClientEvents {
+  /** Connected and announced; the node agent's snapshot follows. */
+  connected: [];
+  /** The connection ended; zt reconnects after a backoff. */
+  disconnected: [end: ConnectionEnd, error: Error | undefined];
+  status: [status: InpodStatus];
+  /** A request refused with an error Ack (already logged and counted). */
+  requestError: [error: ZdsRequestError];
+}
+
+export class ZdsClient extends EventEmitter<ZdsClientEvents> {
+  readonly path: string;
+  readonly pods: PodManager;
+  readonly #log: Logger;
+  readonly #initialBackoff: number;
+  readonly #maxBackoff: number;
+  readonly #maxBytes: number;
+  #backoff: number;
+  #status: InpodStatus = { t: 'connecting', attempt: 0 };
+  #socket: SeqpacketSocket | undefined;
+  #running: Promise<void> | undefined;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #connections = 0;
+
+  constructor(opts: ZdsClientOptions = {}) {
+    super();
+    this.path = opts.path ?? DEFAULT_INPOD_UDS;
+    if (this.path === '')
+      throw new InpodConfigError('INPOD_UDS is empty; set it to the istio-cni node agent socket path');
+    this.#log = opts.logger ?? defaultLogger();
+    this.pods = opts.pods ?? new PodManager({ trustDomain: opts.trustDomain, logger: this.#log });
+    this.#initialBackoff = opts.initialBackoffMs ?? 10;
+    this.#maxBackoff = opts.maxBackoffMs ?? 15_000;
+    this.#backoff = this.#initialBackoff;
+    this.#maxBytes = opts.maxMessageBytes ?? 65_536;
+  }
+
+  get status(): InpodStatus {
+    return this.#status;
+  }
+
+  /** True once the current connection's snapshot is applied; false before and while disconnected. */
+  get ready(): boolean {
+    return this.#status.t === 'ready';
+  }
+
+  /** Connections made so far (1 after the first). */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  /**
+   * Holds the app's "workload proxy manager" readiness task while not ready. Returns a function that
+   * stops tracking.
+   */
+  bindReadiness(register: RegisterTask): () => void {
+    const gate = new ReadinessGate(register, this.ready);
+    const onStatus = (s: InpodStatus): void => {
+      if (s.t !== 'closed') gate.update(s.t === 'ready');
+    };
+    this.on('status', onStatus);
+    return () => {
+      this.off('status', onStatus);
+      gate.detach();
+    };
+  }
+
+  /** Starts connecting (idempotent). */
+  start(): void {
+    if (this.#closed || this.#running) return;
+    this.#running = this.#run();
+  }
+
+  /** Resolves once the status is ready (the first snapshot applied), or rejects when closed first. */
+  whenReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onStatus = (s: InpodStatus): void => {
+        if (s.t === 'ready') resolve();
+        else if (s.t === 'closed')
+          reject(
+            new InpodError(
+              'ERR_ZT_INPOD_CLOSED',
+              'the ZDS client was closed before the node agent sent its snapshot',
+            ),
+          );
+        else return;
+        this.off('status', onStatus);
+      };
+      this.on('status', onStatus);
+    });
+  }
+
+  /**
+   * Disconnects and stops reconnecting. With `removePods` (default true) every pod is removed
+   * (podRemoved with reason 'shutdown') and its netns fd closed.
+   */
+  async close(opts: { removePods?: boolean } = {}): Promise<void> {
+    this.#closed = true;
+    this.#socket?.close();
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#running;
+    if (opts.removePods ?? true) this.pods.removeAll('shutdown');
+    this.#setStatus({ t: 'closed' });
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (!this.#closed) {
+      attempt += 1;
+      let socket: SeqpacketSocket;
+      try {
+        socket = SeqpacketSocket.connect(this.path);
+      } catch (e) {
+        cniConnections.inc({ result: 'connect_failed' });
+        const wait = this.#nextBackoff();
+        const message = (e as Error).message;
+        this.#log.warn(
+          `failed to connect to the Istio CNI node agent over ${this.path}, is the node agent healthy? ${message}; retrying in ${wait} ms`,
+        );
+        this.#setStatus({ t: 'connecting', attempt, lastError: message });
+        await this.#sleep(wait);
+        continue;
+      }
+      attempt = 0;
+      this.#socket = socket;
+      this.#connections += 1;
+      const { end, error } = await this.#serve(socket);
+      socket.close();
+      this.#socket = undefined;
+      if (this.#closed) break;
+      cniConnections.inc({ result: end });
+      this.#log.warn(
+        { err: error },
+        `connection to the Istio CNI node agent ended (${end}); zt is not ready until it has the pods again`,
+      );
+      this.#setStatus({ t: 'connecting', attempt: 0, ...(error ? { lastError: error.message } : {}) });
+      this.emit('disconnected', end, error);
+      await this.#sleep(this.#nextBackoff());
+    }
+  }
+
+  async #serve(socket: SeqpacketSocket): Promise<{ end: ConnectionEnd; error?: Error }> {
+    this.pods.resetSnapshot();
+    this.#setStatus({ t: 'syncing' });
+    try {
+      await socket.send(encodeHello());
+    } catch (e) {
+      return { end: 'error', error: e as Error };
+    }
+    this.#log.info(`connected to the Istio CNI node agent at ${this.path}`);
+    this.emit('connected');
+    for (;;) {
+      let msg: Awaited<ReturnType<SeqpacketSocket['recv']>>;
+      try {
+        msg = await socket.recv({ maxBytes: this.#maxBytes, maxFds: 8 });
+      } catch (e) {
+        if (!(e instanceof MessageTruncatedError)) return { end: 'error', error: e as Error };
+        // The kernel dropped the rest of the packet: the stream cannot be trusted any more.
+        requestErrors.inc({ reason: 'truncated' });
+        this.#log.error({ err: e }, 'ZDS message from the node agent was truncated, reconnecting');
+        await socket.send(encodeAck(`failure to read message: ${e.message}`)).catch(() => {});
+        return { end: 'truncated', error: e };
+      }
+      if (msg === null) return { end: 'eof' };
+      const error = this.#handle(msg.data, msg.fds);
+      if (this.pods.snapshotReceived && this.#status.t !== 'ready') {
+        this.#backoff = this.#initialBackoff;
+        this.#setStatus({ t: 'ready' });
+      }
+      try {
+        await socket.send(encodeAck(error));
+      } catch (e) {
+        return { end: 'error', error: e as Error };
+      }
+    }
+  }
+
+  /** Applies one request; returns the Ack's error text ('' on success). */
+  #handle(data: Buffer, fds: number[]): string {
+    try {
+      let req: ReturnType<typeof decodeRequest>;
+      try {
+        req = decodeRequest(data);
+      } catch (e) {
+        for (const fd of fds) closeFd(fd);
+        throw e;
+      }
+      this.pods.apply(req, fds);
+      return '';
+    } catch (e) {
+      if (e instanceof ZdsRequestError) {
+        requestErrors.inc({ reason: e.reason });
+        this.#log.warn({ err: e }, `refused a ZDS request: ${e.message}`);
+        this.emit('requestError', e);
+        return e.message;
+      }
+      this.#log.error({ err: e }, 'failed to apply a ZDS request');
+      return `failure to process message: ${(e as Error).message}`;
+    }
+  }
+
+  #nextBackoff(): number {
+    const wait = this.#backoff;
+    this.#backoff = Math.min(this.#maxBackoff, this.#backoff * 2);
+    return wait;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(resolve, ms);
+    }).then(() => {
+      this.#wake = undefined;
+      this.#timer = undefined;
+    });
+  }
+
+  #setStatus(status: InpodStatus): void {
+    const prev = this.#status;
+    this.#status = status;
+    if (prev.t !== status.t || status.t === 'connecting') this.emit('status', status);
+  }
+}
