@@ -1,0 +1,270 @@
+// Wiring: configuration in, a running zt out. Every decision of substance lives in the packages;
+// this file only connects them and owns the order of start-up and shutdown.
+import { existsSync, readFileSync } from 'node:fs';
+import { type BoundListener, type ConnectionInfo, DataPlane } from '@zt/core';
+import {
+  CaClient,
+  type CertificateProvider,
+  CsrWorkerPool,
+  FakeCaProvider,
+  Identity,
+  SecretManager,
+} from '@zt/identity';
+import { recordBuildInfo } from '@zt/metrics';
+import {
+  configDump,
+  loadLocalConfig,
+  type StateSnapshot,
+  StateStore,
+  type Workload,
+  XdsClient,
+} from '@zt/xds';
+import type { Config } from './config.ts';
+import {
+  createLogger,
+  type Logging,
+  Readiness,
+  type RunningServer,
+  startAdminServer,
+  startMetricsServer,
+  startReadinessServer,
+} from './servers/index.ts';
+import { VERSION } from './version.ts';
+
+export interface Ztunnel {
+  readonly logging: Logging;
+  readonly readiness: Readiness;
+  readonly dataPlane: DataPlane;
+  readonly store: StateStore;
+  readonly secrets: SecretManager;
+  /** Listener addresses actually bound (ports may be 0 in tests). */
+  readonly bound: BoundListener[];
+  readonly servers: { admin: RunningServer; metrics: RunningServer; readiness: RunningServer };
+  /** Drain (readiness false, GOAWAY, deadline) and stop everything. Idempotent. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  /** Called once shutdown is complete (main.ts exits the process). */
+  onExit?: () => void;
+}
+
+/** A file path, inline PEM, or `SYSTEM` (the system roots), as upstream reads XDS_ROOT_CA / CA_ROOT_CA. */
+function readRoots(source: string): string | undefined {
+  if (source === 'SYSTEM') return undefined;
+  if (source.includes('-----BEGIN')) return source;
+  return existsSync(source) ? readFileSync(source, 'utf8') : undefined;
+}
+
+function identityOf(w: Workload, trustDomain: string): Identity {
+  return new Identity(w.trustDomain || trustDomain, w.namespace, w.serviceAccount);
+}
+
+async function certificateProvider(config: Config, log: Logging): Promise<CertificateProvider> {
+  if (config.fakeCa) return FakeCaProvider.create({ ttlSeconds: Math.round(config.secretTtlMs / 1000) });
+  if (!config.caAddress) throw new Error('CA_ADDRESS is required unless FAKE_CA=true');
+  const rootCert = config.caAddress.startsWith('https:') ? readRoots(config.caRootCaPath) : undefined;
+  return new CaClient({
+    address: config.caAddress,
+    ...(rootCert ? { rootCert } : {}),
+    ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
+    clusterId: config.clusterId,
+    headers: config.caHeaders,
+    ttlSeconds: Math.round(config.secretTtlMs / 1000),
+    // CSR encoding costs ~3.5 ms of main-thread time each; a worker keeps the event loop free.
+    csrGenerator: new CsrWorkerPool().generate,
+    logger: log.scope('cert'),
+  });
+}
+
+export async function startZtunnel(config: Config, opts: StartOptions = {}): Promise<Ztunnel> {
+  const logging = createLogger({ env: { RUST_LOG: config.logLevel } });
+  const log = logging.root;
+  log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
+
+  recordBuildInfo(VERSION);
+  const readiness = new Readiness(log);
+  const proxyReady = readiness.register('proxy');
+  const stateReady = readiness.register('state manager');
+  const certsReady = readiness.register('workload certificates');
+
+  const secrets = new SecretManager({
+    provider: await certificateProvider(config, logging),
+    logger: logging.scope('cert'),
+  });
+  const store = new StateStore();
+  const dataPlane = new DataPlane({
+    workers: config.workerThreads,
+    certs: secrets,
+    logger: logging.scope('proxy'),
+    nodeName: config.nodeName,
+    network: config.network,
+    trustDomain: config.trustDomain,
+    listeners: {
+      shared: {
+        address: config.bindAddress,
+        outbound: config.outboundPort,
+        inbound: config.inboundPort,
+        inboundPlaintext: config.inboundPlaintextPort,
+      },
+      ...(config.perWorkloadListeners
+        ? {
+            workloads: {
+              mode: 'loopback' as const,
+              inbound: config.inboundPort,
+              inboundPlaintext: config.inboundPlaintextPort,
+            },
+          }
+        : {}),
+    },
+    socks5: {
+      enabled: config.socks5Enabled,
+      // Upstream binds SOCKS5 on localhost only; a loopback bind address keeps nodes apart on one host.
+      address: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
+      port: config.socks5Port,
+    },
+    hbonePort: 15008,
+    pool: {
+      maxStreamsPerConnection: config.poolMaxStreamsPerConnection,
+      unusedReleaseTimeoutMs: config.poolUnusedReleaseTimeoutMs,
+    },
+    http2: {
+      ...(config.http2StreamWindowSize !== undefined
+        ? { streamWindowSize: config.http2StreamWindowSize }
+        : {}),
+      ...(config.http2ConnectionWindowSize !== undefined
+        ? { connectionWindowSize: config.http2ConnectionWindowSize }
+        : {}),
+      ...(config.http2FrameSize !== undefined ? { frameSize: config.http2FrameSize } : {}),
+    },
+    tls12Enabled: config.tls12Enabled,
+    drainDeadlineMs: config.connectionTerminationDeadlineMs,
+    logLevel: logging.level().split(',')[0] ?? 'info',
+  });
+  dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
+
+  // Certificates of this node's workloads are fetched ahead of their first connection, and
+  // forgotten when the last workload of an identity leaves the node.
+  let localIdentities = new Map<string, Identity>();
+  const prefetchLocal = (snap: StateSnapshot): Promise<unknown> => {
+    const next = new Map<string, Identity>();
+    for (const w of snap.workloads) {
+      if (w.node !== config.nodeName || config.nodeName === '') continue;
+      const id = identityOf(w, config.trustDomain);
+      next.set(id.toString(), id);
+    }
+    for (const [key, id] of localIdentities) if (!next.has(key)) secrets.forget(id);
+    localIdentities = next;
+    return Promise.allSettled([...next.values()].map((id) => secrets.fetchCertificate(id, 'prefetch')));
+  };
+
+  let firstSync = true;
+  store.on('change', (snap) => {
+    dataPlane.setState(snap);
+    const fetched = prefetchLocal(snap);
+    if (firstSync && store.synced) {
+      firstSync = false;
+      fetched.then(certsReady, certsReady);
+    }
+  });
+  store.on('synced', () => {
+    stateReady();
+    if (firstSync) {
+      firstSync = false;
+      prefetchLocal(store.snapshot()).then(certsReady, certsReady);
+    }
+  });
+
+  let xds: XdsClient | undefined;
+  if (config.localXdsPath !== undefined || config.localXds !== undefined) {
+    const snap = loadLocalConfig(
+      config.localXdsPath !== undefined ? { path: config.localXdsPath } : { inline: config.localXds ?? '' },
+    );
+    store.replace(snap);
+    store.markSynced();
+  } else {
+    const rootCert = config.xdsAddress.startsWith('https:') ? readRoots(config.xdsRootCaPath) : undefined;
+    xds = new XdsClient({
+      address: config.xdsAddress,
+      store,
+      ...(rootCert ? { rootCert: Buffer.from(rootCert) } : {}),
+      ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
+      clusterId: config.clusterId,
+      headers: config.xdsHeaders,
+      node: {
+        instanceIp: config.instanceIp,
+        podName: config.podName,
+        podNamespace: config.podNamespace,
+        nodeName: config.nodeName,
+        metadata: { CLUSTER_ID: config.clusterId, ...config.proxyMetadata },
+      },
+      logger: logging.scope('xds'),
+    });
+    xds.start();
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  const servers = {
+    readiness: await startReadinessServer({
+      readiness,
+      host: config.bindAddress,
+      port: config.readinessPort,
+      logger: log,
+    }),
+    metrics: await startMetricsServer({
+      host: config.bindAddress,
+      port: config.statsPort,
+      text: () => dataPlane.metricsText(),
+      logger: log,
+    }),
+    admin: await startAdminServer({
+      host: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
+      port: config.adminPort,
+      configDump: () => ({
+        ...configDump(store.snapshot()),
+        certificates: secrets
+          .dump()
+          .map((c) => ({ ...c, certChain: [...c.certChain], rootCerts: [...c.rootCerts] })),
+        version: {
+          version: VERSION,
+          gitRevision: 'unknown',
+          istioVersion: 'unknown',
+          buildProfile: 'release',
+        },
+        config: { ...config, caHeaders: redact(config.caHeaders), xdsHeaders: redact(config.xdsHeaders) },
+      }),
+      connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
+      logging,
+      shutdown: () => void shutdown('admin /quitquitquit'),
+      logger: log,
+    }),
+  };
+
+  const bound = await dataPlane.start();
+  proxyReady();
+  for (const b of bound)
+    log.info({ listener: b.kind, set: b.set, address: `${b.address}:${b.port}` }, 'listener ready');
+
+  async function shutdown(reason: string): Promise<void> {
+    if (shuttingDown) return shuttingDown;
+    shuttingDown = (async () => {
+      log.info({ reason, deadlineMs: config.connectionTerminationDeadlineMs }, 'draining');
+      readiness.setDraining();
+      await dataPlane.drain(config.connectionTerminationDeadlineMs);
+      await xds?.close();
+      await dataPlane.close();
+      secrets.close();
+      await Promise.allSettled([servers.admin.close(), servers.metrics.close(), servers.readiness.close()]);
+      log.info('shutdown complete');
+      opts.onExit?.();
+    })();
+    return shuttingDown;
+  }
+
+  return { logging, readiness, dataPlane, store, secrets, bound, servers, shutdown };
+}
+
+function redact(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(headers).map((k) => [k, '<redacted>']));
+}
