@@ -18,6 +18,7 @@ import {
   type FlowControl,
   PING_INTERVAL_MS,
   PING_TIMEOUT_MS,
+  STALL_FREE_WINDOW,
 } from './config.ts';
 import {
   ConnectTimeoutError,
@@ -29,6 +30,7 @@ import {
 import { keepalive } from './keepalive.ts';
 import { metrics } from './metrics.ts';
 import { ALPN_H2, checkServerIdentity, secureContextFor, spiffeIdentities } from './tls.ts';
+import { AlwaysReading } from './unblock.ts';
 
 /** Where a client connection is in its life; `draining` means GOAWAY: no new tunnels. */
 export type ConnectionState =
@@ -132,7 +134,9 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
       if (!peer) throw new HboneError('ERR_HBONE_PEER_IDENTITY', `${where}: no expected identity`);
       const socket = tls;
       const session = h2connect(`https://${where}`, {
-        createConnection: () => socket,
+        // See AlwaysReading: with a small receive window the peer can always finish its writes.
+        createConnection: () =>
+          fc.connectionWindowSize > STALL_FREE_WINDOW ? new AlwaysReading(socket) : socket,
         settings: {
           enablePush: false,
           initialWindowSize: fc.streamWindowSize,

@@ -21,6 +21,12 @@ export const DEFAULT_FLOW_CONTROL: FlowControl = {
   frameSize: 256 * 1024,
 };
 
+/**
+ * The largest client connection window used without the AlwaysReading guard: a peer's writes to
+ * us are bounded by it and fit in the kernel socket buffers, so the peer never stops reading.
+ */
+export const STALL_FREE_WINDOW = 2 * 1024 * 1024;
+
 export const DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION = 100;
 export const DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS = 5 * 60_000;
 /** Upstream's HTTP/2 server limit. */
