@@ -49,7 +49,7 @@ export interface RawAddon {
   seqpacketAccept(fd: number): number | null;
   sendMsg(fd: number, data: Buffer, fds: number[]): number | null;
   recvMsg(fd: number, maxBytes: number, maxFds: number): RawMessage | null;
-  pollOpen(fd: number, callback: (status: number, events: number) => void): void;
+  pollOpen(fd: number, callback: (status: number, events: number) => void, ownsFd: boolean): void;
   pollSet(fd: number, events: number): void;
   pollRef(fd: number, ref: boolean): void;
   pollClose(fd: number): void;

@@ -3,6 +3,7 @@
 // napi_make_callback, so promise reactions run right after it as for any other I/O callback.
 // One watcher per fd (libuv allows no more); it must be closed before the fd is.
 #include <stdlib.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "addon.h"
@@ -12,6 +13,7 @@ typedef struct watcher {
   struct watcher *next;
   struct instance *inst;
   int fd;
+  bool owns_fd;  // close the fd too when the environment goes away
   bool closing;
   napi_ref callback;
   napi_async_context context;
@@ -65,6 +67,8 @@ static void start_close(watcher_t *w) {
   w->closing = true;
   uv_poll_stop(&w->handle);  // also drops the fd from epoll, so the caller may close it right away
   uv_close((uv_handle_t *)&w->handle, on_close);
+  // A worker that exits leaves no JS to close its sockets; without this the peer never sees EOF.
+  if (w->inst->tearing_down && w->owns_fd) close(w->fd);
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
@@ -87,11 +91,14 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-// pollOpen(fd, callback(status, events)) — the watcher starts idle; pollSet arms it.
+// pollOpen(fd, callback(status, events), ownsFd) — the watcher starts idle; pollSet arms it.
+// ownsFd: the fd belongs to the watcher's owner and is closed if the environment is torn down.
 static napi_value poll_open(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
   int32_t fd;
-  if (!zt_get_args(env, info, 2, argv) || !zt_arg_int32(env, argv[0], &fd)) return NULL;
+  bool owns_fd;
+  if (!zt_get_args(env, info, 3, argv) || !zt_arg_int32(env, argv[0], &fd) || !zt_arg_bool(env, argv[2], &owns_fd))
+    return NULL;
   instance_t *inst = instance_of(env);
   if (find(inst, fd) != NULL) return zt_throw_arg(env, "zt_native: fd is already watched");
   uv_loop_t *loop;
@@ -110,6 +117,7 @@ static napi_value poll_open(napi_env env, napi_callback_info info) {
   w->handle.data = w;
   w->inst = inst;
   w->fd = fd;
+  w->owns_fd = owns_fd;
   w->next = inst->watchers;
   inst->watchers = w;
   inst->open_handles++;

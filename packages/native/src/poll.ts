@@ -19,10 +19,11 @@ export class FdWatcher {
   #armed = 0;
   #closed = false;
 
-  constructor(native: RawAddon, fd: number) {
+  /** `ownsFd`: the fd is closed with the thread if the thread exits while it is still watched. */
+  constructor(native: RawAddon, fd: number, ownsFd: boolean) {
     this.#native = native;
     this.#fd = fd;
-    call(() => native.pollOpen(fd, (status, events) => this.#onEvent(status, events)));
+    call(() => native.pollOpen(fd, (status, events) => this.#onEvent(status, events), ownsFd));
   }
 
   /** Resolves when the fd is ready for `events` (READABLE | WRITABLE) or reports an error. */

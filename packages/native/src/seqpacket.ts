@@ -51,7 +51,7 @@ export class SeqpacketSocket {
     this.#native = native;
     this.#fd = fd;
     try {
-      this.#watcher = new FdWatcher(native, fd);
+      this.#watcher = new FdWatcher(native, fd, true);
     } catch (e) {
       native.closeFd(fd);
       throw e;
@@ -156,7 +156,7 @@ export class SeqpacketServer {
     this.#fd = fd;
     this.path = path;
     try {
-      this.#watcher = new FdWatcher(native, fd);
+      this.#watcher = new FdWatcher(native, fd, true);
     } catch (e) {
       native.closeFd(fd);
       throw e;

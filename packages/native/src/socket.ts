@@ -144,7 +144,7 @@ export async function openConnection(options: ConnectOptions): Promise<number> {
   const where = options.netns === undefined ? undefined : `netns ${options.netns}`;
   const { fd, pending } = call(() => native.openSocket(spec), where);
   if (!pending) return fd;
-  const watcher = new FdWatcher(native, fd);
+  const watcher = new FdWatcher(native, fd, true);
   let timer: NodeJS.Timeout | undefined;
   try {
     const timedOut = await Promise.race([
