@@ -144,7 +144,7 @@ test('reconnect resumes with initial_resource_versions and reads the token again
   const dir = mkdtempSync(join(tmpdir(), 'zt-xds-'));
   const tokenPath = join(dir, 'token');
   writeFileSync(tokenPath, 'one');
-  const beforeReconnect = await metric('istio_xds_connection_terminations', { reason: 'Reconnect' });
+  const beforeReconnect = await metric('istio_xds_connection_terminations_total', { reason: 'Reconnect' });
   const { server, store, client } = await setup({ tokenPath });
   await store.whenSynced();
   // A rejected resource must not be claimed on resume.
@@ -170,7 +170,7 @@ test('reconnect resumes with initial_resource_versions and reads the token again
   assert.equal(addr.headers.authorization, 'Bearer two');
   assert.equal(client.connections, 2);
   assert.equal(
-    (await metric('istio_xds_connection_terminations', { reason: 'Reconnect' })) - beforeReconnect,
+    (await metric('istio_xds_connection_terminations_total', { reason: 'Reconnect' })) - beforeReconnect,
     1,
   );
   // The server re-sends only what the client lacks: the broken resource.
@@ -179,7 +179,7 @@ test('reconnect resumes with initial_resource_versions and reads the token again
 });
 
 test('refused streams back off, count ConnectionError, and recover when the server accepts again', async () => {
-  const before = await metric('istio_xds_connection_terminations', { reason: 'ConnectionError' });
+  const before = await metric('istio_xds_connection_terminations_total', { reason: 'ConnectionError' });
   const server = await TestXdsServer.start({ yaml: localhostConfigYaml() });
   server.refuse({ code: grpcStatus.PERMISSION_DENIED, details: 'authentication failure' });
   const store = new StateStore();
@@ -200,7 +200,7 @@ test('refused streams back off, count ConnectionError, and recover when the serv
   // 20 + 40 + 80 ms at least between the first and the fourth attempt.
   assert.ok(Date.now() - started >= 140, `retried with backoff (${Date.now() - started} ms)`);
   assert.equal(store.synced, false);
-  assert.ok((await metric('istio_xds_connection_terminations', { reason: 'ConnectionError' })) - before >= 3);
+  assert.ok((await metric('istio_xds_connection_terminations_total', { reason: 'ConnectionError' })) - before >= 3);
   server.accept();
   await store.whenSynced();
   assert.equal(store.view().snapshot().workloads.length, 2);

@@ -23,7 +23,7 @@ export const xdsMessageBytes: Counter<'url'> = counter(
 );
 
 export const xdsTerminations: Counter<'reason'> = counter(
-  'istio_xds_connection_terminations',
+  'istio_xds_connection_terminations_total',
   'The total number of completed connections to xds server (unstable)',
   ['reason'],
 );
