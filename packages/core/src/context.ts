@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { CertSource } from '@zt/identity';
 import type { HbonePool } from '@zt/transport';
 import type { ProxyStateView } from '@zt/xds';
@@ -16,8 +16,13 @@ export interface SocketOps {
   originalDst?(socket: Socket): SocketAddr | undefined;
   /** SO_MARK on a socket, so capture rules skip zt's own traffic. */
   mark?(socket: Socket, mark: number): void;
-  /** A TCP connection opened from inside another network namespace. */
-  connectInNetns?(netnsPath: string, target: SocketAddr): Socket;
+  /** A connected TCP socket, created inside `netns` when given and marked with `mark`. */
+  connect?(target: SocketAddr, options: { netns?: string; mark?: number }): Promise<Socket>;
+  /** Makes `server` listen on a socket created inside `netns` (in-pod listeners). */
+  listen?(
+    server: Server,
+    options: { host: string; port: number; netns: string; mark?: number },
+  ): Promise<number>;
 }
 
 /** What every flow of one proxy shares. */

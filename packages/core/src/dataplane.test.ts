@@ -27,7 +27,7 @@ for (const workers of [0, 2]) {
   describe(`two-node loopback mesh, workers: ${workers}`, () => {
     let mesh: Mesh;
     before(async () => {
-      mesh = await startLoopbackMesh({ ca: await TestCa.create(), workers, drainDeadlineMs: 800 });
+      mesh = await startLoopbackMesh({ ca: await TestCa.create(), workers, octet: 101 + workers });
     });
     after(async () => {
       await mesh?.close();

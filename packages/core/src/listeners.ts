@@ -36,18 +36,29 @@ export class Listeners {
     this.#log = log;
   }
 
+  /** Binds one listener; `listen` replaces Node's own bind (e.g. a socket made inside a pod netns). */
   async bind(
     set: string,
     kind: ListenerKind,
     address: string,
     port: number,
     onConnection: (s: Socket) => void,
+    listen?: (server: Server) => Promise<number>,
   ): Promise<BoundListener> {
     const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onConnection);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(new ListenError(kind, address, port, e)));
-      server.listen({ host: address, port, reusePort: true }, () => resolve());
-    });
+    try {
+      if (listen) {
+        await listen(server);
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: address, port, reusePort: true }, () => resolve());
+        });
+      }
+    } catch (e) {
+      server.close();
+      throw new ListenError(kind, address, port, e as Error);
+    }
     server.on('error', (e) => this.#log.error({ err: e, set, kind }, 'listener error'));
     const a = server.address();
     const bound: BoundListener = { kind, set, address, port: a && typeof a === 'object' ? a.port : port };

@@ -1,9 +1,49 @@
+import type { Server, Socket } from 'node:net';
+import type { SocketAddr } from './addr.ts';
 import type { SocketOps } from './context.ts';
 
 /**
- * The SocketOps @zt/native provides on this host; empty (portable fallbacks) where the addon is
- * not built or the platform lacks the calls.
+ * The SocketOps @zt/native provides on this host; empty (portable fallbacks: SOCKS5, explicit
+ * destinations, no in-pod listeners) where the addon is not built or the platform lacks the calls.
  */
 export async function nativeSocketOps(): Promise<SocketOps> {
-  return {};
+  const native = await import('@zt/native');
+  if (!native.available) return {};
+  return {
+    originalDst(socket: Socket): SocketAddr | undefined {
+      try {
+        const a = native.originalDst(socket);
+        return { address: a.address, port: a.port };
+      } catch {
+        return undefined;
+      }
+    },
+    mark(socket: Socket, mark: number): void {
+      native.setMark(socket, mark);
+    },
+    async connect(target: SocketAddr, o: { netns?: string; mark?: number }): Promise<Socket> {
+      const s = await native.connectSocket({
+        host: target.address,
+        port: target.port,
+        ...(o.netns ? { netns: o.netns } : {}),
+        ...(o.mark ? { mark: o.mark } : {}),
+      });
+      s.allowHalfOpen = true;
+      s.setNoDelay(true);
+      return s;
+    },
+    async listen(
+      server: Server,
+      o: { host: string; port: number; netns: string; mark?: number },
+    ): Promise<number> {
+      const a = await native.listenServer(server, {
+        host: o.host,
+        port: o.port,
+        netns: o.netns,
+        reusePort: true,
+        ...(o.mark ? { mark: o.mark } : {}),
+      });
+      return a.port;
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { CertSource } from '@zt/identity';
 import { Identity } from '@zt/identity';
 import { HbonePool, HboneServer } from '@zt/transport';
@@ -178,6 +178,7 @@ export class ProxyEngine {
     address: string,
     ports: ListenerPorts,
     workload: Workload | undefined,
+    netns?: string,
   ): Promise<void> {
     const kinds: [keyof ListenerPorts, (s: Socket) => void][] = [
       ['inbound', (s) => this.#hbone.handle(s)],
@@ -187,7 +188,14 @@ export class ProxyEngine {
     for (const [kind, handler] of kinds) {
       const port = ports[kind];
       if (port < 0) continue;
-      this.#own(await this.#listeners.bind(set, kind, address, port, handler));
+      const listen = netns ? this.#netnsListen(netns, address, port) : undefined;
+      if (netns && !listen)
+        throw new Error(
+          'in-pod listeners need @zt/native (listen inside a network namespace), which is unavailable here',
+        );
+      const b = await this.#listeners.bind(set, kind, address, port, handler, listen);
+      // In-pod listeners sit in another namespace: their ports are not zt's own in this one.
+      if (!netns) this.#own(b);
     }
   }
 
@@ -202,15 +210,12 @@ export class ProxyEngine {
   async #doSync(): Promise<void> {
     const opt = this.#config.listeners.workloads;
     if (!opt) return;
-    if (opt.mode === 'netns') {
-      this.#log.warn(
-        'in-pod (netns) listener sets need @zt/native listeners in a pod namespace, which this build does not wire; no per-pod listeners bound',
-      );
-      return;
-    }
     const want = new Map<string, Workload>();
-    for (const w of localWorkloads(this.#view.snapshot().workloads, this.#config.nodeName))
+    for (const w of localWorkloads(this.#view.snapshot().workloads, this.#config.nodeName)) {
+      // In-pod mode serves a pod once its namespace is known (upstream learns it over ZDS).
+      if (opt.mode === 'netns' && !this.#netns.has(w.uid)) continue;
       want.set(w.uid, w);
+    }
     for (const set of this.#listeners.sets()) {
       if (set === 'shared' || set === 'socks5') continue;
       if (!want.has(set)) await this.#listeners.closeSet(set);
@@ -222,9 +227,13 @@ export class ProxyEngine {
     };
     for (const [uid, w] of want) {
       if (this.#listeners.has(uid)) continue;
-      for (const ip of w.workloadIps) {
+      const netns = opt.mode === 'netns' ? this.#netns.get(uid) : undefined;
+      // In the pod's namespace zt binds the wildcard address: REDIRECT sends captured outbound
+      // traffic to 127.0.0.1, inbound arrives at the pod IP.
+      const addresses = netns ? ['0.0.0.0'] : w.workloadIps;
+      for (const ip of addresses) {
         try {
-          await this.#bindSet(uid, ip, ports, w);
+          await this.#bindSet(uid, ip, ports, w, netns);
         } catch (e) {
           this.#log.error(
             { err: (e as Error).message, workload: `${w.namespace}/${w.name}` },
@@ -233,6 +242,13 @@ export class ProxyEngine {
         }
       }
     }
+  }
+
+  #netnsListen(netns: string, host: string, port: number): ((server: Server) => Promise<number>) | undefined {
+    const listen = this.#ctx.ops.listen;
+    if (!listen) return undefined;
+    const mark = this.#config.socketMark;
+    return (server) => listen(server, { host, port, netns, ...(mark ? { mark } : {}) });
   }
 
   #onOutbound(s: Socket, workload: Workload | undefined): void {

@@ -3,20 +3,22 @@ import type { SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 
 /** A plain TCP connection, from inside `netns` when given; resolves once connected. */
-export function dialTcp(
+export async function dialTcp(
   ctx: FlowContext,
   target: SocketAddr,
   netns?: string,
   timeoutMs = 10_000,
 ): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    let s: Socket;
-    if (netns && ctx.ops.connectInNetns) {
-      s = ctx.ops.connectInNetns(netns, target);
-    } else {
-      s = connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
+  const mark = ctx.config.socketMark;
+  if (ctx.ops.connect && (netns || mark)) {
+    try {
+      return await ctx.ops.connect(target, { ...(netns ? { netns } : {}), ...(mark ? { mark } : {}) });
+    } catch (e) {
+      throw new DialError(target, (e as Error).message);
     }
-    if (ctx.config.socketMark && ctx.ops.mark) ctx.ops.mark(s, ctx.config.socketMark);
+  }
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new DialError(target, 'timed out'));
