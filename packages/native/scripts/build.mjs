@@ -6,7 +6,7 @@
 //   node scripts/build.mjs --strict  manual rebuild (`pnpm --filter @zt/native build:native`):
 //                                    node-gyp output on the terminal, its exit code returned.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -33,6 +33,21 @@ function findNodeDir() {
   return undefined;
 }
 
+/** Install mode skips the compile when the addon is newer than binding.gyp and every C source. */
+function upToDate() {
+  const addon = join(buildDir, 'Release', 'zt_native.node');
+  if (!existsSync(addon)) return false;
+  const built = statSync(addon).mtimeMs;
+  const sources = [
+    join(pkgDir, 'binding.gyp'),
+    ...readdirSync(join(pkgDir, 'src'))
+      .filter((f) => /\.[ch]$/.test(f))
+      .map((f) => join(pkgDir, 'src', f)),
+  ];
+  return sources.every((f) => statSync(f).mtimeMs < built);
+}
+
+if (!strict && upToDate()) process.exit(0);
 if (process.platform !== 'linux') giveUp(`the addon is Linux-only, this is ${process.platform}`);
 const nodedir = findNodeDir();
 if (!nodedir) {
