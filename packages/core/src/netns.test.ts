@@ -1,0 +1,214 @@
+// Multi-node on this machine: pods as network namespaces joined to this (the "host") namespace by
+// veth pairs, captured by in-pod iptables rules (as upstream's in-pod mode), with each node's zt
+// listening inside its pods' namespaces through @zt/native. zt's own sockets carry mark 1337,
+// which the rules skip.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TestCa } from '@zt/identity/testing';
+import * as native from '@zt/native';
+import pino from 'pino';
+import { DataPlane } from './dataplane.ts';
+import { policy, service, testCaCertSource, workload } from './testing/index.ts';
+
+function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+function must(cmd: string, args: string[]): void {
+  const r = sh(cmd, args);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
+}
+
+function unsupported(): string | undefined {
+  if (process.platform !== 'linux') return 'network namespaces are Linux-only';
+  if (process.getuid?.() !== 0) return 'needs root (ip netns, iptables)';
+  if (!native.available) return `@zt/native unavailable: ${native.unavailableReason}`;
+  for (const tool of ['ip', 'iptables']) {
+    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`)))
+      return `${tool} is not installed`;
+  }
+  const probe = `ztc-probe-${process.pid}`;
+  if (!sh('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
+  const nat = sh('ip', [
+    'netns',
+    'exec',
+    probe,
+    'iptables',
+    '-t',
+    'nat',
+    '-A',
+    'OUTPUT',
+    '-p',
+    'tcp',
+    '-j',
+    'RETURN',
+  ]);
+  sh('ip', ['netns', 'del', probe]);
+  return nat.ok ? undefined : `iptables nat does not work in a namespace: ${nat.out}`;
+}
+
+const skip = unsupported();
+const X = 200 + (process.pid % 50);
+const tag = `${process.pid % 1_000_000}`;
+
+interface Pod {
+  ns: string;
+  path: string;
+  ip: string;
+  hostIf: string;
+}
+
+function makePod(n: number): Pod {
+  const ns = `ztc-${tag}-p${n}`;
+  const hostIf = `ztc${tag}${n}`;
+  const ip = `10.${X}.${n}.10`;
+  must('ip', ['netns', 'add', ns]);
+  must('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  must('ip', ['addr', 'add', `10.${X}.${n}.1/24`, 'dev', hostIf]);
+  must('ip', ['link', 'set', hostIf, 'up']);
+  const inNs = (...a: string[]) => must('ip', ['-n', ns, ...a]);
+  inNs('link', 'set', 'lo', 'up');
+  inNs('link', 'set', 'eth0', 'up');
+  inNs('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+  inNs('route', 'add', 'default', 'via', `10.${X}.${n}.1`);
+  // In-pod capture, as upstream's: zt's own (marked) traffic and loopback pass; other outbound
+  // TCP goes to 15001; inbound TCP except HBONE (15008) goes to 15006.
+  const ipt = (...a: string[]) => must('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', ...a]);
+  ipt('-A', 'OUTPUT', '-p', 'tcp', '-m', 'mark', '--mark', '1337', '-j', 'RETURN');
+  ipt('-A', 'OUTPUT', '-p', 'tcp', '-o', 'lo', '-j', 'RETURN');
+  ipt('-A', 'OUTPUT', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15001');
+  ipt('-A', 'PREROUTING', '-p', 'tcp', '--dport', '15008', '-j', 'RETURN');
+  ipt('-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
+  return { ns, path: `/var/run/netns/${ns}`, ip, hostIf };
+}
+
+function removePod(p: Pod): void {
+  sh('ip', ['netns', 'del', p.ns]);
+  sh('ip', ['link', 'del', p.hostIf]);
+}
+
+describe('multi-node with network namespaces and in-pod capture', { skip }, () => {
+  const pods: Pod[] = [];
+  const log = pino({ level: 'silent' });
+  let a: DataPlane;
+  let b: DataPlane;
+  let echo: Server;
+  let echoPort = 0;
+  let p1: Pod;
+  let p2: Pod;
+  const vip = `10.${X}.3.10`;
+  let state: (policies?: ReturnType<typeof policy>[]) => void;
+
+  before(async () => {
+    p1 = makePod(1);
+    pods.push(p1);
+    p2 = makePod(2);
+    pods.push(p2);
+    // The destination app: an echo server inside pod 2's namespace.
+    echo = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    echoPort = (await native.listenServer(echo, { host: '0.0.0.0', port: 0, netns: p2.path })).port;
+    const svcKey = 'default/echo.default.svc.cluster.local';
+    const w1 = workload({ name: 'pod1', workloadIps: [p1.ip], node: 'node-a' });
+    const w2 = workload({
+      name: 'pod2',
+      workloadIps: [p2.ip],
+      node: 'node-b',
+      services: { [svcKey]: { 80: echoPort } },
+    });
+    const svc = service({ name: 'echo', vips: [vip], ports: { 80: echoPort } });
+    const ca = await TestCa.create();
+    const certs = testCaCertSource(ca);
+    const common = {
+      workers: 0,
+      network: '',
+      trustDomain: 'cluster.local',
+      certs,
+      logger: log,
+      socketMark: 1337,
+      drainDeadlineMs: 500,
+    };
+    const listeners = { workloads: { mode: 'netns' as const, bindOutbound: true } };
+    a = new DataPlane({ ...common, nodeName: 'node-a', listeners });
+    b = new DataPlane({ ...common, nodeName: 'node-b', listeners });
+    let version = 1;
+    state = (policies = []) => {
+      const s = { version: version++, workloads: [w1, w2], services: [svc], policies };
+      a.setState(s);
+      b.setState(s);
+    };
+    state();
+    a.setPodNetns({ [w1.uid]: p1.path });
+    b.setPodNetns({ [w2.uid]: p2.path });
+    await Promise.all([a.start(), b.start()]);
+    // Listeners in the pods follow asynchronously; wait until both pods have theirs.
+    for (let i = 0; i < 100 && (a.bound().length < 3 || b.bound().length < 3); i++) await sleep(20);
+  });
+
+  after(async () => {
+    await Promise.allSettled([a?.close(), b?.close()]);
+    echo?.close();
+    for (const p of pods) removePod(p);
+  });
+
+  /** A plain, unmarked connection from inside pod 1: the capture rules send it to zt. */
+  async function fromPod1(host: string, port: number): Promise<Socket> {
+    const s = await native.connectSocket({ netns: p1.path, host, port });
+    s.allowHalfOpen = true;
+    s.on('error', () => {});
+    return s;
+  }
+
+  async function exchange(s: Socket, text: string): Promise<string> {
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    const done = new Promise<void>((resolve) => {
+      s.once('end', resolve);
+      s.once('close', resolve);
+      s.once('error', () => resolve());
+    });
+    s.end(text);
+    await done;
+    s.destroy();
+    return Buffer.concat(chunks).toString();
+  }
+
+  test('pod 1 -> pod 2 is captured, carried over HBONE and arrives; the peer identity is pod 1', async () => {
+    const s = await fromPod1(p2.ip, echoPort);
+    s.write('first');
+    const [first] = (await once(s, 'data')) as [Buffer];
+    assert.equal(first.toString(), 'first');
+    const inbound = (await b.connections()).filter((c) => c.direction === 'inbound');
+    assert.equal(inbound.length, 1);
+    assert.equal(inbound[0]?.protocol, 'HBONE');
+    assert.equal(inbound[0]?.src.identity, 'spiffe://cluster.local/ns/default/sa/pod1');
+    assert.equal(inbound[0]?.dst.workload, 'default/pod2');
+    const outbound = (await a.connections()).filter((c) => c.direction === 'outbound');
+    assert.equal(outbound[0]?.dst.address, p2.ip);
+    assert.equal(await exchange(s, ' and the rest'), ' and the rest');
+  });
+
+  test('a service VIP resolves to the endpoint behind it', async () => {
+    assert.equal(await exchange(await fromPod1(vip, 80), 'via the VIP'), 'via the VIP');
+  });
+
+  test('a deny policy is enforced at the destination node', async () => {
+    state([
+      policy({ name: 'deny-pod1', action: 'Deny' }, [
+        { principals: [{ kind: 'suffix', value: '/sa/pod1' }] },
+      ]),
+    ]);
+    await sleep(100);
+    assert.equal(await exchange(await fromPod1(p2.ip, echoPort), 'blocked'), '');
+    state([]);
+    await sleep(100);
+    assert.equal(await exchange(await fromPod1(p2.ip, echoPort), 'open again'), 'open again');
+  });
+});
