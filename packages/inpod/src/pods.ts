@@ -211,15 +211,17 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
         this.#log.debug({ uid }, 'pod already known with the same netns');
         return;
       }
-      // Same uid, new namespace: the sandbox was re-created, so the old proxy must go.
-      this.#remove(existing, 'replaced');
     }
+    // Counted before the old pod is released, so a replaced pod does not drop its certificate.
+    const firstOfIdentity = this.#refs.acquire(identity);
+    // Same uid, new namespace: the sandbox was re-created, so the old proxy must go.
+    if (existing) this.#remove(existing, 'replaced');
     const pod = new Pod(uid, info, identity, fd, netnsId);
     this.#pods.set(uid, pod);
     this.#log.info({ uid, name: info.name, namespace: info.namespace }, 'pod received, starting proxy');
     proxiesStarted.inc();
     activeProxies.set(this.#pods.size);
-    if (this.#refs.acquire(identity)) this.#emit('identityAdded', identity);
+    if (firstOfIdentity) this.#emit('identityAdded', identity);
     this.#emit('podAdded', pod);
   }
 
