@@ -38,7 +38,10 @@ type PodSpec = {
 type Ds = K8sObject & {
   spec: {
     updateStrategy: { type: string; rollingUpdate: Record<string, number> };
-    template: { metadata: { annotations: Record<string, string>; labels: Record<string, string> }; spec: PodSpec };
+    template: {
+      metadata: { annotations: Record<string, string>; labels: Record<string, string> };
+      spec: PodSpec;
+    };
   };
 };
 
@@ -134,7 +137,8 @@ describe('ztunnel chart, default values', () => {
     assert.equal(value('INPOD_UDS'), '/var/run/ztunnel/ztunnel.sock');
     assert.equal(value('RUST_LOG'), 'info');
     assert.equal(value('TERMINATION_GRACE_PERIOD_SECONDS'), '30');
-    const field = (n: string) => (envOf(c, n)?.valueFrom?.fieldRef as { fieldPath: string } | undefined)?.fieldPath;
+    const field = (n: string) =>
+      (envOf(c, n)?.valueFrom?.fieldRef as { fieldPath: string } | undefined)?.fieldPath;
     assert.equal(field('POD_NAME'), 'metadata.name');
     assert.equal(field('POD_NAMESPACE'), 'metadata.namespace');
     assert.equal(field('NODE_NAME'), 'spec.nodeName');
@@ -146,7 +150,9 @@ describe('ztunnel chart, default values', () => {
     const spec = ds.spec.template.spec;
     const mount = (p: string) => c.volumeMounts.find((m) => m.mountPath === p)?.name;
     const volume = (name: string | undefined) => spec.volumes.find((v) => v.name === name);
-    const token = volume(mount('/var/run/secrets/tokens')) as { projected: { sources: unknown[] } };
+    const token = volume(mount('/var/run/secrets/tokens')) as unknown as {
+      projected: { sources: unknown[] };
+    };
     assert.deepEqual(token.projected.sources, [
       { serviceAccountToken: { path: 'istio-token', expirationSeconds: 43200, audience: 'istio-ca' } },
     ]);
@@ -171,9 +177,16 @@ describe('ztunnel chart, default values', () => {
   test('is node-critical, tolerates every taint, rolls one node at a time, and drains', () => {
     const spec = ds.spec.template.spec;
     assert.equal(spec.priorityClassName, 'system-node-critical');
-    const any = (effect: string) => spec.tolerations.some((t) => t.operator === 'Exists' && !t.key && t.effect === effect);
-    assert.ok(any('NoSchedule') && any('NoExecute'), 'keyless Exists tolerations for NoSchedule and NoExecute');
-    assert.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    const any = (effect: string) =>
+      spec.tolerations.some((t) => t.operator === 'Exists' && !t.key && t.effect === effect);
+    assert.ok(
+      any('NoSchedule') && any('NoExecute'),
+      'keyless Exists tolerations for NoSchedule and NoExecute',
+    );
+    assert.deepEqual(ds.spec.updateStrategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
     assert.equal(spec.terminationGracePeriodSeconds, 30);
     assert.deepEqual(c.resources, { requests: { cpu: '200m', memory: '512Mi' } });
   });
@@ -185,7 +198,12 @@ describe('ztunnel chart, values from platforms', () => {
       daemonSet(
         renderValid({
           values: {
-            env: { ZTUNNEL_WORKER_THREADS: 2, XDS_ADDRESS: 'istiod.mesh.svc:15012', POD_NAME: 'fixed', FEATURE: true },
+            env: {
+              ZTUNNEL_WORKER_THREADS: 2,
+              XDS_ADDRESS: 'istiod.mesh.svc:15012',
+              POD_NAME: 'fixed',
+              FEATURE: true,
+            },
             meshConfig: { defaultConfig: { proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true' } } },
           },
         }),
@@ -241,7 +259,10 @@ describe('ztunnel chart, values from platforms', () => {
     const image = (values: Record<string, unknown>) => proxy(daemonSet(renderValid({ values }))).image;
     assert.equal(image({ tag: '1.2.3', variant: 'debug' }), `${HUB}/zt:1.2.3-debug`);
     assert.equal(image({ image: 'mirror.example/zt/zt@sha256:abc' }), 'mirror.example/zt/zt@sha256:abc');
-    assert.throws(() => render(CHART), (e: unknown) => e instanceof HelmError && /set hub/.test(e.message));
+    assert.throws(
+      () => render(CHART),
+      (e: unknown) => e instanceof HelmError && /set hub/.test(e.message),
+    );
   });
 
   test('resources drop empty entries; extra volumes, mounts, labels and pod annotations are added', () => {
@@ -293,7 +314,9 @@ describe('as a subchart, the way Big Bang wraps upstream ztunnel', () => {
         apiVersion: 'v2',
         name: 'ztunnel-wrapper',
         version: '1.0.0',
-        dependencies: [{ name: 'ztunnel', alias: 'upstream', version: '0.1.0', repository: 'file://./charts/ztunnel' }],
+        dependencies: [
+          { name: 'ztunnel', alias: 'upstream', version: '0.1.0', repository: 'file://./charts/ztunnel' },
+        ],
       }),
     );
   });

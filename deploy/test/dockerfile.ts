@@ -92,20 +92,27 @@ export function lintDockerfile(text: string, want: Expectations): string[] {
     problems.push('no production-only step (pnpm deploy --prod or pnpm prune --prod)');
   }
   for (const i of instructions.filter((x) => x.op === 'RUN' && /apt-get install/.test(x.args))) {
-    if (!/--no-install-recommends/.test(i.args)) problems.push(`${at(i)}: apt-get install without --no-install-recommends`);
-    if (!/rm -rf \/var\/lib\/apt\/lists/.test(i.args)) problems.push(`${at(i)}: apt lists are left in the layer`);
+    if (!/--no-install-recommends/.test(i.args))
+      problems.push(`${at(i)}: apt-get install without --no-install-recommends`);
+    if (!/rm -rf \/var\/lib\/apt\/lists/.test(i.args))
+      problems.push(`${at(i)}: apt lists are left in the layer`);
   }
 
   for (const i of instructions) {
-    if (i.op === 'ADD' && /https?:\/\//.test(i.args)) problems.push(`${at(i)}: ADD of a URL; fetch in a RUN and verify`);
-    if (i.op === 'RUN' && /(curl|wget)[^|]*\|\s*(ba)?sh/.test(i.args)) problems.push(`${at(i)}: pipes a download into a shell`);
+    if (i.op === 'ADD' && /https?:\/\//.test(i.args))
+      problems.push(`${at(i)}: ADD of a URL; fetch in a RUN and verify`);
+    if (i.op === 'RUN' && /(curl|wget)[^|]*\|\s*(ba)?sh/.test(i.args))
+      problems.push(`${at(i)}: pipes a download into a shell`);
     if ((i.op === 'ENV' || i.op === 'ARG') && SECRET_NAME.test(i.args.split(/[=\s]/)[0] ?? '')) {
-      problems.push(`${at(i)}: ${i.op} ${i.args.split(/[=\s]/)[0]} looks like a secret; use a build secret mount`);
+      problems.push(
+        `${at(i)}: ${i.op} ${i.args.split(/[=\s]/)[0]} looks like a secret; use a build secret mount`,
+      );
     }
     if ((i.op === 'COPY' || i.op === 'ADD') && SECRET_FILE.test(i.args)) {
       problems.push(`${at(i)}: copies a credentials file into the image`);
     }
-    if (/_authToken|npm_token|BEGIN [A-Z ]*PRIVATE KEY/i.test(i.args)) problems.push(`${at(i)}: contains a credential`);
+    if (/_authToken|npm_token|BEGIN [A-Z ]*PRIVATE KEY/i.test(i.args))
+      problems.push(`${at(i)}: contains a credential`);
   }
 
   if (!final) return problems;
@@ -113,23 +120,28 @@ export function lintDockerfile(text: string, want: Expectations): string[] {
   if (finalOps('RUN').some((i) => /apt-get|pnpm|npm (i|install)|node-gyp/.test(i.args))) {
     problems.push('the runtime stage installs or builds; do that in the build stage');
   }
-  if (!finalOps('COPY').some((i) => /^--from=/.test(i.args))) problems.push('the runtime stage copies nothing from the build stage');
+  if (!finalOps('COPY').some((i) => /^--from=/.test(i.args)))
+    problems.push('the runtime stage copies nothing from the build stage');
 
   const user = finalOps('USER').at(-1);
   if (!user) problems.push('no USER in the runtime stage: state the user the pod runs as');
   else if (user.args !== want.user) problems.push(`USER ${user.args} differs from the chart's ${want.user}`);
 
   const workdir = finalOps('WORKDIR').at(-1)?.args;
-  if (workdir !== '/') problems.push(`runtime WORKDIR is ${workdir ?? 'unset'}; upstream's relative default paths need /`);
+  if (workdir !== '/')
+    problems.push(`runtime WORKDIR is ${workdir ?? 'unset'}; upstream's relative default paths need /`);
 
   const entry = finalOps('ENTRYPOINT').at(-1);
   if (!entry) problems.push('no ENTRYPOINT');
-  else if (!isExecForm(entry.args)) problems.push(`${at(entry)}: ENTRYPOINT is not in exec form, so SIGTERM would not reach Node`);
+  else if (!isExecForm(entry.args))
+    problems.push(`${at(entry)}: ENTRYPOINT is not in exec form, so SIGTERM would not reach Node`);
 
   const health = finalOps('HEALTHCHECK').at(-1);
   if (!health) problems.push('no HEALTHCHECK (Kubernetes uses the chart probes; docker run needs this)');
   else if (!health.args.includes(`:${want.readiness.port}${want.readiness.path}`)) {
-    problems.push(`HEALTHCHECK does not call :${want.readiness.port}${want.readiness.path} as the chart's readiness probe`);
+    problems.push(
+      `HEALTHCHECK does not call :${want.readiness.port}${want.readiness.path} as the chart's readiness probe`,
+    );
   }
 
   const exposed = finalOps('EXPOSE').flatMap((i) => i.args.split(/\s+/).map((p) => Number.parseInt(p, 10)));
@@ -149,6 +161,9 @@ function isExecForm(args: string): boolean {
 /** The exec-form argument list of the final stage's ENTRYPOINT. */
 export function entrypoint(text: string): string[] {
   const { stages } = parseDockerfile(text);
-  const entry = stages.at(-1)?.instructions.filter((i) => i.op === 'ENTRYPOINT').at(-1);
+  const entry = stages
+    .at(-1)
+    ?.instructions.filter((i) => i.op === 'ENTRYPOINT')
+    .at(-1);
   return entry && isExecForm(entry.args) ? (JSON.parse(entry.args) as string[]) : [];
 }

