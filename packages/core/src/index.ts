@@ -12,5 +12,4 @@ export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from 
 export { DEFAULT_PORTS } from './options.ts';
 export { type Route, type RouteOptions, routeOutbound, workloadIdentity } from './outbound/route.ts';
 export { type ProxyDeps, ProxyEngine } from './proxy.ts';
-export { SnapshotView } from './state.ts';
 export type { ConnectionInfo } from './types.ts';

@@ -3,6 +3,7 @@ import type { CertSource } from '@zt/identity';
 import { Identity } from '@zt/identity';
 import { HbonePool, HboneServer } from '@zt/transport';
 import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
+import { ProxyState } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
 import { ConnectionRegistry } from './conn/registry.ts';
@@ -16,14 +17,13 @@ import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig
 import { proxyOutbound } from './outbound/outbound.ts';
 import { workloadIdentity } from './outbound/route.ts';
 import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
-import { SnapshotView } from './state.ts';
 import type { ConnectionInfo } from './types.ts';
 
 export interface ProxyDeps {
   certs: CertSource;
   log: Logger;
   ops?: SocketOps;
-  /** Builds the read view of a snapshot (default: SnapshotView). */
+  /** Builds the read view of a snapshot (default: @zt/xds ProxyState). */
   viewOf?: (s: StateSnapshot) => ProxyStateView;
   /** Prefix of connection ids, to keep them unique across workers. */
   idPrefix?: string;
@@ -56,7 +56,7 @@ export class ProxyEngine {
     this.#log = deps.log;
     this.#listeners = new Listeners(deps.log);
     this.#registry = new ConnectionRegistry(deps.log, deps.idPrefix ?? '');
-    this.#view = (deps.viewOf ?? ((s) => new SnapshotView(s)))(EMPTY);
+    this.#view = (deps.viewOf ?? ((s) => new ProxyState(s)))(EMPTY);
     this.#pool = new HbonePool({
       certs: deps.certs,
       ...(config.pool?.maxStreamsPerConnection !== undefined
@@ -119,7 +119,7 @@ export class ProxyEngine {
 
   /** Replaces the state: re-checks open inbound connections and follows the per-workload listeners. */
   async setState(snapshot: StateSnapshot): Promise<void> {
-    this.#view = (this.#deps.viewOf ?? ((s) => new SnapshotView(s)))(snapshot);
+    this.#view = (this.#deps.viewOf ?? ((s) => new ProxyState(s)))(snapshot);
     const closed = recheckInbound(this.#ctx);
     if (closed > 0) this.#log.info({ closed, version: snapshot.version }, 'policy change closed connections');
     if (this.#started && !this.#draining) await this.#syncWorkloadListeners();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SnapshotView } from '../state.ts';
+import { ProxyState } from '@zt/xds';
 import { service, snapshot, workload } from '../testing/fixtures.ts';
 import { type Route, type RouteOptions, routeOutbound } from './route.ts';
 
@@ -31,7 +31,7 @@ const echoSvc = service({
 });
 
 function route(extra: Parameters<typeof snapshot>[1], to: string, port: number): Route {
-  const view = new SnapshotView(
+  const view = new ProxyState(
     snapshot(1, {
       workloads: [src, echo, tcpPod, wp, ...(extra.workloads ?? [])],
       services: extra.services ?? [echoSvc],
@@ -167,7 +167,7 @@ describe('routeOutbound', () => {
         hboneMtlsPort: 15008,
       },
     };
-    const view = new SnapshotView(snapshot(1, { workloads: [src, echo, wpPod], services: [svc, wpSvc] }));
+    const view = new ProxyState(snapshot(1, { workloads: [src, echo, wpPod], services: [svc, wpSvc] }));
     const r = routeOutbound(view, src, { address: '10.96.0.10', port: 80 }, opts);
     assert.deepEqual(r.kind === 'hbone' && r.connect, { address: '10.0.9.9', port: 15008 });
   });
@@ -188,7 +188,7 @@ describe('routeOutbound', () => {
       hboneMtlsPort: 15008,
     };
     const guarded = workload({ name: 'guarded', workloadIps: ['10.0.3.3'], waypoint: gw });
-    const view = new SnapshotView(snapshot(1, { workloads: [src, guarded, wp] }));
+    const view = new ProxyState(snapshot(1, { workloads: [src, guarded, wp] }));
     const r = routeOutbound(view, src, { address: '10.0.3.3', port: 80 }, opts);
     assert.equal(r.kind === 'hbone' && r.via, 'workload-waypoint');
     assert.deepEqual(r.kind === 'hbone' && r.authority, { address: '10.0.3.3', port: 80 });
@@ -197,7 +197,7 @@ describe('routeOutbound', () => {
   });
   test('IPv6 pod: HBONE to [ip]:15008', () => {
     const v6 = workload({ name: 'v6', workloadIps: ['fd00::5'] });
-    const view = new SnapshotView(snapshot(1, { workloads: [src, v6] }));
+    const view = new ProxyState(snapshot(1, { workloads: [src, v6] }));
     const r = routeOutbound(view, src, { address: 'fd00::5', port: 80 }, opts);
     assert.deepEqual(r.kind === 'hbone' && r.connect, { address: 'fd00::5', port: 15008 });
   });
