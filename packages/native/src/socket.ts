@@ -103,7 +103,8 @@ export async function listenServer(server: Server, options: ListenerOptions): Pr
       });
     });
   } catch (e) {
-    addon('listenServer').closeFd(fd);
+    // A failed listen() has already closed the handle, and the fd with it.
+    if ((e as NodeJS.ErrnoException).syscall !== 'listen') addon('listenServer').closeFd(fd);
     throw e;
   }
   const address = server.address();
