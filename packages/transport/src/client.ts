@@ -29,6 +29,7 @@ import {
 } from './errors.ts';
 import { keepalive } from './keepalive.ts';
 import { metrics } from './metrics.ts';
+import { HboneTunnel } from './stream.ts';
 import { ALPN_H2, checkServerIdentity, secureContextFor, spiffeIdentities } from './tls.ts';
 import { AlwaysReading } from './unblock.ts';
 
@@ -63,9 +64,6 @@ export interface OpenOptions {
   /** Extra request headers: baggage, forwarded, traceparent... */
   headers?: OutgoingHttpHeaders;
 }
-
-/** The tunnel: a Duplex whose end() sends END_STREAM; `response` holds the 200's headers. */
-export type HboneStream = ClientHttp2Stream;
 
 /** One mTLS HTTP/2 connection to a peer proxy, carrying many CONNECT tunnels. */
 export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; idle: []; busy: [] }> {
@@ -183,7 +181,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
    * with HboneConnectError carrying it. The slot is taken synchronously, so a caller may check
    * `available` and open in the same tick without overcommitting.
    */
-  open(options: OpenOptions): Promise<HboneStream> {
+  open(options: OpenOptions): Promise<HboneTunnel> {
     if (this.#state.t !== 'ready') {
       return Promise.reject(new HboneError('ERR_HBONE_CONNECTION_CLOSED', 'HBONE connection is not usable'));
     }
@@ -207,7 +205,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
       return Promise.reject(e);
     }
     stream.once('close', release);
-    return new Promise<HboneStream>((resolve, reject) => {
+    return new Promise<HboneTunnel>((resolve, reject) => {
       let settled = false;
       const onError = (e: Error) => {
         if (settled) return;
@@ -226,7 +224,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         const status = Number(headers[':status']);
         if (status === 200) {
           metrics.tunnelsOpened.inc({ side: 'client' });
-          resolve(stream);
+          resolve(new HboneTunnel(stream));
           return;
         }
         metrics.tunnelsFailed.inc({ side: 'client', reason: String(status) });

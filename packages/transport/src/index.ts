@@ -4,7 +4,6 @@ export {
   type ConnectionState,
   type DialOptions,
   HboneConnection,
-  type HboneStream,
   type OpenOptions,
 } from './client.ts';
 export {
@@ -34,3 +33,4 @@ export {
   type InboundTunnel,
   type TunnelStatus,
 } from './server.ts';
+export { HboneTunnel } from './stream.ts';

@@ -1,13 +1,14 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { CertSource, Identity } from '@zt/identity';
 import { formatAuthority, type SocketAddress } from './authority.ts';
-import { HboneConnection, type HboneStream } from './client.ts';
+import { HboneConnection } from './client.ts';
 import {
   DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
   DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
   type FlowControl,
 } from './config.ts';
 import { PoolClosedError } from './errors.ts';
+import type { HboneTunnel } from './stream.ts';
 
 export interface PoolOptions {
   /** Where certificates for source identities come from; fetched per new connection. */
@@ -79,7 +80,7 @@ export class HbonePool {
   }
 
   /** Opens a tunnel, reusing a connection for the same key when one has room. */
-  async open(req: TunnelRequest): Promise<HboneStream> {
+  async open(req: TunnelRequest): Promise<HboneTunnel> {
     if (this.#closed) throw new PoolClosedError();
     const authority = req.authority ?? formatAuthority(req.address.address, req.address.port);
     const open = { authority, ...(req.headers ? { headers: req.headers } : {}) };

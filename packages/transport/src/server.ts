@@ -24,6 +24,7 @@ import {
 import { HboneError } from './errors.ts';
 import { keepalive } from './keepalive.ts';
 import { metrics } from './metrics.ts';
+import { HboneTunnel } from './stream.ts';
 import { ALPN_H2, verifyClientIdentity } from './tls.ts';
 
 /** The statuses upstream answers a CONNECT with. */
@@ -45,7 +46,7 @@ export interface InboundTunnel {
   readonly traceparent: string | undefined;
   readonly headers: IncomingHttpHeaders;
   /** Sends 200 and returns the tunnel's byte stream (END_STREAM <-> end()). */
-  accept(headers?: OutgoingHttpHeaders): ServerHttp2Stream;
+  accept(headers?: OutgoingHttpHeaders): HboneTunnel;
   /** Sends `status` (400 bad request, 401 denied by policy, 503 upstream unreachable) and ends. */
   reject(status: Exclude<TunnelStatus, 200>, headers?: OutgoingHttpHeaders): void;
 }
@@ -264,7 +265,7 @@ export class HboneServer {
         once();
         metrics.tunnelsOpened.inc({ side: 'server' });
         stream.respond({ ...extra, ':status': 200 });
-        return stream;
+        return new HboneTunnel(stream);
       },
       reject: (status, extra) => {
         once();

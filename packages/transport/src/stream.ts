@@ -1,0 +1,91 @@
+import { constants, type Http2Stream } from 'node:http2';
+import { Duplex } from 'node:stream';
+import { StreamResetError } from './errors.ts';
+
+/**
+ * One HBONE tunnel as a byte stream: write() sends DATA, end() sends END_STREAM, 'end' means the
+ * peer sent END_STREAM. A reset (RST_STREAM, or the connection dying) destroys it with a
+ * StreamResetError, never with a clean 'end': Node's Http2Stream emits 'end' before reporting a
+ * reset, which would make a relay forward a truncated stream as a normal FIN.
+ */
+export class HboneTunnel extends Duplex {
+  /** The underlying HTTP/2 stream (for its id, state and priority); do not read or write it. */
+  readonly http2: Http2Stream;
+
+  constructor(stream: Http2Stream) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.http2 = stream;
+    stream.on('data', (c: Buffer) => {
+      if (!this.push(c)) stream.pause();
+    });
+    stream.once('end', () => {
+      // A reset is reported right after the 'end' it causes, in the same turn of the event loop.
+      setImmediate(() => {
+        const code = stream.rstCode;
+        if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR) this.#reset(code);
+        else this.push(null);
+      });
+    });
+    stream.on('error', (e: Error) => this.#reset(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, e));
+    stream.once('close', () => {
+      if (this.destroyed) return;
+      const code = stream.rstCode ?? constants.NGHTTP2_NO_ERROR;
+      if (code !== constants.NGHTTP2_NO_ERROR) this.#reset(code);
+      else if (!stream.readableEnded) {
+        // Closed with no reset code and without END_STREAM: the connection went away under it.
+        this.#reset(code, new Error('the HBONE connection closed before the tunnel ended'));
+      }
+    });
+  }
+
+  /** The RST_STREAM code once the stream closed, else undefined. */
+  get rstCode(): number | undefined {
+    return this.http2.rstCode;
+  }
+
+  /**
+   * Resets the tunnel (RST_STREAM INTERNAL_ERROR) and destroys it. Node's Http2Stream.close(code)
+   * would send END_STREAM before the reset, which the peer could take for a clean end; destroying
+   * the HTTP/2 stream with an error sends the reset alone.
+   */
+  reset(reason = 'reset by this end'): void {
+    if (!this.http2.destroyed) {
+      this.http2.destroy(new StreamResetError(constants.NGHTTP2_INTERNAL_ERROR, reason));
+    }
+    this.destroy();
+  }
+
+  #reset(code: number, cause?: Error): void {
+    if (this.destroyed) return;
+    const detail =
+      code === constants.NGHTTP2_CANCEL
+        ? 'the peer cancelled the tunnel'
+        : cause
+          ? cause.message
+          : 'the peer or the connection reset the tunnel';
+    this.destroy(new StreamResetError(code, detail));
+  }
+
+  override _read(): void {
+    this.http2.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (this.http2.write(chunk)) cb();
+    else this.http2.once('drain', () => cb());
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    this.http2.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    const s = this.http2;
+    // Destroyed before a clean finish (our socket failed, or the caller gave up): RST_STREAM, so the
+    // peer never mistakes it for END_STREAM.
+    if (!s.destroyed && !(s.writableFinished && s.readableEnded)) {
+      s.destroy(err ?? new StreamResetError(constants.NGHTTP2_INTERNAL_ERROR, 'tunnel abandoned'));
+    }
+    cb(err);
+  }
+}
