@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { openSync, readdirSync, readlinkSync } from 'node:fs';
+import { openSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +36,11 @@ async function counterValue(name: string, labels: Record<string, string> = {}): 
 
 /** Fds of this process that point at `path` (a namespace file). */
 function fdsOpenOn(path: string): number {
+  const real = realpathSync(path);
   let n = 0;
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === path.replace(/^\/var\/run\//, '/run/')) n += 1;
+      if (readlinkSync(`/proc/self/fd/${fd}`) === real) n += 1;
     } catch {}
   }
   return n;

@@ -38,6 +38,13 @@ export interface ZdsClientEvents {
   requestError: [error: ZdsRequestError];
 }
 
+function closedError(): InpodError {
+  return new InpodError(
+    'ERR_ZT_INPOD_CLOSED',
+    'the ZDS client was closed before the node agent sent its snapshot',
+  );
+}
+
 export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   readonly path: string;
   readonly pods: PodManager;
@@ -106,16 +113,11 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   /** Resolves once the status is ready (the first snapshot applied), or rejects when closed first. */
   whenReady(): Promise<void> {
     if (this.ready) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       const onStatus = (s: InpodStatus): void => {
         if (s.t === 'ready') resolve();
-        else if (s.t === 'closed')
-          reject(
-            new InpodError(
-              'ERR_ZT_INPOD_CLOSED',
-              'the ZDS client was closed before the node agent sent its snapshot',
-            ),
-          );
+        else if (s.t === 'closed') reject(closedError());
         else return;
         this.off('status', onStatus);
       };
@@ -168,7 +170,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
         `connection to the Istio CNI node agent ended (${end}); zt is not ready until it has the pods again`,
       );
       this.#setStatus({ t: 'connecting', attempt: 0, ...(error ? { lastError: error.message } : {}) });
-      this.emit('disconnected', end, error);
+      this.#emit('disconnected', end, error);
       await this.#sleep(this.#nextBackoff());
     }
   }
@@ -182,7 +184,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
       return { end: 'error', error: e as Error };
     }
     this.#log.info(`connected to the Istio CNI node agent at ${this.path}`);
-    this.emit('connected');
+    this.#emit('connected');
     for (;;) {
       let msg: Awaited<ReturnType<SeqpacketSocket['recv']>>;
       try {
@@ -225,7 +227,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
       if (e instanceof ZdsRequestError) {
         requestErrors.inc({ reason: e.reason });
         this.#log.warn({ err: e }, `refused a ZDS request: ${e.message}`);
-        this.emit('requestError', e);
+        this.#emit('requestError', e);
         return e.message;
       }
       this.#log.error({ err: e }, 'failed to apply a ZDS request');
@@ -253,6 +255,15 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   #setStatus(status: InpodStatus): void {
     const prev = this.#status;
     this.#status = status;
-    if (prev.t !== status.t || status.t === 'connecting') this.emit('status', status);
+    if (prev.t !== status.t || status.t === 'connecting') this.#emit('status', status);
+  }
+
+  // A throwing listener is the app's bug; it must not stop the reconnect loop.
+  #emit<K extends keyof ZdsClientEvents>(event: K, ...args: ZdsClientEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: ZdsClientEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.#log.error({ err: e, event }, 'ZDS client event listener threw');
+    }
   }
 }
