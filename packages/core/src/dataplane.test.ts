@@ -3,8 +3,10 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Identity } from '@zt/identity';
 import { TestCa } from '@zt/identity/testing';
-import { type Mesh, policy, startLoopbackMesh } from './testing/index.ts';
+import { HbonePool } from '@zt/transport';
+import { type Mesh, policy, startLoopbackMesh, testCaCertSource } from './testing/index.ts';
 
 async function roundTrip(s: Socket, payload: Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -64,6 +66,26 @@ for (const workers of [0, 2]) {
       assert.equal(outbound.length, 1);
       assert.equal(outbound[0]?.dst.identity, 'spiffe://cluster.local/ns/default/sa/echo');
       s.destroy();
+    });
+
+    test('HBONE answers as upstream: 400 for a tunnel naming another pod, 503 when the pod port is closed', async () => {
+      const certs = testCaCertSource(mesh.ca);
+      const pool = new HbonePool({ certs });
+      const base = {
+        source: Identity.parse('spiffe://cluster.local/ns/default/sa/client'),
+        destinationIdentities: [Identity.parse('spiffe://cluster.local/ns/default/sa/echo')],
+        address: { address: mesh.server.workloadIps[0] ?? '', port: 15008 },
+      };
+      try {
+        await assert.rejects(pool.open({ ...base, authority: `${mesh.client.workloadIps[0]}:80` }), {
+          status: 400,
+        });
+        await assert.rejects(pool.open({ ...base, authority: `${mesh.server.workloadIps[0]}:1` }), {
+          status: 503,
+        });
+      } finally {
+        await pool.close();
+      }
     });
 
     test('service VIP -> endpoint with port mapping', async () => {

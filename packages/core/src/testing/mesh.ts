@@ -28,6 +28,7 @@ export interface MeshOptions {
  * echo port). SOCKS5 on node A on a free port. Shared by core's tests, the demo and the bench.
  */
 export interface Mesh {
+  ca: TestCa;
   a: DataPlane;
   b: DataPlane;
   echo: EchoServer;
@@ -95,6 +96,7 @@ export async function startLoopbackMesh(opts: MeshOptions): Promise<Mesh> {
   // Identity of the client pod, minted ahead so the first connection does not wait on keygen.
   await certs.fetchCertificate(new Identity(opts.ca.trustDomain, 'default', 'client'));
   return {
+    ca: opts.ca,
     a,
     b,
     echo,

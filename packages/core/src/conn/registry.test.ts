@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { registry as metrics } from '@zt/metrics';
+import pino from 'pino';
+import { workload } from '../testing/fixtures.ts';
+import { ConnectionRegistry } from './registry.ts';
+
+function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n'))
+        if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'info' }, stream), lines };
+}
+
+const src = workload({ name: 'sleep-reg', namespace: 'ns1', workloadIps: ['10.9.0.1'] });
+const dst = workload({ name: 'echo-reg', namespace: 'ns2', workloadIps: ['10.9.0.2'] });
+
+test('one access-log line per closed connection, with upstream fields; bytes counted as they flow', async () => {
+  const { log, lines } = capture();
+  const reg = new ConnectionRegistry(log, 't-');
+  const t = reg.open({
+    info: {
+      direction: 'inbound',
+      protocol: 'HBONE',
+      src: { address: '10.9.0.1', port: 5000, identity: 'spiffe://cluster.local/ns/ns1/sa/sleep-reg' },
+      dst: { address: '10.9.0.2', port: 8080 },
+    },
+    labels: {
+      reporter: 'destination',
+      source: src,
+      sourceIdentity: 'spiffe://cluster.local/ns/ns1/sa/sleep-reg',
+      destination: dst,
+      destinationIdentity: 'spiffe://cluster.local/ns/ns2/sa/echo-reg',
+      mtls: true,
+    },
+    hboneAddr: '10.9.0.2:8080',
+  });
+  t.countToServer(10);
+  t.countToClient(25);
+  assert.equal(reg.list()[0]?.bytesReceived, 10);
+  assert.equal(reg.list()[0]?.bytesSent, 25);
+  const text = await metrics.metrics();
+  assert.match(
+    text,
+    /istio_tcp_received_bytes_total\{[^}]*reporter="destination"[^}]*source_workload="sleep-reg"[^}]*connection_security_policy="mutual_tls"\} 10/,
+  );
+  assert.match(text, /istio_tcp_sent_bytes_total\{[^}]*destination_workload="echo-reg"[^}]*\} 25/);
+  assert.match(text, /istio_tcp_connections_opened_total\{[^}]*destination_workload="echo-reg"[^}]*\} 1/);
+  t.finish();
+  t.finish();
+  assert.equal(reg.size, 0);
+  const access = lines.filter((l) => l['scope'] === 'access');
+  assert.equal(access.length, 1);
+  const a = access[0] ?? {};
+  assert.equal(a['src.addr'], '10.9.0.1:5000');
+  assert.equal(a['src.workload'], 'sleep-reg');
+  assert.equal(a['src.identity'], 'spiffe://cluster.local/ns/ns1/sa/sleep-reg');
+  assert.equal(a['dst.addr'], '10.9.0.2:8080');
+  assert.equal(a['dst.workload'], 'echo-reg');
+  assert.equal(a['dst.identity'], 'spiffe://cluster.local/ns/ns2/sa/echo-reg');
+  assert.equal(a['direction'], 'inbound');
+  assert.equal(a['bytes_sent'], 25);
+  assert.equal(a['bytes_recv'], 10);
+  assert.match(String(a['duration']), /^\d+ms$/);
+  assert.equal(a['error'], undefined);
+  assert.match(
+    await metrics.metrics(),
+    /istio_tcp_connections_closed_total\{[^}]*destination_workload="echo-reg"[^}]*response_flags="-"[^}]*\} 1/,
+  );
+});
+
+test('a failed connection logs its error and counts as failed with its response flag', async () => {
+  const { log, lines } = capture();
+  const reg = new ConnectionRegistry(log);
+  const t = reg.open({
+    info: {
+      direction: 'outbound',
+      protocol: 'TCP',
+      src: { address: '10.9.0.1', port: 5001 },
+      dst: { address: '10.9.0.3', port: 81 },
+    },
+    labels: {
+      reporter: 'source',
+      source: { ...src, name: 'fail-src', workloadName: 'fail-src' },
+      mtls: false,
+    },
+  });
+  t.finish(new Error('connection refused'), 'CONNECT');
+  const a = lines.find((l) => l['scope'] === 'access') ?? {};
+  assert.equal(a['error'], 'connection refused');
+  assert.equal(a['src.identity'], undefined);
+  assert.match(
+    await metrics.metrics(),
+    /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"\} 1/,
+  );
+});
