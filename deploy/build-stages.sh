@@ -71,10 +71,12 @@ mapfile -t steps < <(awk '/^FROM / { stage++ } stage == 1 && /^COPY / { on = 1 }
 [ "${#steps[@]}" -gt 0 ] || die "no RUN lines after the build stage's first COPY in $DOCKERFILE"
 for step in "${steps[@]}"; do
   echo "build-stages: RUN $step" >&2
+  started=$SECONDS
   if ! (cd "$SRC" && bash -c "$step") </dev/null; then
     echo "build-stages: step failed: $step" >&2
     exit 2
   fi
+  echo "build-stages: ($((SECONDS - started)) s)" >&2
 done
 
 [ -d "$OUT" ] || die "the build stage left no $OUT"
