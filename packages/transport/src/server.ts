@@ -137,6 +137,9 @@ export class HboneServer {
         if (socket.destroyed) return;
         if (this.#closing) return socket.destroy();
         socket.off('error', onEarlyError);
+        // From here the TLS server owns it: its handshakeTimeout and tlsClientError take over, and
+        // a session that completes during close() is destroyed in #onSession.
+        this.#handshaking.delete(socket);
         this.#serverFor(cert).emit('connection', socket);
       },
       (e: unknown) => this.#fail('certificate', e instanceof Error ? e : new Error(String(e)), socket),
@@ -175,15 +178,10 @@ export class HboneServer {
       // Node counts buffered frames against this (MB); large windows need more than the 10 MB default.
       maxSessionMemory: Math.max(10, Math.ceil((this.#fc.connectionWindowSize * 4) / 1e6)),
     });
-    server.on('tlsClientError', (e, s) => {
-      this.#handshaking.delete(s);
-      this.#fail('tls', e, s);
-    });
+    server.on('tlsClientError', (e, s) => this.#fail('tls', e, s));
     server.on('unknownProtocol', (s) => {
-      this.#handshaking.delete(s);
       this.#fail('alpn', new HboneError('ERR_HBONE_ALPN', 'HBONE client did not negotiate ALPN h2'), s);
     });
-    server.on('secureConnection', (s) => this.#handshaking.delete(s));
     server.on('session', (session) => this.#onSession(session, cert));
     server.on('stream', (stream, headers) => this.#onStream(stream, headers));
     this.#servers.set(cert, server);

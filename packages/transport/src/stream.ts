@@ -18,23 +18,26 @@ export class HboneTunnel extends Duplex {
     stream.on('data', (c: Buffer) => {
       if (!this.push(c)) stream.pause();
     });
+    // A reset is reported right after the 'end' it may cause (Node sends END_STREAM before its
+    // RST_STREAM), in the same turn of the event loop: decide on the next one.
+    let endPending = false;
+    let resetCode: number | undefined;
     stream.once('end', () => {
-      // A reset is reported right after the 'end' it causes, in the same turn of the event loop.
+      endPending = true;
       setImmediate(() => {
-        const code = stream.rstCode;
-        if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR) this.#reset(code);
+        endPending = false;
+        if (resetCode !== undefined) this.#reset(resetCode);
         else this.push(null);
       });
     });
     stream.on('error', (e: Error) => this.#reset(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, e));
     stream.once('close', () => {
-      if (this.destroyed) return;
+      if (this.destroyed || (stream.readableEnded && stream.writableFinished)) return;
       const code = stream.rstCode ?? constants.NGHTTP2_NO_ERROR;
-      if (code !== constants.NGHTTP2_NO_ERROR) this.#reset(code);
-      else if (!stream.readableEnded) {
-        // Closed with no reset code and without END_STREAM: the connection went away under it.
-        this.#reset(code, new Error('the HBONE connection closed before the tunnel ended'));
-      }
+      if (code === constants.NGHTTP2_NO_ERROR && stream.readableEnded) return;
+      if (endPending) resetCode = code;
+      else if (code !== constants.NGHTTP2_NO_ERROR) this.#reset(code);
+      else this.#reset(code, new Error('the HBONE connection closed before the tunnel ended'));
     });
   }
 
