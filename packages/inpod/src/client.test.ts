@@ -306,6 +306,45 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
     unbind();
   });
 
+  test('startPod: a failed start is acked as an error, keeps zt not ready, and is retried until it works', async () => {
+    let failures = 1;
+    const started: string[] = [];
+    const { fake, client } = setup({
+      startRetryMs: 50,
+      startPod: async (pod) => {
+        if (pod.uid === 'flaky' && failures-- > 0) throw new Error('address already in use');
+        started.push(pod.uid);
+      },
+    });
+    await fake.accept();
+    assert.equal((await fake.addPod({ uid: 'ok' })).error, '');
+    const { error } = await fake.addPod({ uid: 'flaky' });
+    assert.match(error, /failure to start proxy for pod flaky: address already in use/);
+    assert.equal(await fake.snapshotSent(), '');
+    assert.equal(client.ready, false, 'a pod that failed to start keeps zt not ready');
+    assert.deepEqual(client.pendingPods(), ['flaky']);
+    assert.ok(client.pods.get('flaky'), 'the pod is kept for the retry');
+    await until(client, 'ready');
+    assert.deepEqual(started, ['ok', 'flaky']);
+    assert.deepEqual(client.pendingPods(), []);
+  });
+
+  test('startPod: a pending pod that is deleted stops blocking readiness', async () => {
+    const { fake, client } = setup({
+      startRetryMs: 60_000,
+      startPod: async () => {
+        throw new Error('no way');
+      },
+    });
+    await fake.accept();
+    await fake.addPod({ uid: 'doomed' });
+    await fake.snapshotSent();
+    assert.equal(client.ready, false);
+    assert.equal(await fake.del('doomed'), '');
+    assert.equal(client.ready, true);
+    assert.deepEqual(client.pendingPods(), []);
+  });
+
   test('close removes every pod (shutdown) and closes their fds; whenReady rejects on a closed client', async () => {
     const { fake, client } = setup();
     await fake.accept();

@@ -7,7 +7,7 @@ import { decodeRequest, encodeAck, encodeHello } from './codec.ts';
 import { InpodConfigError, InpodError, ZdsRequestError } from './errors.ts';
 import { defaultLogger, type Logger } from './log.ts';
 import { type ConnectionEnd, cniConnections, requestErrors } from './metrics.ts';
-import { PodManager } from './pods.ts';
+import { type Pod, PodManager } from './pods.ts';
 import { type InpodStatus, ReadinessGate, type RegisterTask } from './readiness.ts';
 
 /** INPOD_UDS default, as upstream. */
@@ -26,6 +26,13 @@ export interface ZdsClientOptions {
   maxBackoffMs?: number;
   /** Largest request accepted (default 64 KiB); a longer one ends the connection. */
   maxMessageBytes?: number;
+  /**
+   * Starts a new pod's proxy (its listeners in `pod.netns`) before the add is acked. A rejection is
+   * acked as an error, the pod stays pending (zt not ready) and the start is retried every
+   * `startRetryMs` (upstream: 5 s) until it succeeds or the pod goes. Without it, podAdded is all.
+   */
+  startPod?: (pod: Pod) => Promise<void> | void;
+  startRetryMs?: number;
 }
 
 export interface ZdsClientEvents {
@@ -60,6 +67,11 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   #wake: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #connections = 0;
+  readonly #startPod: ((pod: Pod) => Promise<void> | void) | undefined;
+  readonly #startRetryMs: number;
+  /** Pods whose start failed, by uid, waiting for a retry. */
+  readonly #pending = new Map<string, Pod>();
+  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ZdsClientOptions = {}) {
     super();
@@ -72,6 +84,11 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     this.#maxBackoff = opts.maxBackoffMs ?? 15_000;
     this.#backoff = this.#initialBackoff;
     this.#maxBytes = opts.maxMessageBytes ?? 65_536;
+    this.#startPod = opts.startPod;
+    this.#startRetryMs = opts.startRetryMs ?? 5_000;
+    this.pods.on('podRemoved', (pod) => {
+      if (this.#pending.delete(pod.uid)) this.#checkReady();
+    });
   }
 
   get status(): InpodStatus {
@@ -81,6 +98,11 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   /** True once the current connection's snapshot is applied; false before and while disconnected. */
   get ready(): boolean {
     return this.#status.t === 'ready';
+  }
+
+  /** Uids of pods whose start failed and is being retried. */
+  pendingPods(): string[] {
+    return [...this.#pending.keys()];
   }
 
   /** Connections made so far (1 after the first). */
@@ -133,6 +155,8 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     this.#closed = true;
     this.#socket?.close();
     clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
+    this.#pending.clear();
     this.#wake?.();
     await this.#running;
     if (opts.removePods ?? true) this.pods.removeAll('shutdown');
@@ -198,11 +222,9 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
         return { end: 'truncated', error: e };
       }
       if (msg === null) return { end: 'eof' };
-      const error = this.#handle(msg.data, msg.fds);
-      if (this.pods.snapshotReceived && this.#status.t !== 'ready') {
-        this.#backoff = this.#initialBackoff;
-        this.#setStatus({ t: 'ready' });
-      }
+      const error = await this.#handle(msg.data, msg.fds);
+      if (this.pods.snapshotReceived) this.#backoff = this.#initialBackoff;
+      this.#checkReady();
       try {
         await socket.send(encodeAck(error));
       } catch (e) {
@@ -212,7 +234,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   }
 
   /** Applies one request; returns the Ack's error text ('' on success). */
-  #handle(data: Buffer, fds: number[]): string {
+  async #handle(data: Buffer, fds: number[]): Promise<string> {
     try {
       let req: ReturnType<typeof decodeRequest>;
       try {
@@ -221,7 +243,8 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
         for (const fd of fds) closeFd(fd);
         throw e;
       }
-      this.pods.apply(req, fds);
+      const added = this.pods.apply(req, fds);
+      if (added) return await this.#start(added);
       return '';
     } catch (e) {
       if (e instanceof ZdsRequestError) {
@@ -233,6 +256,54 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
       this.#log.error({ err: e }, 'failed to apply a ZDS request');
       return `failure to process message: ${(e as Error).message}`;
     }
+  }
+
+  /** Runs startPod; on failure the pod is pending and a retry is scheduled. Returns the Ack error. */
+  async #start(pod: Pod): Promise<string> {
+    if (!this.#startPod) return '';
+    try {
+      await this.#startPod(pod);
+      this.#pending.delete(pod.uid);
+      return '';
+    } catch (e) {
+      if (pod.removed) return '';
+      this.#pending.set(pod.uid, pod);
+      this.#scheduleRetry();
+      this.#log.error(
+        { err: e, uid: pod.uid },
+        `failed to start the proxy of pod ${pod.namespace}/${pod.name}`,
+      );
+      return `failure to start proxy for pod ${pod.uid}: ${(e as Error).message}`;
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer || this.#closed) return;
+    this.#log.info({ uids: this.pendingPods() }, 'scheduling retry of pods that failed to start');
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryPending();
+    }, this.#startRetryMs);
+  }
+
+  async #retryPending(): Promise<void> {
+    for (const pod of [...this.#pending.values()]) {
+      if (this.#closed) return;
+      if (pod.removed) {
+        this.#pending.delete(pod.uid);
+        continue;
+      }
+      this.#log.info({ uid: pod.uid }, 'retrying pod start');
+      await this.#start(pod);
+    }
+    this.#checkReady();
+  }
+
+  #checkReady(): void {
+    if (this.#closed || !this.#socket) return;
+    const ready = this.pods.snapshotReceived && this.#pending.size === 0;
+    if (ready) this.#setStatus({ t: 'ready' });
+    else if (this.#status.t === 'ready') this.#setStatus({ t: 'syncing' });
   }
 
   #nextBackoff(): number {

@@ -135,13 +135,11 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
 
   /**
    * Applies one request; `fds` came with it and belong to the manager from now on (kept or closed).
-   * Throws ZdsRequestError when the request is refused; the state is then unchanged.
+   * Throws ZdsRequestError when the request is refused; the state is then unchanged. Returns the pod
+   * an add created (not one it kept).
    */
-  apply(req: ZdsRequest, fds: readonly number[]): void {
-    if (req.t === 'add') {
-      this.#add(req.uid, req.info, fds);
-      return;
-    }
+  apply(req: ZdsRequest, fds: readonly number[]): Pod | undefined {
+    if (req.t === 'add') return this.#add(req.uid, req.info, fds);
     // Only AddWorkload carries a namespace (upstream rejects fds elsewhere); close strays first.
     closeAll(fds);
     if (fds.length > 0 && req.t !== 'keep') {
@@ -154,22 +152,22 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
         }
         this.#log.info({ uid: req.uid }, 'pod keep received, it survives the snapshot');
         this.#seen.add(req.uid);
-        return;
+        return undefined;
       case 'del':
         this.#log.info({ uid: req.uid }, 'pod delete request, stopping its proxy');
         if (!this.#snapshotReceived) {
           // Before the snapshot ends, forgetting the uid is enough: reconciliation removes it.
           this.#seen.delete(req.uid);
-          return;
+          return undefined;
         }
         this.#removeUid(req.uid, 'deleted');
-        return;
+        return undefined;
       case 'snapshotSent':
         if (this.#snapshotReceived)
           throw new ZdsRequestError('protocol', 'a second SnapshotSent on one connection');
         this.#reconcile();
         this.#snapshotReceived = true;
-        return;
+        return undefined;
     }
   }
 
@@ -178,7 +176,7 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
     for (const pod of [...this.#pods.values()]) this.#remove(pod, reason);
   }
 
-  #add(uid: string, info: WorkloadInfo | undefined, fds: readonly number[]): void {
+  #add(uid: string, info: WorkloadInfo | undefined, fds: readonly number[]): Pod | undefined {
     try {
       if (fds.length !== 1) {
         throw new ZdsRequestError(
@@ -209,7 +207,7 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
         // The same pod again (a snapshot after reconnecting): keep it and its connections.
         closeFd(fd);
         this.#log.debug({ uid }, 'pod already known with the same netns');
-        return;
+        return undefined;
       }
     }
     // Counted before the old pod is released, so a replaced pod does not drop its certificate.
@@ -223,6 +221,7 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
     activeProxies.set(this.#pods.size);
     if (firstOfIdentity) this.#emit('identityAdded', identity);
     this.#emit('podAdded', pod);
+    return pod;
   }
 
   #identityOf(uid: string, info: WorkloadInfo): Identity {

@@ -6,6 +6,7 @@ export const READINESS_TASK = 'workload proxy manager';
 /** Where the client stands with the node agent, as a tagged union. */
 export type InpodStatus =
   | { t: 'connecting'; attempt: number; lastError?: string }
+  /** Connected; waiting for the snapshot, or for pods whose start failed (retried). */
   | { t: 'syncing' }
   | { t: 'ready' }
   | { t: 'closed' };
