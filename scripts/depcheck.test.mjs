@@ -36,6 +36,11 @@ test('nothing imports apps or bench', () => {
   assert.match(edge('ztunnel', '@zt/bench'), /nothing may import/);
 });
 
+test('a package may import itself through its public entry points only', () => {
+  assert.equal(edge('metrics', '@zt/metrics/testing'), undefined);
+  assert.match(edge('metrics', '@zt/metrics/src/registry.ts'), /deep import/);
+});
+
 test('deep imports fail', () => {
   assert.match(edge('core', '@zt/transport/src/pool.ts'), /deep import/);
   assert.match(edge('core', '../../transport/src/pool.ts', 'transport'), /by path/);
