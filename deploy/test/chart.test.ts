@@ -107,6 +107,10 @@ describe('ztunnel chart, default values', () => {
       assert.equal(o.metadata.namespace, 'istio-system');
     }
     assert.equal(ds.spec.template.spec.serviceAccountName, 'ztunnel');
+    // The selector is immutable: `helm upgrade` from upstream's chart works only with the same one.
+    assert.deepEqual((ds.spec as unknown as { selector: unknown }).selector, {
+      matchLabels: { app: 'ztunnel' },
+    });
     assert.equal(ds.spec.template.metadata.labels.app, 'ztunnel');
     assert.equal(ds.spec.template.metadata.labels['sidecar.istio.io/inject'], 'false');
     assert.equal(c.image, `${HUB}/zt:0.1.0`);
@@ -144,6 +148,11 @@ describe('ztunnel chart, default values', () => {
     assert.equal(field('NODE_NAME'), 'spec.nodeName');
     assert.equal(field('INSTANCE_IP'), 'status.podIP');
     assert.equal(field('SERVICE_ACCOUNT'), 'spec.serviceAccountName');
+    // Worker-thread sizing inputs, as upstream passes them.
+    const resource = (n: string) => envOf(c, n)?.valueFrom?.resourceFieldRef;
+    assert.deepEqual(resource('ZTUNNEL_CPU_LIMIT'), { resource: 'limits.cpu', divisor: '1' });
+    assert.deepEqual(resource('ZTUNNEL_RESOURCE_CPU_REQUEST'), { resource: 'requests.cpu', divisor: '1' });
+    assert.equal(envOf(c, 'ZTUNNEL_RESOURCE_CPU_LIMIT'), undefined, 'no CPU limit is set by default');
   });
 
   test('mounts the istio-ca token, the root cert, the ZDS host path and a writable /tmp', () => {
@@ -282,6 +291,7 @@ describe('ztunnel chart, values from platforms', () => {
     );
     const c = proxy(ds);
     assert.deepEqual(c.resources, { limits: { cpu: '2' }, requests: { cpu: '500m', memory: '1Gi' } });
+    assert.ok(envOf(c, 'ZTUNNEL_RESOURCE_CPU_LIMIT'), 'a CPU limit is passed on');
     assert.ok(ds.spec.template.spec.volumes.some((v) => v.name === 'extra'));
     assert.ok(c.volumeMounts.some((m) => m.mountPath === '/extra'));
     assert.equal((ds.metadata.labels as Record<string, string>).team, 'mesh');
