@@ -115,7 +115,9 @@ describe('PodManager', { skip }, () => {
     pods.resetSnapshot();
     assert.equal(pods.snapshotReceived, false);
     pods.apply({ t: 'add', uid: 'a', info: info('a', 'sa-a') }, [fdOf(0)]);
-    pods.apply({ t: 'keep', uid: 'b' }, []);
+    const keepFd = fdOf(1); // upstream sends keep bare; a node agent that attaches the netns is tolerated
+    pods.apply({ t: 'keep', uid: 'b' }, [keepFd]);
+    assert.ok(closedOrOther(keepFd, b!.netnsId), 'the fd sent with keep is closed');
     pods.apply({ t: 'add', uid: 'd', info: info('d', 'sa-a') }, [fdOf(2)]);
     pods.apply({ t: 'del', uid: 'd' }, []);
     assert.equal(pods.size, 4, 'nothing is removed before SnapshotSent');
