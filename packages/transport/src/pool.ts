@@ -170,20 +170,26 @@ export class HbonePool {
     return { connectionsOpened: this.#opened, connectionsLive: this.#live.size, connecting };
   }
 
-  /** Closes every connection gracefully (GOAWAY; open tunnels finish). New opens are refused. */
-  async close(): Promise<void> {
+  /**
+   * Closes every connection gracefully (GOAWAY; open tunnels finish) and destroys what is still
+   * open after `deadlineMs`. New opens are refused from now on.
+   */
+  async close(deadlineMs = 5000): Promise<void> {
     this.#closed = true;
-    const waits: Promise<void>[] = [];
-    for (const conn of this.#live) {
-      waits.push(
+    const conns = [...this.#live];
+    const waits = conns.map(
+      (conn) =>
         new Promise<void>((r) => {
           if (conn.state.t === 'closed') return r();
           conn.on('state', (s) => s.t === 'closed' && r());
           conn.close();
         }),
-      );
-    }
+    );
+    const deadline = setTimeout(() => {
+      for (const conn of conns) conn.destroy();
+    }, deadlineMs);
     await Promise.all(waits);
+    clearTimeout(deadline);
   }
 }
 

@@ -62,8 +62,7 @@ export async function startHbonePair(options: PairOptions = {}): Promise<HbonePa
     pool,
     tunnels,
     async close() {
-      await pool.close();
-      await server.close(1000);
+      await Promise.all([pool.close(1000), server.close(1000)]);
     },
   };
 }
