@@ -10,6 +10,7 @@ import {
   Identity,
   SecretManager,
 } from '@zt/identity';
+import { ZdsClient } from '@zt/inpod';
 import { recordBuildInfo } from '@zt/metrics';
 import {
   configDump,
@@ -101,23 +102,26 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     nodeName: config.nodeName,
     network: config.network,
     trustDomain: config.trustDomain,
-    listeners: {
-      shared: {
-        address: config.bindAddress,
-        outbound: config.outboundPort,
-        inbound: config.inboundPort,
-        inboundPlaintext: config.inboundPlaintextPort,
-      },
-      ...(config.perWorkloadListeners
-        ? {
-            workloads: {
-              mode: 'loopback' as const,
-              inbound: config.inboundPort,
-              inboundPlaintext: config.inboundPlaintextPort,
-            },
-          }
-        : {}),
-    },
+    ...(config.inpodEnabled ? { socketMark: config.inpodMark } : {}),
+    listeners: config.inpodEnabled
+      ? { workloads: { mode: 'netns' as const, bindOutbound: true } }
+      : {
+          shared: {
+            address: config.bindAddress,
+            outbound: config.outboundPort,
+            inbound: config.inboundPort,
+            inboundPlaintext: config.inboundPlaintextPort,
+          },
+          ...(config.perWorkloadListeners
+            ? {
+                workloads: {
+                  mode: 'loopback' as const,
+                  inbound: config.inboundPort,
+                  inboundPlaintext: config.inboundPlaintextPort,
+                },
+              }
+            : {}),
+        },
     socks5: {
       enabled: config.socks5Enabled,
       // Upstream binds SOCKS5 on localhost only; a loopback bind address keeps nodes apart on one host.
@@ -204,6 +208,39 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     xds.start();
   }
 
+  // In-pod mode: istio-cni hands over each pod's network namespace; the data plane binds that
+  // pod's listeners inside it. Pods are matched to workloads by namespace/name on this node.
+  let inpod: ZdsClient | undefined;
+  if (config.inpodEnabled) {
+    inpod = new ZdsClient({
+      path: config.inpodUds,
+      trustDomain: config.trustDomain,
+      logger: logging.scope('inpod'),
+    });
+    inpod.bindReadiness((name) => readiness.register(name));
+    const client = inpod;
+    const syncNetns = (): void => {
+      const byName = new Map<string, string>();
+      for (const pod of client.pods.pods())
+        byName.set(`${pod.namespace}/${pod.name}`, `/proc/self/fd/${pod.netns}`);
+      const map: Record<string, string> = {};
+      for (const w of store.snapshot().workloads) {
+        const path = w.node === config.nodeName ? byName.get(`${w.namespace}/${w.name}`) : undefined;
+        if (path) map[w.uid] = path;
+      }
+      dataPlane.setPodNetns(map);
+    };
+    client.pods.on(
+      'identityAdded',
+      (id) => void secrets.fetchCertificate(id, 'prefetch').catch(() => undefined),
+    );
+    client.pods.on('identityRemoved', (id) => secrets.forget(id));
+    client.pods.on('podAdded', syncNetns);
+    client.pods.on('podRemoved', syncNetns);
+    store.on('change', syncNetns);
+    client.start();
+  }
+
   let shuttingDown: Promise<void> | undefined;
   const servers = {
     readiness: await startReadinessServer({
@@ -252,6 +289,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       log.info({ reason, deadlineMs: config.connectionTerminationDeadlineMs }, 'draining');
       readiness.setDraining();
       await dataPlane.drain(config.connectionTerminationDeadlineMs);
+      await inpod?.close();
       await xds?.close();
       await dataPlane.close();
       secrets.close();

@@ -13,7 +13,13 @@ test('defaults follow upstream', () => {
   assert.equal(c.poolUnusedReleaseTimeoutMs, 300_000);
   assert.equal(c.inboundPort, 15008);
   assert.equal(c.socks5Enabled, false);
-  assert.equal(loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }).xdsAddress, 'https://istiod.istio-system.svc:15012');
+  assert.equal(c.inpodEnabled, false);
+  assert.equal(c.inpodUds, '/var/run/ztunnel/ztunnel.sock');
+  assert.equal(c.inpodMark, 1337);
+  assert.equal(
+    loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }).xdsAddress,
+    'https://istiod.istio-system.svc:15012',
+  );
 });
 
 test('upstream variables are honoured', () => {

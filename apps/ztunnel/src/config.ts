@@ -56,6 +56,11 @@ export interface Config {
   socks5Port: number;
   /** zt extension: also bind 15006/15008 on each local workload's IP (loopback meshes, tests). */
   perWorkloadListeners: boolean;
+  /** In-pod mode: pods' network namespaces from istio-cni over ZDS; listeners inside each pod. */
+  inpodEnabled: boolean;
+  inpodUds: string;
+  /** SO_MARK on zt's own sockets in in-pod mode, so the pods' capture rules skip them. */
+  inpodMark: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -107,7 +112,8 @@ function int(env: Env, name: string, dflt: number, min = 0, max = Number.MAX_SAF
   const v = str(env, name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, v, `an integer in [${min}, ${max}]`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(name, v, `an integer in [${min}, ${max}]`);
   return n;
 }
 
@@ -129,7 +135,8 @@ function withPrefix(env: Env, prefix: string): Record<string, string> {
 }
 
 function uri(name: string, value: string): string {
-  if (!/^(https?):\/\/[^/]+/.test(value)) throw new ConfigError(name, value, 'a URI such as https://istiod:15012');
+  if (!/^(https?):\/\/[^/]+/.test(value))
+    throw new ConfigError(name, value, 'a URI such as https://istiod:15012');
   return value;
 }
 
@@ -145,7 +152,9 @@ function defaultWorkers(env: Env): number {
 
 export function loadConfig(env: Env = process.env): Config {
   const defaultIstiod =
-    env['KUBERNETES_SERVICE_HOST'] !== undefined ? 'https://istiod.istio-system.svc:15012' : 'https://localhost:15012';
+    env['KUBERNETES_SERVICE_HOST'] !== undefined
+      ? 'https://istiod.istio-system.svc:15012'
+      : 'https://localhost:15012';
   const fakeCa = bool(env, 'FAKE_CA', false);
   const localXdsPath = str(env, 'LOCAL_XDS_PATH');
   const localXds = str(env, 'LOCAL_XDS');
@@ -197,5 +206,8 @@ export function loadConfig(env: Env = process.env): Config {
     inboundPlaintextPort: int(env, 'ZT_INBOUND_PLAINTEXT_PORT', 15006, 0, 65535),
     socks5Port: int(env, 'ZT_SOCKS5_PORT', 15080, 0, 65535),
     perWorkloadListeners: bool(env, 'ZT_PER_WORKLOAD_LISTENERS', false),
+    inpodEnabled: bool(env, 'INPOD_ENABLED', false),
+    inpodUds: str(env, 'INPOD_UDS') ?? '/var/run/ztunnel/ztunnel.sock',
+    inpodMark: int(env, 'INPOD_MARK', 1337, 0, 2 ** 32 - 1),
   };
 }
