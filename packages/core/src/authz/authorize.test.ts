@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Authorization, Match } from '@zt/xds';
+import { emptyMatch } from '@zt/xds/testing';
 import fc from 'fast-check';
 import { type AuthzConnection, authorize, policyMatches } from './authorize.ts';
 
@@ -12,23 +13,7 @@ const conn = (over: Partial<AuthzConnection> = {}): AuthzConnection => ({
   ...over,
 });
 
-function match(m: Partial<Match>): Match {
-  return {
-    namespaces: [],
-    notNamespaces: [],
-    principals: [],
-    notPrincipals: [],
-    sourceIps: [],
-    notSourceIps: [],
-    destinationIps: [],
-    notDestinationIps: [],
-    destinationPorts: [],
-    notDestinationPorts: [],
-    serviceAccounts: [],
-    notServiceAccounts: [],
-    ...m,
-  };
-}
+const match = emptyMatch;
 
 function pol(
   action: 'Allow' | 'Deny',

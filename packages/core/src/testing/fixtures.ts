@@ -1,4 +1,7 @@
 import type { Authorization, Match, Service, StateSnapshot, Workload } from '@zt/xds';
+import { emptyMatch } from '@zt/xds/testing';
+
+export { emptyMatch };
 
 /** A healthy HBONE pod with the given overrides; uid `cluster//Pod/<ns>/<name>`. */
 export function workload(over: Partial<Workload> & { name: string; workloadIps: string[] }): Workload {
@@ -40,24 +43,6 @@ export function service(
     ...rest,
     vips: vips.map((address) => ({ network: '', address })),
     ports: Object.entries(ports).map(([s, t]) => ({ servicePort: Number(s), targetPort: t })),
-  };
-}
-
-export function emptyMatch(over: Partial<Match> = {}): Match {
-  return {
-    namespaces: [],
-    notNamespaces: [],
-    principals: [],
-    notPrincipals: [],
-    sourceIps: [],
-    notSourceIps: [],
-    destinationIps: [],
-    notDestinationIps: [],
-    destinationPorts: [],
-    notDestinationPorts: [],
-    serviceAccounts: [],
-    notServiceAccounts: [],
-    ...over,
   };
 }
 
