@@ -7,11 +7,20 @@
 // ZT_DEPLOY_STRICT=1, which makes that a failure. Every other failure of the script fails the test.
 // ZT_DEPLOY_TREE=<dir> checks a scratch folder the script filled before instead of running it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const SCRIPT = fileURLToPath(new URL('../build-stages.sh', import.meta.url));
@@ -114,6 +123,16 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
       return t.skip('apps/ztunnel/src/main.ts is not in the repository yet: the image has no entry to run');
     }
     assert.ok(existsSync(join(out, 'dist', 'main.js')), 'dist/main.js, the image ENTRYPOINT');
+    // The entry's static imports (the whole app) load before it reads the environment; a bad
+    // variable then stops it with its configuration error, before it opens any port.
+    const r = spawnSync(process.execPath, [join(out, 'dist', 'main.js')], {
+      cwd: '/',
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', SECRET_TTL: 'not-a-duration' },
+    });
+    assert.equal(r.status, 2, `the entry should stop on its configuration error:\n${r.stderr.slice(-3000)}`);
+    assert.match(r.stderr, /SECRET_TTL/);
   });
 
   test('the native addon is built and loads', (t) => {
@@ -180,5 +199,72 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
     });
     assert.equal(r.status, 0, `loading from the production tree failed:\n${r.stderr.slice(-3000)}`);
+  });
+
+  test('the entry starts from the tree, becomes ready, serves metrics and drains on SIGTERM', async (t) => {
+    if (skip) return t.skip(skip);
+    if (!existsSync(join(out, 'dist', 'main.js'))) return t.skip('no dist/main.js (see above)');
+    const localXds = join(work, 'local-xds.yaml');
+    writeFileSync(localXds, 'workloads: []\n');
+    // Upstream's defaults apart from ports: every listener on 127.0.0.1 and an ephemeral port, so
+    // this can run beside other tests; a fake CA and a local config stand in for istiod.
+    const ports = ['ADMIN', 'STATS', 'READINESS', 'OUTBOUND', 'INBOUND', 'INBOUND_PLAINTEXT', 'SOCKS5'];
+    const child = spawn(process.execPath, [join(out, 'dist', 'main.js')], {
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        FAKE_CA: 'true',
+        LOCAL_XDS_PATH: localXds,
+        ZT_BIND_ADDRESS: '127.0.0.1',
+        ZTUNNEL_WORKER_THREADS: '1',
+        NODE_NAME: 'node-1',
+        POD_NAME: 'ztunnel-test',
+        POD_NAMESPACE: 'istio-system',
+        INSTANCE_IP: '127.0.0.1',
+        ...Object.fromEntries(ports.map((p) => [`ZT_${p}_PORT`, '0'])),
+      },
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const address = async (server: string): Promise<string> => {
+        const deadline = Date.now() + 30_000;
+        const re = new RegExp(`"address":"([^"]+)"[^\\n]*"message":"${server} server listening"`);
+        while (Date.now() < deadline) {
+          const m = re.exec(output);
+          if (m?.[1]) return m[1];
+          if (child.exitCode !== null) break;
+          await sleep(100);
+        }
+        assert.fail(`no "${server} server listening" line; zt printed:\n${output.slice(-4000)}`);
+      };
+      const readiness = await address('readiness');
+      const stats = await address('metrics');
+      let status = 0;
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && status !== 200 && child.exitCode === null) {
+        status = await fetch(`http://${readiness}/healthz/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (status !== 200) await sleep(200);
+      }
+      assert.equal(status, 200, `/healthz/ready never answered 200; zt printed:\n${output.slice(-4000)}`);
+      const metrics = await fetch(`http://${stats}/stats/prometheus`).then((r) => r.text());
+      assert.match(metrics, /^istio_build\{/m);
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
+      assert.equal(code, 0, `exit on SIGTERM; zt printed:\n${output.slice(-2000)}`);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
