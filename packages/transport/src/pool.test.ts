@@ -231,3 +231,24 @@ test('a dial timeout says to check NetworkPolicy for port 15008', async () => {
     await pair.close();
   }
 });
+
+test('outgoing sockets bind to localAddress when asked', async () => {
+  const held: Duplex[] = [];
+  let remote = '';
+  const pair = await startHbonePair({
+    server: {
+      onTunnel: (t) => {
+        remote = t.remote.address;
+        holdOpen(held).onTunnel(t);
+      },
+    },
+    pool: { localAddress: '127.0.0.2' },
+  });
+  try {
+    const t = await pair.pool.open(req(pair));
+    assert.equal(remote, '127.0.0.2');
+    t.destroy();
+  } finally {
+    await pair.close();
+  }
+});

@@ -7,6 +7,7 @@ import { Identity, type WorkloadCertificate } from '@zt/identity';
 import { TestCa } from '@zt/identity/testing';
 import { HboneConnection } from './client.ts';
 import { HboneConnectionError, PeerIdentityMismatchError } from './errors.ts';
+import { metrics } from './metrics.ts';
 import { HboneServer } from './server.ts';
 import { type HbonePair, startHbonePair } from './testing/index.ts';
 
@@ -60,8 +61,14 @@ test('server side: a client identity from a foreign trust domain is refused', as
     uris: ['spiffe://evil.example/ns/default/sa/client'],
   });
   const before = errors.length;
+  const failed = async () =>
+    (await metrics.connectionsFailed.get()).values.find(
+      (v) => v.labels.side === 'server' && v.labels.reason === 'identity',
+    )?.value ?? 0;
+  const countBefore = await failed();
   await assert.rejects(tryTunnel(foreign));
   assert.ok(errors.slice(before).some((e) => /trust domain "cluster.local"/.test(e.message)));
+  assert.equal(await failed(), countBefore + 1, 'counted in zt_hbone_connections_failed_total');
 });
 
 test('server side: a client certificate from an untrusted root is refused', async () => {
