@@ -26,7 +26,7 @@ test('a peer that stops answering PING is dropped and evicted from the pool', as
   });
   await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
   const address = { address: '127.0.0.1', port: (relay.address() as { port: number }).port };
-  const pool = new HbonePool({ certs: pair.certs, pingIntervalMs: 100, pingTimeoutMs: 300 });
+  const pool = new HbonePool({ certs: pair.certs, pingIntervalMs: 100, pingTimeoutMs: 1000 });
   try {
     const t = await pool.open({
       source: pair.clientIdentity,
