@@ -1,0 +1,265 @@
+// In-pod mode end to end: two simulated nodes, each a zt started through the app (INPOD_ENABLED)
+// with its own fake istio-cni node agent, and two pods per node that are real network namespaces
+// with upstream's in-pod iptables rules. Clients in the pods dial other pods' IPs unaware of zt;
+// the rules hand the connections to zt's listeners inside the pods, and zt carries them over HBONE.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as native from '@zt/native';
+import { SimNode } from './node.ts';
+import { inpodUnsupported, type SimPod, Topology } from './topology.ts';
+
+const skip = inpodUnsupported();
+const TASK = 'workload proxy manager';
+const APP_PORT = 8080;
+const DRAIN_MS = 1000;
+
+/** Reads until `n` bytes arrived (or the socket ended); fails after `ms`. */
+async function readBytes(s: Socket, n: number, ms = 5000): Promise<string> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  return new Promise((resolve, reject) => {
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      s.off('data', onData);
+      s.off('close', onClose);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks).toString());
+    };
+    const onData = (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= n) finish();
+    };
+    const onClose = () => finish();
+    const timer = setTimeout(() => finish(new Error(`only ${got} of ${n} bytes within ${ms} ms`)), ms);
+    s.on('data', onData);
+    s.once('close', onClose);
+  });
+}
+
+/** Writes `text` and reads as many bytes back: the echo through the mesh. */
+async function roundTrip(s: Socket, text: string): Promise<string> {
+  const reply = readBytes(s, Buffer.byteLength(text));
+  s.write(text);
+  return reply;
+}
+
+/** Sends `text`, half-closes, and collects everything until the connection ends. */
+async function exchange(s: Socket, text: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  s.on('data', (d: Buffer) => chunks.push(d));
+  const done = new Promise<void>((resolve) => {
+    s.once('close', () => resolve());
+  });
+  s.end(text);
+  await done;
+  return Buffer.concat(chunks).toString();
+}
+
+describe('in-pod mode: two nodes, pods from a fake istio-cni', { skip, timeout: 90_000 }, () => {
+  const topo = new Topology();
+  const nodes: SimNode[] = [];
+  const apps: Server[] = [];
+  const sockets: Socket[] = [];
+  let n1: SimNode;
+  let n2: SimNode;
+  let clientA: SimPod;
+  let clientB: SimPod;
+  let serverA: SimPod;
+  let serverB: SimPod;
+  let serverC: SimPod;
+
+  /** A plain, unmarked connection from inside `from`: the pod's rules send it to zt's 15001. */
+  async function dial(from: SimPod, to: SimPod): Promise<Socket> {
+    const s = await native.connectSocket({ netns: from.path, host: to.ip, port: APP_PORT, timeoutMs: 5000 });
+    s.allowHalfOpen = true;
+    s.on('error', () => {});
+    sockets.push(s);
+    return s;
+  }
+
+  before(async () => {
+    clientA = topo.addPod({
+      name: 'client-a',
+      namespace: 'default',
+      serviceAccount: 'client-a',
+      node: 'node-1',
+    });
+    clientB = topo.addPod({
+      name: 'client-b',
+      namespace: 'default',
+      serviceAccount: 'client-b',
+      node: 'node-1',
+    });
+    serverA = topo.addPod({
+      name: 'server-a',
+      namespace: 'backend',
+      serviceAccount: 'server-a',
+      node: 'node-2',
+    });
+    serverB = topo.addPod({
+      name: 'server-b',
+      namespace: 'backend',
+      serviceAccount: 'server-b',
+      node: 'node-2',
+    });
+    // Known to xDS from the start, handed over by the CNI only late in the suite.
+    serverC = topo.addPod({
+      name: 'server-c',
+      namespace: 'backend',
+      serviceAccount: 'server-c',
+      node: 'node-2',
+    });
+    // Every pod runs an echo app on 8080, bound inside its own namespace.
+    for (const pod of topo.pods) {
+      const app = createServer({ allowHalfOpen: true }, (s) => {
+        s.on('error', () => s.destroy());
+        s.pipe(s);
+      });
+      apps.push(app);
+      await native.listenServer(app, { netns: pod.path, host: '0.0.0.0', port: APP_PORT });
+    }
+    // The destination node denies client-b; client-a has no policy against it.
+    const mesh = `workloads:
+${topo.workloadsYaml()}
+policies:
+  - name: deny-client-b
+    namespace: backend
+    scope: Namespace
+    action: Deny
+    rules:
+      - - - principals:
+              - Suffix: /sa/client-b
+`;
+    const common = { localXds: mesh, drainDeadline: `${DRAIN_MS}ms` };
+    n1 = await SimNode.start({ ...common, name: 'node-1', bindAddress: '127.0.41.1', workerThreads: 0 });
+    nodes.push(n1);
+    n2 = await SimNode.start({ ...common, name: 'node-2', bindAddress: '127.0.42.1', workerThreads: 1 });
+    nodes.push(n2);
+    n1.register([clientA, clientB]);
+    n2.register([serverA, serverB]);
+  });
+
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    for (const a of apps) a.close();
+    topo.destroy();
+  });
+
+  test('not ready until the first snapshot; the snapshot opens listeners in every pod', async () => {
+    for (const n of [n1, n2]) {
+      assert.ok(n.zt.readiness.pending().includes(TASK), `${n.name}: ${n.zt.readiness.pending()}`);
+      const r = await n.readyz();
+      assert.equal(r.status, 500);
+      assert.match(r.body, /workload proxy manager/);
+    }
+    assert.equal(await SimNode.listening(clientA), false, 'no listener before the pod is added');
+    for (const n of [n1, n2]) assert.deepEqual(await n.cni.sendSnapshot(), ['', '', '']);
+    await SimNode.waitForListeners([clientA, clientB, serverA, serverB]);
+    assert.equal(await SimNode.listening(serverC), false, 'a pod the CNI did not send is not served');
+    for (const n of [n1, n2]) {
+      assert.deepEqual(n.zt.readiness.pending(), []);
+      assert.equal((await n.readyz()).status, 200);
+    }
+    // Certificates were fetched for each pod's identity on its node.
+    const ids = (n: SimNode) => n.zt.secrets.dump().map((c) => c.identity);
+    assert.ok(ids(n1).includes('spiffe://cluster.local/ns/default/sa/client-a'));
+    assert.ok(ids(n2).includes('spiffe://cluster.local/ns/backend/sa/server-b'));
+  });
+
+  test('pod to pod across nodes: captured in the pod, carried over HBONE with the pod identity', async () => {
+    const s = await dial(clientA, serverA);
+    assert.equal(await roundTrip(s, 'hello server-a'), 'hello server-a');
+    const inbound = (await n2.zt.dataPlane.connections()).filter((c) => c.direction === 'inbound');
+    assert.equal(inbound.length, 1);
+    assert.equal(inbound[0]?.protocol, 'HBONE');
+    assert.equal(inbound[0]?.src.identity, 'spiffe://cluster.local/ns/default/sa/client-a');
+    assert.equal(inbound[0]?.dst.workload, 'backend/server-a');
+    assert.equal(inbound[0]?.dst.address, serverA.ip);
+    const outbound = (await n1.zt.dataPlane.connections()).filter((c) => c.direction === 'outbound');
+    assert.equal(outbound.length, 1);
+    assert.equal(outbound[0]?.protocol, 'HBONE');
+    assert.equal(outbound[0]?.src.workload, 'default/client-a');
+    assert.equal(outbound[0]?.dst.address, serverA.ip);
+    assert.equal(await exchange(s, ' bye'), ' bye');
+    // And the other way: node 2's pods reach node 1's through node 1's zt.
+    assert.equal(await exchange(await dial(serverB, clientB), 'from node 2'), 'from node 2');
+  });
+
+  test("the destination node's deny policy blocks client-b and lets client-a through", async () => {
+    assert.equal(await exchange(await dial(clientB, serverA), 'should not arrive'), '');
+    assert.equal(await exchange(await dial(clientA, serverA), 'allowed'), 'allowed');
+    const denied = (await n2.zt.dataPlane.connections()).filter((c) => c.verdict === 'deny');
+    assert.deepEqual(denied, [], 'a denied connection is not left open');
+  });
+
+  test('a CNI reconnect with a snapshot keeps pods, listeners and open connections', async () => {
+    const live = await dial(clientA, serverA);
+    assert.equal(await roundTrip(live, 'before'), 'before');
+    n1.cni.dropConnection();
+    // zt notices the loss and is not ready until the new connection's snapshot.
+    for (let i = 0; i < 200 && !n1.zt.readiness.pending().includes(TASK); i++) await sleep(10);
+    assert.deepEqual(n1.zt.readiness.pending(), [TASK]);
+    assert.equal((await n1.readyz()).status, 500);
+    await n1.cni.accept();
+    assert.equal(n1.cni.hellos.length, 2);
+    assert.equal((await n1.readyz()).status, 500, 'connected again, but no snapshot yet');
+    assert.equal(await roundTrip(live, 'while resyncing'), 'while resyncing');
+    assert.deepEqual(await n1.cni.sendSnapshot(), ['', '', '']);
+    assert.deepEqual(n1.zt.readiness.pending(), []);
+    assert.equal((await n1.readyz()).status, 200);
+    assert.equal(await roundTrip(live, 'after'), 'after');
+    assert.equal(live.destroyed, false);
+    await SimNode.waitForListeners([clientA, clientB]);
+    assert.equal(await exchange(await dial(clientA, serverB), 'new connection'), 'new connection');
+    assert.equal(await exchange(live, 'end'), 'end');
+  });
+
+  // Shared by the deletion cases: a connection to server-b open when server-b is deleted.
+  let liveToDeleted: Socket | undefined;
+  let deletedAt = 0;
+
+  test("del closes the pod's listeners and forgets its certificate; other pods go on", async () => {
+    const live = await dial(clientA, serverB);
+    assert.equal(await roundTrip(live, 'live'), 'live');
+    liveToDeleted = live;
+    const before = n2.zt.secrets.dump().map((c) => c.identity);
+    assert.ok(before.includes('spiffe://cluster.local/ns/backend/sa/server-b'));
+    deletedAt = Date.now();
+    assert.equal(await n2.cni.del(serverB.uid), '');
+    await SimNode.waitForListeners([serverB], false);
+    assert.equal(await SimNode.listening(serverA), true);
+    const after = n2.zt.secrets.dump().map((c) => c.identity);
+    assert.ok(!after.includes('spiffe://cluster.local/ns/backend/sa/server-b'), after.join(', '));
+    // A new connection to the deleted pod gets nothing through; the other pod still answers.
+    assert.equal(await exchange(await dial(clientA, serverB), 'gone'), '');
+    assert.equal(await exchange(await dial(clientA, serverA), 'still here'), 'still here');
+    assert.equal((await n2.readyz()).status, 200);
+  });
+
+  test("del: the deleted pod's live connections end within the drain deadline", {
+    todo: 'core: closing a pod listener set leaves its accepted connections open (Listeners.closeSet only stops accepting); upstream drains the pod proxy on DelWorkload',
+  }, async () => {
+    const live = liveToDeleted;
+    assert.ok(live, 'needs the connection opened by the previous case');
+    if (!live.destroyed) {
+      const closed = once(live, 'close').then(() => 'closed');
+      const left = Math.max(0, deletedAt + DRAIN_MS + 2000 - Date.now());
+      assert.equal(await Promise.race([closed, sleep(left, 'open')]), 'closed');
+    }
+    assert.ok(Date.now() - deletedAt <= DRAIN_MS + 2000, `closed ${Date.now() - deletedAt} ms after del`);
+  });
+
+  test('a pod added after a deletion gets its listeners and traffic', {
+    todo: "core: ProxyEngine's listener reconcile chain waits for the deleted pod's server.close(), which waits for every accepted connection (pooled HBONE connections from other nodes included), so later pods are not bound",
+  }, async () => {
+    n2.register([serverC]);
+    assert.equal(await n2.cni.sendAdd(serverC.uid), '');
+    await SimNode.waitForListeners([serverC], true, 3000);
+    assert.equal(await exchange(await dial(clientA, serverC), 'new pod'), 'new pod');
+  });
+});

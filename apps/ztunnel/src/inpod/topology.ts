@@ -1,0 +1,153 @@
+// Simulated nodes on this machine for the in-pod suite: every pod is a network namespace joined to
+// this (the "host") namespace by a veth pair, with the capture rules istio-cni installs inside
+// ambient pods. zt itself stays in the host namespace, as upstream's ztunnel pod does; only its
+// listeners live in the pods. Both "nodes" share the host namespace, so pod IPs route directly.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as native from '@zt/native';
+import { netnsUnsupported } from '@zt/native/testing';
+
+interface Run {
+  ok: boolean;
+  out: string;
+}
+
+function run(cmd: string, args: readonly string[], input?: string): Run {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 20_000 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
+}
+
+function must(cmd: string, args: readonly string[], input?: string): void {
+  const r = run(cmd, args, input);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
+}
+
+/**
+ * Upstream's in-pod rules (istio/istio cni/pkg/iptables, the default golden file) for mark 1337
+ * (0x539): inbound TCP except HBONE (15008) goes to 15006; outbound TCP leaving the pod goes to
+ * 15001 unless zt marked the socket; replies of connections zt accepted are restored to zt's mark
+ * (0x111 connmark) so they are not captured again. The DNS (15053) and probe (169.254.7.127) rules
+ * are left out: zt has no DNS proxy and the suite sends no kubelet probes.
+ */
+export const INPOD_RULES = `*mangle
+:ISTIO_PRERT - [0:0]
+:ISTIO_OUTPUT - [0:0]
+-A PREROUTING -j ISTIO_PRERT
+-A OUTPUT -j ISTIO_OUTPUT
+-A ISTIO_PRERT -m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff
+-A ISTIO_OUTPUT -m connmark --mark 0x111/0xfff -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+COMMIT
+*nat
+:ISTIO_PRERT - [0:0]
+:ISTIO_OUTPUT - [0:0]
+-A PREROUTING -j ISTIO_PRERT
+-A OUTPUT -j ISTIO_OUTPUT
+-A ISTIO_PRERT ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport 15008 -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15006
+-A ISTIO_OUTPUT -p tcp -m mark --mark 0x111/0xfff -j ACCEPT
+-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ACCEPT
+-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001
+COMMIT
+`;
+
+function installRules(ns: string): Run {
+  return run('ip', ['netns', 'exec', ns, 'iptables-restore', '--noflush'], INPOD_RULES);
+}
+
+/** Why the in-pod suite cannot run here (then it skips with this reason), or undefined. */
+export function inpodUnsupported(): string | undefined {
+  const netns = netnsUnsupported();
+  if (netns) return netns;
+  if (!native.available) return `@zt/native unavailable: ${native.unavailableReason}`;
+  for (const tool of ['iptables', 'iptables-restore']) {
+    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`)))
+      return `${tool} is not installed`;
+  }
+  const probe = `zti-probe-${process.pid}`;
+  if (!run('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
+  const rules = installRules(probe);
+  run('ip', ['netns', 'del', probe]);
+  return rules.ok ? undefined : `upstream's in-pod iptables rules do not load in a namespace: ${rules.out}`;
+}
+
+export interface PodSpec {
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  node: string;
+}
+
+export interface SimPod extends PodSpec {
+  /** Kubernetes-style uid, also the xDS workload uid. */
+  uid: string;
+  /** `ip netns` name (what FakeCniServer.createPod takes as `netns`). */
+  netns: string;
+  path: string;
+  ip: string;
+}
+
+/** Pods of all simulated nodes; `destroy()` removes every namespace, veth and rule it made. */
+export class Topology {
+  readonly pods: SimPod[] = [];
+  readonly #tag: string;
+  readonly #net: number;
+  readonly #hostIfs: string[] = [];
+
+  constructor() {
+    this.#tag = `${process.pid % 1_000_000}`;
+    // 10.150-199.x.0/24: apart from core's multi-node test (10.200-249), which may run alongside.
+    this.#net = 150 + (process.pid % 50);
+  }
+
+  addPod(spec: PodSpec): SimPod {
+    const n = this.pods.length + 1;
+    const netns = `zti-${this.#tag}-${n}`;
+    const hostIf = `zti${this.#tag}${n}`;
+    const gw = `10.${this.#net}.${n}.1`;
+    const ip = `10.${this.#net}.${n}.10`;
+    must('ip', ['netns', 'add', netns]);
+    const pod: SimPod = {
+      ...spec,
+      uid: `uid-${spec.name}-${this.#tag}`,
+      netns,
+      path: `/var/run/netns/${netns}`,
+      ip,
+    };
+    this.pods.push(pod);
+    must('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    this.#hostIfs.push(hostIf);
+    must('ip', ['addr', 'add', `${gw}/24`, 'dev', hostIf]);
+    must('ip', ['link', 'set', hostIf, 'up']);
+    const inNs = (...a: string[]) => must('ip', ['-n', netns, ...a]);
+    inNs('link', 'set', 'lo', 'up');
+    inNs('link', 'set', 'eth0', 'up');
+    inNs('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+    inNs('route', 'add', 'default', 'via', gw);
+    const rules = installRules(netns);
+    if (!rules.ok) throw new Error(`in-pod rules in ${netns}: ${rules.out}`);
+    return pod;
+  }
+
+  /** The workloads of the local config (upstream's LOCAL_XDS format), one per pod. */
+  workloadsYaml(): string {
+    return this.pods
+      .map((p) =>
+        [
+          `  - uid: ${p.uid}`,
+          `    name: ${p.name}`,
+          `    namespace: ${p.namespace}`,
+          `    serviceAccount: ${p.serviceAccount}`,
+          `    workloadIps: ["${p.ip}"]`,
+          '    protocol: HBONE',
+          `    node: ${p.node}`,
+        ].join('\n'),
+      )
+      .join('\n');
+  }
+
+  destroy(): void {
+    for (const p of this.pods) run('ip', ['netns', 'del', p.netns]);
+    // Deleting a namespace deletes its veth end and with it the peer; this catches half-made pods.
+    for (const i of this.#hostIfs) if (run('ip', ['link', 'show', i]).ok) run('ip', ['link', 'del', i]);
+    this.pods.length = 0;
+  }
+}
