@@ -157,10 +157,10 @@ policies:
       assert.equal(r.status, 500);
       assert.match(r.body, /workload proxy manager/);
     }
-    assert.equal(await SimNode.listening(clientA), false, 'no listener before the pod is added');
+    assert.equal(SimNode.listening(clientA), false, 'no listener before the pod is added');
     for (const n of [n1, n2]) assert.deepEqual(await n.cni.sendSnapshot(), ['', '', '']);
     await SimNode.waitForListeners([clientA, clientB, serverA, serverB]);
-    assert.equal(await SimNode.listening(serverC), false, 'a pod the CNI did not send is not served');
+    assert.equal(SimNode.listening(serverC), false, 'a pod the CNI did not send is not served');
     for (const n of [n1, n2]) {
       assert.deepEqual(n.zt.readiness.pending(), []);
       assert.equal((await n.readyz()).status, 200);
@@ -232,7 +232,7 @@ policies:
     deletedAt = Date.now();
     assert.equal(await n2.cni.del(serverB.uid), '');
     await SimNode.waitForListeners([serverB], false);
-    assert.equal(await SimNode.listening(serverA), true);
+    assert.equal(SimNode.listening(serverA), true);
     const after = n2.zt.secrets.dump().map((c) => c.identity);
     assert.ok(!after.includes('spiffe://cluster.local/ns/backend/sa/server-b'), after.join(', '));
     // A new connection to the deleted pod gets nothing through; the other pod still answers.

@@ -1,7 +1,7 @@
 // One simulated node of the in-pod suite: a zt started through the app's own entry point
 // (loadConfig + startZtunnel, in-pod mode) and the fake istio-cni node agent that feeds it pods.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,9 @@ import { FakeCniServer } from '@zt/inpod/testing';
 import { startZtunnel, type Ztunnel } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import type { SimPod } from './topology.ts';
+
+/** The listeners zt opens in each pod: outbound, inbound plaintext, HBONE. */
+const ZT_PORTS = [15001, 15006, 15008];
 
 export interface NodeOptions {
   name: string;
@@ -79,28 +82,34 @@ export class SimNode {
   }
 
   /**
-   * Whether zt listens inside the pod: a connection from the host to the pod's HBONE port (which
-   * the rules never redirect). DataPlane.bound() cannot tell: it lists what was bound at start.
+   * Ports zt listens on inside the pod (15001, 15006, 15008 when served), read with `ss` in the
+   * pod's namespace. DataPlane.bound() cannot tell (it lists what was bound at start), and a probe
+   * connection would itself hold the listener open until zt's TLS handshake timeout.
    */
-  static listening(pod: SimPod): Promise<boolean> {
-    return new Promise((resolve) => {
-      const s = connect({ host: pod.ip, port: 15008 });
-      const timer = setTimeout(() => done(false), 2000);
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(ok);
-      };
-      s.once('connect', () => done(true));
-      s.once('error', () => done(false));
+  static ports(pod: SimPod): number[] {
+    const r = spawnSync('ip', ['netns', 'exec', pod.netns, 'ss', '-Hltn'], {
+      encoding: 'utf8',
+      timeout: 10_000,
     });
+    if (r.status !== 0) throw new Error(`ss in ${pod.netns}: ${r.stderr || r.error?.message}`);
+    const ports = new Set<number>();
+    for (const line of r.stdout.split('\n')) {
+      const local = line.trim().split(/\s+/)[3];
+      const port = Number(local?.slice(local.lastIndexOf(':') + 1));
+      if (ZT_PORTS.includes(port)) ports.add(port);
+    }
+    return [...ports].sort();
+  }
+
+  static listening(pod: SimPod): boolean {
+    return SimNode.ports(pod).length === ZT_PORTS.length;
   }
 
   /** Waits until zt listens (or, with `false`, no longer listens) inside each of `pods`. */
   static async waitForListeners(pods: readonly SimPod[], want = true, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const states = await Promise.all(pods.map((p) => SimNode.listening(p)));
+      const states = pods.map((p) => (want ? SimNode.listening(p) : SimNode.ports(p).length > 0));
       if (states.every((s) => s === want)) return;
       if (Date.now() > deadline) {
         const wrong = pods.filter((_, i) => states[i] !== want).map((p) => p.name);
