@@ -168,3 +168,44 @@ test('a slow reader never makes the sender buffer without bound', async () => {
     await pair.close();
   }
 });
+
+test('tunnels whose readers stall do not starve the other tunnels of their connection', async () => {
+  let n = 0;
+  const pair = await startHbonePair({
+    server: {
+      onTunnel: (t) => {
+        const s = t.accept();
+        s.on('error', () => {});
+        if (n++ < 3) {
+          const pump = () => {
+            while (s.write(block));
+            s.once('drain', pump);
+          };
+          pump();
+        } else {
+          s.end('fast lane');
+          s.resume();
+        }
+      },
+    },
+  });
+  try {
+    const stalled: Duplex[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = await pair.pool.open(req(pair, '10.0.0.1:80'));
+      t.pause();
+      t.on('error', () => {});
+      stalled.push(t);
+    }
+    await sleep(500);
+    const t = await pair.pool.open(req(pair, '10.0.0.1:80'));
+    t.end();
+    let got = '';
+    for await (const c of t) got += c;
+    assert.equal(got, 'fast lane');
+    assert.equal(pair.pool.stats.connectionsOpened, 1);
+    for (const s of stalled) s.destroy();
+  } finally {
+    await pair.close();
+  }
+});
