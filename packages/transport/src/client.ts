@@ -8,6 +8,7 @@ import {
 } from 'node:http2';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Identity, WorkloadCertificate } from '@zt/identity';
+import { AlwaysReading } from './always-reading.ts';
 import { formatAuthority, type SocketAddress } from './authority.ts';
 import {
   CLIENT_MAX_HEADER_LIST_SIZE,
@@ -31,7 +32,6 @@ import { keepalive } from './keepalive.ts';
 import { metrics } from './metrics.ts';
 import { HboneTunnel } from './stream.ts';
 import { ALPN_H2, checkServerIdentity, secureContextFor, spiffeIdentities } from './tls.ts';
-import { AlwaysReading } from './unblock.ts';
 
 /** Where a client connection is in its life; `draining` means GOAWAY: no new tunnels. */
 export type ConnectionState =
