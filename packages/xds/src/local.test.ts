@@ -215,3 +215,12 @@ test('LOCAL_XDS_PATH and LOCAL_XDS both set is an error; a missing file too', ()
     policies: [],
   });
 });
+
+test('an alias without its anchor is a LocalConfigError naming the line, not a ReferenceError', () => {
+  rejects('workloads:\n  - uid: a\n    name: *missing\n', {
+    line: 3,
+    message: /line 3.*invalid YAML: .*alias/,
+  });
+  // Found by the reliability suite's property test: the smallest such document.
+  rejects('*!', { line: 1, message: /invalid YAML/ });
+});

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { DEFAULT_CLUSTER_ID, DEFAULT_SERVICE_ACCOUNT, DEFAULT_TRUST_DOMAIN } from './decode.ts';
 import { LocalConfigError } from './errors.ts';
 import { canonicalIp, maxPrefix } from './ip.ts';
@@ -406,7 +406,23 @@ export function parseLocalConfig(text: string, source = 'LOCAL_XDS'): Omit<State
   const lines = new Map<string, number>();
   indexLines(doc.contents as Node | null, '', lc, lines);
   const r = new Reader(source, lines);
-  const js: unknown = doc.toJS() ?? {};
+  let js: unknown;
+  try {
+    js = doc.toJS() ?? {};
+  } catch (e) {
+    // toJS resolves aliases and throws a plain ReferenceError for one without its anchor.
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (line === undefined && isAlias(node) && node.range) line = lc.linePos(node.range[0]).line;
+      },
+    });
+    throw new LocalConfigError(
+      source,
+      `invalid YAML: ${(e as Error).message}`,
+      line !== undefined ? { line } : {},
+    );
+  }
   const top = r.obj(js, '', ['workloads', 'services', 'policies']);
   return {
     workloads: r.list(top.workloads, 'workloads').map((w, i) => workload(r, w, `workloads[${i}]`)),
