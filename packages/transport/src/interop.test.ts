@@ -30,11 +30,13 @@ test('hyper-h2 (python3-h2) opens a tunnel through our server with a client cert
 }, async () => {
   const echo = await startEchoServer();
   const seen: InboundTunnel[] = [];
+  let pending: ((t: InboundTunnel) => void) | undefined;
   const pair = await startHbonePair({
     server: {
       onTunnel: (t) => {
         seen.push(t);
-        forwardTunnel(t);
+        if (pending) pending(t);
+        else forwardTunnel(t);
       },
     },
   });
@@ -62,6 +64,19 @@ test('hyper-h2 (python3-h2) opens a tunnel through our server with a client cert
 
     const bad = await run(python as string, [...args, 'not-an-ip:80', 'x']);
     assert.equal(JSON.parse(bad.stdout).status, '400');
+
+    // A bare RST_STREAM (no END_STREAM first, as Rust and Go peers send it) reaches the accepted
+    // tunnel as an error, never as a clean end.
+    const outcome = new Promise<string>((resolve) => {
+      pending = (t) => {
+        const s = t.accept();
+        s.on('data', () => {});
+        s.once('end', () => resolve('clean end'));
+        s.once('error', (e: Error & { code?: string }) => resolve(String(e.code)));
+      };
+    });
+    await run(python as string, [...args, '10.0.0.1:80', 'partial', 'reset']);
+    assert.equal(await outcome, 'ERR_HBONE_STREAM_RESET');
   } finally {
     await rm(dir, { recursive: true, force: true });
     await pair.close();

@@ -18,26 +18,47 @@ export class HboneTunnel extends Duplex {
     stream.on('data', (c: Buffer) => {
       if (!this.push(c)) stream.pause();
     });
-    // A reset is reported right after the 'end' it may cause (Node sends END_STREAM before its
-    // RST_STREAM), in the same turn of the event loop: decide on the next one.
+    // Node reports a reset next to the EOF it causes, in either order and in the same turn of the
+    // event loop ('aborted' then 'end' for a bare RST_STREAM; 'end' then the error when a Node peer
+    // sends END_STREAM before its RST_STREAM). So the EOF is judged on the next turn.
     let endPending = false;
-    let resetCode: number | undefined;
+    let endDelivered = false;
+    let aborted = false;
+    const resetCode = () => {
+      const code = stream.rstCode;
+      if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR) return code;
+      return aborted ? constants.NGHTTP2_CANCEL : undefined;
+    };
+    stream.once('aborted', () => {
+      aborted = true;
+    });
     stream.once('end', () => {
       endPending = true;
       setImmediate(() => {
         endPending = false;
-        if (resetCode !== undefined) this.#reset(resetCode);
-        else this.push(null);
+        const code = resetCode();
+        if (code !== undefined) this.#reset(code);
+        else {
+          endDelivered = true;
+          this.push(null);
+        }
       });
     });
     stream.on('error', (e: Error) => this.#reset(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, e));
     stream.once('close', () => {
-      if (this.destroyed || (stream.readableEnded && stream.writableFinished)) return;
-      const code = stream.rstCode ?? constants.NGHTTP2_NO_ERROR;
-      if (code === constants.NGHTTP2_NO_ERROR && stream.readableEnded) return;
-      if (endPending) resetCode = code;
-      else if (code !== constants.NGHTTP2_NO_ERROR) this.#reset(code);
-      else this.#reset(code, new Error('the HBONE connection closed before the tunnel ended'));
+      if (this.destroyed || endPending) return;
+      const code = resetCode();
+      if (endDelivered) {
+        // The peer's data arrived whole; a reset now only matters if we were still sending.
+        if (code !== undefined && !this.writableFinished) this.#reset(code);
+        return;
+      }
+      if (code !== undefined) this.#reset(code);
+      else
+        this.#reset(
+          constants.NGHTTP2_NO_ERROR,
+          new Error('the HBONE connection closed before the tunnel ended'),
+        );
     });
   }
 
