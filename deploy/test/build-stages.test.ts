@@ -92,6 +92,14 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   let src: string;
   let out: string;
   let skip: string | undefined;
+  // A failed build is reported by every test (a failing before() would only cancel them).
+  let broken: string | undefined;
+  /** False when the test should stop: skipped for a workspace build failure, failed for any other. */
+  const built = (t: { skip: (why: string) => void }): boolean => {
+    if (broken) assert.fail(broken);
+    if (skip) t.skip(skip);
+    return !skip;
+  };
 
   before(() => {
     work = process.env.ZT_DEPLOY_TREE ?? mkdtempSync(join(tmpdir(), 'zt-image-'));
@@ -107,7 +115,10 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
       skip = `the workspace's own build fails, outside deploy/ (${WORKSPACE_BUILD}):\n${errors.slice(0, 8).join('\n')}`;
       return;
     }
-    assert.equal(r.status, 0, `build-stages.sh exited ${r.status}:\n${log.slice(-6000)}`);
+    if (r.status !== 0) {
+      broken = `build-stages.sh exited ${r.status}:\n${log.slice(-6000)}`;
+      return;
+    }
     console.log(`# build stage ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
   after(() => {
@@ -115,7 +126,7 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   });
 
   test('the tree is the app package with its build output and entry', (t) => {
-    if (skip) return t.skip(skip);
+    if (!built(t)) return;
     assert.equal(readJson<Manifest>(join(out, 'package.json')).name, '@zt/ztunnel');
     assert.ok(existsSync(join(out, 'dist', 'index.js')), 'dist/index.js');
     // The Dockerfile's ENTRYPOINT is /app/dist/main.js, compiled from apps/ztunnel/src/main.ts.
@@ -136,7 +147,7 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   });
 
   test('the native addon is built and loads', (t) => {
-    if (skip) return t.skip(skip);
+    if (!built(t)) return;
     const addons = [...walk(join(out, 'node_modules', '.pnpm'))].filter((f) =>
       /@zt\/native\/build\/Release\/[^/]+\.node$/.test(f),
     );
@@ -148,7 +159,7 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   });
 
   test('holds production dependencies only', (t) => {
-    if (skip) return t.skip(skip);
+    if (!built(t)) return;
     const all = manifests(src);
     const prod = new Set(all.flatMap((m) => Object.keys(m.dependencies ?? {})));
     const devOnly = [...new Set(all.flatMap((m) => Object.keys(m.devDependencies ?? {})))].filter(
@@ -169,7 +180,7 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   });
 
   test('every link stays inside the tree', (t) => {
-    if (skip) return t.skip(skip);
+    if (!built(t)) return;
     const root = realpathSync(out);
     for (const f of walk(out)) {
       let target: string;
@@ -186,7 +197,7 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   });
 
   test('the app and every @zt package load with plain node from the tree', (t) => {
-    if (skip) return t.skip(skip);
+    if (!built(t)) return;
     const deps = Object.keys(readJson<Manifest>(join(out, 'package.json')).dependencies ?? {}).filter((d) =>
       d.startsWith('@zt/'),
     );
@@ -202,7 +213,7 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
   });
 
   test('the entry starts from the tree, becomes ready, serves metrics and drains on SIGTERM', async (t) => {
-    if (skip) return t.skip(skip);
+    if (!built(t)) return;
     if (!existsSync(join(out, 'dist', 'main.js'))) return t.skip('no dist/main.js (see above)');
     const localXds = join(work, 'local-xds.yaml');
     writeFileSync(localXds, 'workloads: []\n');
