@@ -2,8 +2,8 @@
 // per property by default; ZT_LONG=1 spreads 10^5 runs over them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { type AuthzConnection, authorize } from '@zt/core';
 import { Identity, InvalidIdentityError } from '@zt/identity';
-import { authorize, type AuthzConnection } from '@zt/core';
 import { formatAuthority, InvalidAuthorityError, parseAuthority } from '@zt/transport';
 import { type Authorization, type Cidr, LocalConfigError, type Match, parseLocalConfig } from '@zt/xds';
 import { emptyMatch } from '@zt/xds/testing';
@@ -33,7 +33,12 @@ describe('HBONE :authority (parseAuthority)', { concurrency: false }, () => {
   test('any string: InvalidAuthorityError or an address that formats back to itself', () => {
     const near = fc.oneof(
       fc.string(),
-      fc.tuple(fc.oneof(ipv4, fc.ipV6(), fc.domain(), fc.string()), fc.oneof(port.map(String), fc.string()), fc.boolean())
+      fc
+        .tuple(
+          fc.oneof(ipv4, fc.ipV6(), fc.domain(), fc.string()),
+          fc.oneof(port.map(String), fc.string()),
+          fc.boolean(),
+        )
         .map(([h, p, br]) => (br ? `[${h}]:${p}` : `${h}:${p}`)),
     );
     fc.assert(
@@ -69,15 +74,34 @@ describe('SPIFFE ids (Identity.parse)', { concurrency: false }, () => {
     );
   });
   test('any string: InvalidIdentityError or an id that prints as the input', () => {
-    const parts = fc.constantFrom('spiffe://', 'spiffe:/', 'http://', '', 'ns', 'sa', '/', 'cluster.local', 'a', '..', ' ', '%2F');
+    const parts = fc.constantFrom(
+      'spiffe://',
+      'spiffe:/',
+      'http://',
+      '',
+      'ns',
+      'sa',
+      '/',
+      'cluster.local',
+      'a',
+      '..',
+      ' ',
+      '%2F',
+    );
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.array(parts, { maxLength: 12 }).map((p) => p.join(''))), (s) => {
-        try {
-          assert.equal(Identity.parse(s).toString(), s);
-        } catch (e) {
-          assert.ok(e instanceof InvalidIdentityError, `unexpected ${String(e)} for ${JSON.stringify(s)}`);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(parts, { maxLength: 12 }).map((p) => p.join('')),
+        ),
+        (s) => {
+          try {
+            assert.equal(Identity.parse(s).toString(), s);
+          } catch (e) {
+            assert.ok(e instanceof InvalidIdentityError, `unexpected ${String(e)} for ${JSON.stringify(s)}`);
+          }
+        },
+      ),
       { numRuns: runs() },
     );
   });
@@ -92,10 +116,22 @@ function inCidr(c: Cidr, ip: string): boolean {
 }
 function refMatch(m: Match, conn: AuthzConnection, ns: string): boolean {
   const fields: Array<[boolean, boolean]> = [
-    [m.namespaces.length === 0 || m.namespaces.some((s) => s.kind === 'exact' && s.value === ns), m.notNamespaces.some((s) => s.kind === 'exact' && s.value === ns)],
-    [m.sourceIps.length === 0 || m.sourceIps.some((c) => inCidr(c, conn.src.address)), m.notSourceIps.some((c) => inCidr(c, conn.src.address))],
-    [m.destinationIps.length === 0 || m.destinationIps.some((c) => inCidr(c, conn.dst.address)), m.notDestinationIps.some((c) => inCidr(c, conn.dst.address))],
-    [m.destinationPorts.length === 0 || m.destinationPorts.includes(conn.dst.port), m.notDestinationPorts.includes(conn.dst.port)],
+    [
+      m.namespaces.length === 0 || m.namespaces.some((s) => s.kind === 'exact' && s.value === ns),
+      m.notNamespaces.some((s) => s.kind === 'exact' && s.value === ns),
+    ],
+    [
+      m.sourceIps.length === 0 || m.sourceIps.some((c) => inCidr(c, conn.src.address)),
+      m.notSourceIps.some((c) => inCidr(c, conn.src.address)),
+    ],
+    [
+      m.destinationIps.length === 0 || m.destinationIps.some((c) => inCidr(c, conn.dst.address)),
+      m.notDestinationIps.some((c) => inCidr(c, conn.dst.address)),
+    ],
+    [
+      m.destinationPorts.length === 0 || m.destinationPorts.includes(conn.dst.port),
+      m.notDestinationPorts.includes(conn.dst.port),
+    ],
   ];
   const empty = JSON.stringify(m) === JSON.stringify(emptyMatch());
   return !empty && fields.every(([pos, neg]) => pos && !neg);
@@ -103,22 +139,36 @@ function refMatch(m: Match, conn: AuthzConnection, ns: string): boolean {
 function refAuthorize(policies: Authorization[], conn: AuthzConnection): boolean {
   const ns = conn.srcIdentity?.split('/')[4] ?? '';
   const matches = (p: Authorization) =>
-    p.rules.some((r) => r.clauses.every((c) => c.matches.length === 0 || c.matches.some((m) => refMatch(m, conn, ns))));
+    p.rules.some((r) =>
+      r.clauses.every((c) => c.matches.length === 0 || c.matches.some((m) => refMatch(m, conn, ns))),
+    );
   const live = policies.filter((p) => !p.dryRun);
   if (live.some((p) => p.action === 'Deny' && matches(p))) return false;
   const allows = live.filter((p) => p.action === 'Allow');
   return allows.length === 0 || allows.some(matches);
 }
 
-const smallIp = fc.tuple(fc.constantFrom(10, 192), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }))
+const smallIp = fc
+  .tuple(
+    fc.constantFrom(10, 192),
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+  )
   .map((o) => o.join('.'));
 const cidr = fc.record({ address: smallIp, length: fc.constantFrom(0, 8, 16, 24, 30, 32) });
 const nsName = fc.constantFrom('a', 'b', 'c');
 const smallPort = fc.constantFrom(80, 443, 8080);
 const match = fc
   .record({
-    namespaces: fc.array(nsName.map((value) => ({ kind: 'exact' as const, value })), { maxLength: 2 }),
-    notNamespaces: fc.array(nsName.map((value) => ({ kind: 'exact' as const, value })), { maxLength: 1 }),
+    namespaces: fc.array(
+      nsName.map((value) => ({ kind: 'exact' as const, value })),
+      { maxLength: 2 },
+    ),
+    notNamespaces: fc.array(
+      nsName.map((value) => ({ kind: 'exact' as const, value })),
+      { maxLength: 1 },
+    ),
     sourceIps: fc.array(cidr, { maxLength: 2 }),
     notSourceIps: fc.array(cidr, { maxLength: 1 }),
     destinationIps: fc.array(cidr, { maxLength: 2 }),
@@ -133,7 +183,12 @@ const policy = fc.record({
   scope: fc.constant('Namespace' as const),
   action: fc.constantFrom('Allow' as const, 'Deny' as const),
   dryRun: fc.boolean(),
-  rules: fc.array(fc.record({ clauses: fc.array(fc.record({ matches: fc.array(match, { maxLength: 3 }) }), { maxLength: 2 }) }), { maxLength: 2 }),
+  rules: fc.array(
+    fc.record({
+      clauses: fc.array(fc.record({ matches: fc.array(match, { maxLength: 3 }) }), { maxLength: 2 }),
+    }),
+    { maxLength: 2 },
+  ),
 });
 const conn = fc.record({
   src: fc.record({ address: smallIp, port: fc.constant(40000) }),
@@ -173,24 +228,40 @@ describe('local config (parseLocalConfig)', { concurrency: false }, () => {
   test('random valid configs round-trip', () => {
     fc.assert(
       fc.property(fc.uniqueArray(wl, { selector: (w) => `${w.namespace}/${w.name}`, maxLength: 5 }), (ws) => {
-        const workloads = ws.map((w) => ({ uid: `Kubernetes//v1/Pod/${w.namespace}/${w.name}`, protocol: 'HBONE', ...w }));
+        const workloads = ws.map((w) => ({
+          uid: `Kubernetes//v1/Pod/${w.namespace}/${w.name}`,
+          protocol: 'HBONE',
+          ...w,
+        }));
         const snap = parseLocalConfig(stringify({ workloads }), 'property');
         assert.equal(snap.workloads.length, workloads.length);
         for (const w of workloads) {
           const got = snap.workloads.find((x) => x.uid === w.uid);
           assert.ok(got, `workload ${w.uid} lost`);
-          assert.deepEqual([got.name, got.namespace, got.serviceAccount, got.node, got.workloadIps], [w.name, w.namespace, w.serviceAccount, w.node, w.workloadIps]);
+          assert.deepEqual(
+            [got.name, got.namespace, got.serviceAccount, got.node, got.workloadIps],
+            [w.name, w.namespace, w.serviceAccount, w.node, w.workloadIps],
+          );
         }
       }),
       { numRuns: runs(0.5) },
     );
   });
   test('garbage yields a LocalConfigError that points somewhere, never another exception', () => {
-    const valid = 'workloads:\n  - uid: a\n    name: a\n    namespace: ns\n    workloadIps: ["10.0.0.1"]\n    protocol: HBONE\n';
+    const valid =
+      'workloads:\n  - uid: a\n    name: a\n    namespace: ns\n    workloadIps: ["10.0.0.1"]\n    protocol: HBONE\n';
     const mutated = fc
-      .tuple(fc.integer({ min: 0, max: valid.length }), fc.integer({ min: 0, max: 8 }), fc.string({ maxLength: 8 }))
+      .tuple(
+        fc.integer({ min: 0, max: valid.length }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.string({ maxLength: 8 }),
+      )
       .map(([at, del, ins]) => valid.slice(0, at) + ins + valid.slice(at + del));
-    const garbage = fc.oneof(fc.string(), mutated, fc.jsonValue().map((v) => stringify({ workloads: [v] })));
+    const garbage = fc.oneof(
+      fc.string(),
+      mutated,
+      fc.jsonValue().map((v) => stringify({ workloads: [v] })),
+    );
     let failures = 0;
     let withLine = 0;
     fc.assert(
@@ -198,7 +269,10 @@ describe('local config (parseLocalConfig)', { concurrency: false }, () => {
         try {
           parseLocalConfig(text, 'property');
         } catch (e) {
-          assert.ok(e instanceof LocalConfigError, `not a LocalConfigError: ${String(e)} for ${JSON.stringify(text)}`);
+          assert.ok(
+            e instanceof LocalConfigError,
+            `not a LocalConfigError: ${String(e)} for ${JSON.stringify(text)}`,
+          );
           failures++;
           if (e.line !== undefined) withLine++;
           assert.ok(e.line !== undefined || e.key !== undefined, `no line and no key: ${e.message}`);

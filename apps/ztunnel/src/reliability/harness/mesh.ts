@@ -10,6 +10,7 @@ import type { Authorization, Service, Workload } from '@zt/xds';
 import { emptyMatch, makePolicy, makeService, makeWorkload, TestXdsServer } from '@zt/xds/testing';
 import { socks5Connect } from '../../demo/socks5.ts';
 import { type HashEcho, startHashEcho } from './echo.ts';
+import { type FaultProxy, hostPort, startFaultProxy } from './fault-proxy.ts';
 import { ZtProcess } from './zt.ts';
 
 export interface MeshOptions {
@@ -20,6 +21,8 @@ export interface MeshOptions {
   envA?: Record<string, string>;
   envB?: Record<string, string>;
   workers?: number;
+  /** Put fault proxies between the nodes and the xDS and CA servers. */
+  faultProxies?: boolean;
 }
 
 export interface Mesh {
@@ -34,6 +37,8 @@ export interface Mesh {
   workloads: { client: Workload; intruder: Workload; echo: Workload; spare: Workload; ghost: Workload };
   service: Service;
   denyUntrusted: Authorization;
+  xdsProxy: FaultProxy | undefined;
+  caProxy: FaultProxy | undefined;
   /** SOCKS5 through node-a from a pod address (default the client pod) to `dest`. */
   dial(dest: { host: string; port: number }, from?: string): Promise<Socket>;
   /** The environment node `name` was started with (to restart it). */
@@ -128,23 +133,33 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
     vips: [{ network: '', address: `${p}.100` }],
     ports: [{ servicePort: 80, targetPort: echo.port }],
   });
-  const denyUntrusted = makePolicy(
-    { name: 'deny-untrusted', namespace: 'backend', action: 'Deny' },
-    [emptyMatch({ namespaces: [{ kind: 'exact', value: 'untrusted' }] })],
-  );
+  const denyUntrusted = makePolicy({ name: 'deny-untrusted', namespace: 'backend', action: 'Deny' }, [
+    emptyMatch({ namespaces: [{ kind: 'exact', value: 'untrusted' }] }),
+  ]);
   const ca = await TestCaServer.start();
   const xds = await TestXdsServer.start({
-    resources: { workloads: [client, intruder, echoW, spare, ghost], services: [service], policies: [denyUntrusted] },
+    resources: {
+      workloads: [client, intruder, echoW, spare, ghost],
+      services: [service],
+      policies: [denyUntrusted],
+    },
   });
+  const xdsProxy = opts.faultProxies ? await startFaultProxy(hostPort(xds.address)) : undefined;
+  const caProxy = opts.faultProxies ? await startFaultProxy(hostPort(ca.address)) : undefined;
+  const xdsAddr = xdsProxy?.address ?? xds.address;
+  const caAddr = caProxy?.address ?? ca.address;
   const envs = {
-    a: nodeEnv('node-a', `${p}.1`, xds.address, ca.address, { ...opts.env, ...opts.envA }),
-    b: nodeEnv('node-b', `${p}.2`, xds.address, ca.address, { ...opts.env, ...opts.envB }),
+    a: nodeEnv('node-a', `${p}.1`, xdsAddr, caAddr, { ...opts.env, ...opts.envA }),
+    b: nodeEnv('node-b', `${p}.2`, xdsAddr, caAddr, { ...opts.env, ...opts.envB }),
   };
   if (opts.workers !== undefined) {
     envs.a['ZTUNNEL_WORKER_THREADS'] = String(opts.workers);
     envs.b['ZTUNNEL_WORKER_THREADS'] = String(opts.workers);
   }
-  const started = await Promise.allSettled([ZtProcess.start('node-a', envs.a), ZtProcess.start('node-b', envs.b)]);
+  const started = await Promise.allSettled([
+    ZtProcess.start('node-a', envs.a),
+    ZtProcess.start('node-b', envs.b),
+  ]);
   if (started[0].status === 'rejected' || started[1].status === 'rejected') {
     for (const s of started) if (s.status === 'fulfilled') await s.value.stop('SIGKILL');
     await Promise.allSettled([xds.close(), ca.close(), echo.close()]);
@@ -163,6 +178,8 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
     workloads: { client, intruder, echo: echoW, spare, ghost },
     service,
     denyUntrusted,
+    xdsProxy,
+    caProxy,
     dial: (dest, from = ip.client) => {
       const l = mesh.a.listener('socks5', 'socks5');
       return socks5Connect({ proxy: { host: l.address, port: l.port }, localAddress: from, dest }).then((s) =>
@@ -178,7 +195,7 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
     },
     async close() {
       await Promise.allSettled([mesh.a.stop('SIGKILL'), mesh.b.stop('SIGKILL')]);
-      await Promise.allSettled([xds.close(), ca.close(), echo.close()]);
+      await Promise.allSettled([xds.close(), ca.close(), echo.close(), xdsProxy?.close(), caProxy?.close()]);
     },
   };
   try {

@@ -58,11 +58,7 @@ export class ZtProcess {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const zt = new ZtProcess(name, child);
-    await zt.until(
-      () => zt.ready !== undefined || zt.child.exitCode !== null,
-      timeoutMs,
-      `${name} to start`,
-    );
+    await zt.until(() => zt.ready !== undefined || zt.child.exitCode !== null, timeoutMs, `${name} to start`);
     if (!zt.ready) throw new Error(`${name} exited before it was ready:\n${zt.raw.join('\n')}`);
     return zt;
   }
@@ -95,7 +91,12 @@ export class ZtProcess {
   }
 
   /** The first log line after `from` (an index into `lines`) that matches. */
-  async waitLog(match: (l: LogLine) => boolean, from = 0, timeoutMs = 10_000, what = 'log line'): Promise<LogLine> {
+  async waitLog(
+    match: (l: LogLine) => boolean,
+    from = 0,
+    timeoutMs = 10_000,
+    what = 'log line',
+  ): Promise<LogLine> {
     let found: LogLine | undefined;
     await this.until(
       () => {
