@@ -1,0 +1,150 @@
+// `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir]`
+// Starts the target server, two zt meshes (1 and 2 workers) and the peer proxy pairs, runs every
+// scenario interleaved, prints a table, writes JSON and an SVG chart, and exits 1 when a budget is
+// missed (2 when the bench itself could not run).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type BudgetCheck, checkBudgets, loadBudgetFile } from './budgets.ts';
+import { renderSvg } from './chart.ts';
+import { describeProfile, PROFILES, type Profile } from './profile.ts';
+import { renderTable } from './report.ts';
+import { deriveMetrics, runScenarios } from './run.ts';
+import { startSetup } from './setup.ts';
+
+const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    ci: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    budgets: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    reps: { type: 'string' },
+  },
+});
+
+const base: Profile = PROFILES[args.ci ? 'ci' : args.quick ? 'quick' : 'full'];
+const profile: Profile = args.reps ? { ...base, reps: Number(args.reps) } : base;
+if (!(profile.reps >= 1)) {
+  console.error('bench: --reps takes an integer >= 1');
+  process.exit(2);
+}
+const outDir = resolve(args.out ?? join(BENCH_DIR, 'results'));
+const budgetsPath = resolve(args.budgets ?? join(BENCH_DIR, 'budgets.json'));
+const log = (s: string): void => {
+  process.stderr.write(`[bench] ${s}\n`);
+};
+
+const started = new Date();
+const machine = {
+  nproc: availableParallelism(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  loadavgAtStart: loadavg(),
+};
+log(`profile ${describeProfile(profile)}`);
+log(
+  `machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+);
+
+const budgetFile = loadBudgetFile(budgetsPath);
+const work = mkdtempSync(join(tmpdir(), 'zt-bench-'));
+const cpuProf = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+if (cpuProf) mkdirSync(cpuProf, { recursive: true });
+
+let setup: Awaited<ReturnType<typeof startSetup>> | undefined;
+let exitCode = 0;
+const stopAll = async (): Promise<void> => {
+  await setup?.stop();
+  rmSync(work, { recursive: true, force: true });
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void stopAll().then(() => process.exit(130));
+  });
+}
+
+try {
+  setup = await startSetup({
+    dir: work,
+    log,
+    ...(cpuProf ? { ztNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
+  });
+  const t0 = Date.now();
+  const results = await runScenarios(setup, profile, log);
+  const names = { direct: setup.direct.name, zt1: setup.zt1.name, zt2: setup.zt2.name };
+  const metrics = deriveMetrics(results, names);
+  const skipReasons: Record<string, string> = {};
+  for (const [kind, why] of Object.entries(setup.missing)) {
+    for (const k of Object.keys(metrics)) if (k.includes(kind)) skipReasons[k] = why;
+  }
+  const budgets: BudgetCheck[] = checkBudgets(budgetFile.budgets, metrics, skipReasons);
+  const failed = budgets.filter((b) => b.status === 'fail');
+  const header = [
+    `zt bench, ${profile.name} run, ${started.toISOString()} (${((Date.now() - t0) / 1000).toFixed(0)} s of load)`,
+    `  ${describeProfile(profile)}`,
+    `  machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load average at start ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+    '  zt: two processes (node A, node B), FAKE_CA, RUST_LOG=warn, client enters via SOCKS5 on node A; peers: 1 thread per proxy, TLS 1.3, client certs required',
+  ];
+  const table = renderTable(results, budgets, header, names.direct);
+  process.stdout.write(`${table}\n`);
+
+  const json = {
+    profile,
+    description: describeProfile(profile),
+    started: started.toISOString(),
+    machine: { ...machine, loadavgAtEnd: loadavg() },
+    budgetsMachine: budgetFile.machine,
+    results,
+    metrics,
+    budgets,
+  };
+  mkdirSync(outDir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const jsonPath = join(outDir, `${profile.name}-${stamp}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  const panels = [
+    ...Object.entries(results.bulk).map(([key, rows]) => ({
+      title: `bulk, ${key}`,
+      unit: 'Gbit/s',
+      reference: names.direct,
+      bars: Object.entries(rows).map(([label, s]) => ({ label, value: s.median })),
+    })),
+    {
+      title: 'connection rate',
+      unit: 'conn/s',
+      reference: names.direct,
+      bars: Object.entries(results.rate).map(([label, s]) => ({ label, value: s.median })),
+    },
+    {
+      title: `p99 latency at ${profile.latencyRate} rps`,
+      unit: 'ms',
+      reference: names.direct,
+      bars: Object.entries(results.latency).map(([label, l]) => ({ label, value: l.p99 })),
+    },
+  ];
+  const svgPath = join(outDir, `${profile.name}-${stamp}.svg`);
+  writeFileSync(
+    svgPath,
+    renderSvg(
+      `zt bench (${profile.name})`,
+      `${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, ${started.toISOString()}`,
+      panels,
+    ),
+  );
+  log(`wrote ${jsonPath} and ${svgPath}`);
+  if (failed.length > 0) {
+    log(`${failed.length} budget(s) missed: ${failed.map((b) => b.name).join(', ')}`);
+    exitCode = 1;
+  }
+} catch (e) {
+  log(`bench could not run: ${(e as Error).stack ?? e}`);
+  exitCode = 2;
+} finally {
+  await stopAll();
+}
+process.exit(exitCode);

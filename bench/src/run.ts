@@ -1,0 +1,254 @@
+// The scenarios, run against every target with A/B interleaving: within a scenario each repetition
+// runs every target once, in a rotated order, and the figure quoted is the median over repetitions.
+import { runBulk } from './load/bulk.ts';
+import { openIdle } from './load/idle.ts';
+import { runLatency } from './load/latency.ts';
+import { runConnRate } from './load/rate.ts';
+import { sampleProc } from './procstat.ts';
+import type { Profile } from './profile.ts';
+import type { Setup } from './setup.ts';
+import { median } from './stats.ts';
+import type { Target } from './targets.ts';
+
+export interface Series {
+  samples: number[];
+  median: number;
+  errors?: number;
+  note?: string;
+}
+
+export interface LatencyRow {
+  p50: number;
+  p90: number;
+  p99: number;
+  samples: { p50: number; p90: number; p99: number }[];
+  /** CPU cores (CPU seconds per second) of the target's processes per 1,000 rps, median. */
+  cpuPer1kRps: number | null;
+  /** The same, per zt node (A, B). */
+  cpuPer1kRpsByProcess: number[];
+}
+
+export interface Results {
+  bulk: Record<string, Record<string, Series>>;
+  rate: Record<string, Series & { cpuPer1kConns: number | null }>;
+  latency: Record<string, LatencyRow>;
+  efficiency: {
+    ztPeakRssMB: { a: number; b: number };
+    ztCpuPer1kRps: { a: number; b: number; total: number };
+  };
+  idle: {
+    requested: number;
+    opened: number;
+    errors: number;
+    firstError?: string;
+    rssBeforeMB: { a: number; b: number };
+    rssAfterMB: { a: number; b: number };
+    note: string;
+  };
+  skipped: Record<string, string>;
+}
+
+const MB = 2 ** 20;
+
+function rotate<T>(xs: T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+function cpuOf(pids: number[]): number[] {
+  return pids.map((p) => sampleProc(p).cpuSeconds);
+}
+
+export async function runScenarios(
+  setup: Setup,
+  profile: Profile,
+  log: (s: string) => void,
+): Promise<Results> {
+  const peers = (['stunnel', 'haproxy'] as const).flatMap((k) =>
+    setup.peers[k] ? [setup.peers[k] as Target] : [],
+  );
+  const base = [setup.direct, setup.zt1, ...peers];
+  const skipped: Record<string, string> = {};
+  for (const [k, why] of Object.entries(setup.missing))
+    skipped[k === 'stunnel' ? 'stunnel pair' : 'HAProxy pair'] = why;
+
+  const interleave = async <R>(
+    label: string,
+    targets: Target[],
+    once: (t: Target) => Promise<R>,
+  ): Promise<Map<Target, R[]>> => {
+    const out = new Map<Target, R[]>(targets.map((t) => [t, []]));
+    for (let rep = 0; rep < profile.reps; rep++) {
+      for (const t of rotate(targets, rep)) {
+        out.get(t)?.push(await once(t));
+      }
+      log(`  ${label}: run ${rep + 1}/${profile.reps} done`);
+    }
+    return out;
+  };
+
+  // --- bulk ---------------------------------------------------------------------------------------
+  const bulk: Results['bulk'] = {};
+  const bulkCases = [
+    { key: '1 conn, one way', connections: 1, bytes: profile.bulk1Bytes, bidi: false, targets: base },
+    { key: '1 conn, both ways', connections: 1, bytes: profile.bulk1BidiBytes, bidi: true, targets: base },
+    {
+      key: '8 conns, one way',
+      connections: 8,
+      bytes: profile.bulk8Bytes,
+      bidi: false,
+      targets: [...base, setup.zt2],
+    },
+    { key: '8 conns, both ways', connections: 8, bytes: profile.bulk8BidiBytes, bidi: true, targets: base },
+  ];
+  for (const c of bulkCases) {
+    const runs = await interleave(`bulk ${c.key}`, c.targets, (t) =>
+      runBulk(t, { connections: c.connections, bytesPerConnection: c.bytes, bidirectional: c.bidi }),
+    );
+    bulk[c.key] = {};
+    for (const [t, rs] of runs) {
+      const samples = rs.map((r) => r.gbps);
+      bulk[c.key][t.name] = { samples, median: median(samples) };
+    }
+  }
+
+  // --- connection rate (+ CPU per 1,000 connections) ------------------------------------------------
+  const rate: Results['rate'] = {};
+  const rateTargets = [...base, setup.zt2];
+  const rateRuns = await interleave('connection rate', rateTargets, async (t) => {
+    const before = cpuOf(t.pids);
+    const r = await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.rateMs });
+    const cpu = cpuOf(t.pids).reduce((s, v, i) => s + v - (before[i] ?? 0), 0);
+    return { ...r, cpu };
+  });
+  for (const [t, rs] of rateRuns) {
+    const samples = rs.map((r) => r.perSecond);
+    const errors = rs.reduce((s, r) => s + r.errors, 0);
+    const firstError = rs.find((r) => r.firstError)?.firstError;
+    rate[t.name] = {
+      samples,
+      median: median(samples),
+      errors,
+      ...(firstError ? { note: `first error: ${firstError}` } : {}),
+      cpuPer1kConns: t.pids.length
+        ? median(rs.map((r) => (r.cpu / Math.max(1, r.connections)) * 1000))
+        : null,
+    };
+  }
+
+  // --- latency at a fixed rate (+ CPU per 1,000 rps) -----------------------------------------------
+  const latency: Results['latency'] = {};
+  const latRuns = await interleave('latency', base, async (t) => {
+    const before = cpuOf(t.pids);
+    const r = await runLatency(t, {
+      ratePerSec: profile.latencyRate,
+      durationMs: profile.latencyMs,
+      connections: profile.latencyConnections,
+    });
+    const perProc = cpuOf(t.pids).map((v, i) => v - (before[i] ?? 0));
+    const seconds = profile.latencyMs / 1000;
+    const per1k = (cpu: number): number => cpu / seconds / (r.achievedPerSec / 1000);
+    return { r, perProc: perProc.map(per1k) };
+  });
+  for (const [t, rs] of latRuns) {
+    const pick = (k: 'p50' | 'p90' | 'p99'): number => median(rs.map((x) => x.r[k]));
+    const byProc = t.pids.map((_, i) => median(rs.map((x) => x.perProc[i] ?? 0)));
+    latency[t.name] = {
+      p50: pick('p50'),
+      p90: pick('p90'),
+      p99: pick('p99'),
+      samples: rs.map((x) => ({ p50: x.r.p50, p90: x.r.p90, p99: x.r.p99 })),
+      cpuPer1kRps: t.pids.length ? byProc.reduce((a, b) => a + b, 0) : null,
+      cpuPer1kRpsByProcess: byProc,
+    };
+  }
+  const w1 = setup.meshes.w1;
+  const ztLat = latency[setup.zt1.name];
+  const efficiency: Results['efficiency'] = {
+    ztPeakRssMB: { a: sampleProc(w1.a.pid).hwmBytes / MB, b: sampleProc(w1.b.pid).hwmBytes / MB },
+    ztCpuPer1kRps: {
+      a: ztLat?.cpuPer1kRpsByProcess[0] ?? Number.NaN,
+      b: ztLat?.cpuPer1kRpsByProcess[1] ?? Number.NaN,
+      total: ztLat?.cpuPer1kRps ?? Number.NaN,
+    },
+  };
+
+  // --- idle connections through the mesh -----------------------------------------------------------
+  log(`  idle: opening ${profile.idleConnections} connections through ${setup.zt1.name}`);
+  const rss = (): { a: number; b: number } => ({
+    a: sampleProc(w1.a.pid).rssBytes / MB,
+    b: sampleProc(w1.b.pid).rssBytes / MB,
+  });
+  const rssBeforeMB = rss();
+  const hold = await openIdle(setup.zt1, profile.idleConnections);
+  // Let allocations settle (GC, socket buffers) before reading.
+  await new Promise((r) => setTimeout(r, 1000));
+  const rssAfterMB = rss();
+  await hold.close();
+  const idle: Results['idle'] = {
+    requested: profile.idleConnections,
+    opened: hold.opened,
+    errors: hold.errors,
+    ...(hold.firstError ? { firstError: hold.firstError } : {}),
+    rssBeforeMB,
+    rssAfterMB,
+    note:
+      hold.opened < profile.idleConnections
+        ? `only ${hold.opened} of ${profile.idleConnections} opened (fd limit ${process.env['ZT_BENCH_NOFILE'] ?? 'inherited'}); first error: ${hold.firstError}`
+        : 'each connection proven by one 1 KB echo, then held idle',
+  };
+  log(
+    `  idle: ${hold.opened} open; zt A ${rssAfterMB.a.toFixed(0)} MB, zt B ${rssAfterMB.b.toFixed(0)} MB RSS`,
+  );
+
+  return { bulk, rate, latency, efficiency, idle, skipped };
+}
+
+/** The flat map of figures budgets refer to; null where a peer pair is missing. */
+export function deriveMetrics(
+  r: Results,
+  names: { direct: string; zt1: string; zt2: string },
+): Record<string, number | null> {
+  const m: Record<string, number | null> = {};
+  const ratio = (a: number | undefined, b: number | undefined): number | null =>
+    a === undefined || b === undefined || !(b > 0) ? null : a / b;
+  const peerNames = { stunnel: 'stunnel pair', haproxy: 'HAProxy pair' };
+  const slug: Record<string, string> = {
+    '1 conn, one way': 'bulk1_up',
+    '1 conn, both ways': 'bulk1_bidi',
+    '8 conns, one way': 'bulk8_up',
+    '8 conns, both ways': 'bulk8_bidi',
+  };
+  for (const [key, rows] of Object.entries(r.bulk)) {
+    const s = slug[key] ?? key;
+    const zt = rows[names.zt1]?.median;
+    m[`${s}.zt_vs_direct`] = ratio(zt, rows[names.direct]?.median);
+    for (const [k, n] of Object.entries(peerNames)) {
+      m[`${s}.zt_vs_${k}`] = ratio(zt, rows[n]?.median);
+      m[`${s}.${k}_vs_direct`] = ratio(rows[n]?.median, rows[names.direct]?.median);
+    }
+  }
+  const zr = r.rate[names.zt1]?.median;
+  m['rate.zt_vs_direct'] = ratio(zr, r.rate[names.direct]?.median);
+  for (const [k, n] of Object.entries(peerNames)) m[`rate.zt_vs_${k}`] = ratio(zr, r.rate[n]?.median);
+  const d = r.latency[names.direct];
+  const z = r.latency[names.zt1];
+  if (d && z) {
+    m['latency.added_p50_ms'] = z.p50 - d.p50;
+    m['latency.added_p90_ms'] = z.p90 - d.p90;
+    m['latency.added_p99_ms'] = z.p99 - d.p99;
+  }
+  const h = r.latency[peerNames.haproxy];
+  m['latency.haproxy_added_p99_ms'] = h && d ? h.p99 - d.p99 : null;
+  m['efficiency.zt_cpu_per_1k_rps'] = r.efficiency.ztCpuPer1kRps.total;
+  m['efficiency.zt_cpu_vs_haproxy'] = ratio(z?.cpuPer1kRps ?? undefined, h?.cpuPer1kRps ?? undefined);
+  m['efficiency.zt_peak_rss_mb'] = Math.max(r.efficiency.ztPeakRssMB.a, r.efficiency.ztPeakRssMB.b);
+  m['idle.zt_rss_mb'] = Math.max(r.idle.rssAfterMB.a, r.idle.rssAfterMB.b);
+  m['idle.opened_fraction'] = r.idle.opened / r.idle.requested;
+  m['scaling.rate_2w_vs_1w'] = ratio(r.rate[names.zt2]?.median, zr);
+  m['scaling.bulk8_2w_vs_1w'] = ratio(
+    r.bulk['8 conns, one way']?.[names.zt2]?.median,
+    r.bulk['8 conns, one way']?.[names.zt1]?.median,
+  );
+  return m;
+}

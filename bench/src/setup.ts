@@ -1,0 +1,124 @@
+// Everything a run needs, started once: the target server (its own process), two zt meshes (1 and
+// 2 worker threads, on distinct loopback addresses and pod IPs so both can run at once), and the
+// peer proxy pairs. `stop()` ends only what was started here.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type Mesh, type MeshSpec, startMesh } from './mesh.ts';
+import { findBinary, type PeerKind, type PeerPair, startPeerPair } from './peers/pair.ts';
+import { writeTlsFiles } from './peers/tls.ts';
+import { directTarget, meshTarget, peerTarget, type Target } from './targets.ts';
+
+export const MESH_1W: MeshSpec = {
+  name: 'w1',
+  nodeA: { name: 'bench-w1-a', ip: '127.0.0.2' },
+  nodeB: { name: 'bench-w1-b', ip: '127.0.0.3' },
+  clientPodIp: '127.0.1.10',
+  serverPodIp: '127.0.2.10',
+  workers: 1,
+};
+export const MESH_2W: MeshSpec = {
+  name: 'w2',
+  nodeA: { name: 'bench-w2-a', ip: '127.0.0.4' },
+  nodeB: { name: 'bench-w2-b', ip: '127.0.0.5' },
+  clientPodIp: '127.0.3.10',
+  serverPodIp: '127.0.4.10',
+  workers: 2,
+};
+
+export interface Setup {
+  direct: Target;
+  zt1: Target;
+  zt2: Target;
+  peers: Partial<Record<PeerKind, Target>>;
+  /** Why a peer pair is absent. */
+  missing: Partial<Record<PeerKind, string>>;
+  meshes: { w1: Mesh; w2: Mesh };
+  stop(): Promise<void>;
+}
+
+async function startServerProcess(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=zt-source', fileURLToPath(new URL('./server-main.ts', import.meta.url))],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (l) =>
+      resolve((JSON.parse(l) as { port: number }).port),
+    );
+    child.once('exit', (code) => reject(new Error(`bench server exited (${code}) before listening`)));
+  });
+  return { child, port };
+}
+
+export async function startSetup(opts: {
+  dir: string;
+  ztNodeArgs?: string[];
+  log: (s: string) => void;
+}): Promise<Setup> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const server = await startServerProcess();
+    stops.push(async () => {
+      const exited = new Promise((r) => server.child.once('exit', r));
+      server.child.stdin?.end();
+      await exited;
+    });
+    opts.log(`target server on 0.0.0.0:${server.port} (pid ${server.child.pid})`);
+    const meshOpts = { dir: opts.dir, ...(opts.ztNodeArgs ? { nodeArgs: opts.ztNodeArgs } : {}) };
+    const [w1, w2] = await Promise.all([startMesh(MESH_1W, meshOpts), startMesh(MESH_2W, meshOpts)]);
+    stops.push(w1.stop, w2.stop);
+    opts.log(
+      `zt meshes ready: 1 worker (pids ${w1.a.pid}, ${w1.b.pid}), 2 workers (pids ${w2.a.pid}, ${w2.b.pid})`,
+    );
+    const tls = await writeTlsFiles(opts.dir);
+    const peers: Partial<Record<PeerKind, Target>> = {};
+    const missing: Partial<Record<PeerKind, string>> = {};
+    for (const kind of ['stunnel', 'haproxy'] as const) {
+      if (!findBinary(kind)) {
+        missing[kind] =
+          `${kind} is not installed (Debian package ${kind === 'stunnel' ? 'stunnel4' : 'haproxy'})`;
+        opts.log(missing[kind] as string);
+        continue;
+      }
+      // One thread per proxy, the CPU share of a 1-worker zt.
+      const pair: PeerPair = await startPeerPair(kind, {
+        dir: opts.dir,
+        tls,
+        target: { host: '127.0.0.1', port: server.port },
+        threads: 1,
+      });
+      stops.push(pair.stop);
+      peers[kind] = peerTarget(kind, pair.entry, pair.pids);
+      opts.log(`${kind} pair ready on ${pair.entry.host}:${pair.entry.port} (pids ${pair.pids.join(', ')})`);
+    }
+    return {
+      direct: directTarget({ host: MESH_1W.serverPodIp, port: server.port }, MESH_1W.clientPodIp),
+      zt1: meshTarget(
+        'zt (1 worker)',
+        w1.socks,
+        MESH_1W.clientPodIp,
+        { host: MESH_1W.serverPodIp, port: server.port },
+        [w1.a.pid, w1.b.pid],
+      ),
+      zt2: meshTarget(
+        'zt (2 workers)',
+        w2.socks,
+        MESH_2W.clientPodIp,
+        { host: MESH_2W.serverPodIp, port: server.port },
+        [w2.a.pid, w2.b.pid],
+      ),
+      peers,
+      missing,
+      meshes: { w1, w2 },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
