@@ -59,6 +59,11 @@ function cpuOf(pids: number[]): number[] {
   return pids.map((p) => sampleProc(p).cpuSeconds);
 }
 
+/**
+ * Order matters: the connection-rate scenario runs last because its tens of thousands of closed
+ * connections sit in TIME_WAIT on the pod addresses for a minute, and the idle scenario needs
+ * those ports; peak RSS is read before the idle scenario so it reflects load, not 10k sockets.
+ */
 export async function runScenarios(
   setup: Setup,
   profile: Profile,
@@ -112,30 +117,6 @@ export async function runScenarios(
     }
   }
 
-  // --- connection rate (+ CPU per 1,000 connections) ------------------------------------------------
-  const rate: Results['rate'] = {};
-  const rateTargets = [...base, setup.zt2];
-  const rateRuns = await interleave('connection rate', rateTargets, async (t) => {
-    const before = cpuOf(t.pids);
-    const r = await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.rateMs });
-    const cpu = cpuOf(t.pids).reduce((s, v, i) => s + v - (before[i] ?? 0), 0);
-    return { ...r, cpu };
-  });
-  for (const [t, rs] of rateRuns) {
-    const samples = rs.map((r) => r.perSecond);
-    const errors = rs.reduce((s, r) => s + r.errors, 0);
-    const firstError = rs.find((r) => r.firstError)?.firstError;
-    rate[t.name] = {
-      samples,
-      median: median(samples),
-      errors,
-      ...(firstError ? { note: `first error: ${firstError}` } : {}),
-      cpuPer1kConns: t.pids.length
-        ? median(rs.map((r) => (r.cpu / Math.max(1, r.connections)) * 1000))
-        : null,
-    };
-  }
-
   // --- latency at a fixed rate (+ CPU per 1,000 rps) -----------------------------------------------
   const latency: Results['latency'] = {};
   const latRuns = await interleave('latency', base, async (t) => {
@@ -185,6 +166,8 @@ export async function runScenarios(
   await new Promise((r) => setTimeout(r, 1000));
   const rssAfterMB = rss();
   await hold.close();
+  if (hold.errors > 0)
+    log(`  idle: ${hold.errors} failed; zt A says:\n${w1.a.tail()}\nzt B says:\n${w1.b.tail()}`);
   const idle: Results['idle'] = {
     requested: profile.idleConnections,
     opened: hold.opened,
@@ -200,6 +183,30 @@ export async function runScenarios(
   log(
     `  idle: ${hold.opened} open; zt A ${rssAfterMB.a.toFixed(0)} MB, zt B ${rssAfterMB.b.toFixed(0)} MB RSS`,
   );
+
+  // --- connection rate (+ CPU per 1,000 connections) ------------------------------------------------
+  const rate: Results['rate'] = {};
+  const rateTargets = [...base, setup.zt2];
+  const rateRuns = await interleave('connection rate', rateTargets, async (t) => {
+    const before = cpuOf(t.pids);
+    const r = await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.rateMs });
+    const cpu = cpuOf(t.pids).reduce((s, v, i) => s + v - (before[i] ?? 0), 0);
+    return { ...r, cpu };
+  });
+  for (const [t, rs] of rateRuns) {
+    const samples = rs.map((r) => r.perSecond);
+    const errors = rs.reduce((s, r) => s + r.errors, 0);
+    const firstError = rs.find((r) => r.firstError)?.firstError;
+    rate[t.name] = {
+      samples,
+      median: median(samples),
+      errors,
+      ...(firstError ? { note: `first error: ${firstError}` } : {}),
+      cpuPer1kConns: t.pids.length
+        ? median(rs.map((r) => (r.cpu / Math.max(1, r.connections)) * 1000))
+        : null,
+    };
+  }
 
   return { bulk, rate, latency, efficiency, idle, skipped };
 }

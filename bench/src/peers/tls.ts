@@ -24,7 +24,8 @@ export async function writeTlsFiles(dir: string): Promise<TlsFiles> {
     writeFileSync(p, text.endsWith('\n') ? text : `${text}\n`, { mode: 0o600 });
     return p;
   };
-  const chain = (pems: string[]): string => pems.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
+  const chain = (pems: readonly string[]): string =>
+    pems.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
   return {
     root: file('root.pem', ca.rootPem),
     clientCert: file('client.crt', chain(client.certChain)),

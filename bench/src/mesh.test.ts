@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadLocalConfig } from '@zt/xds';
+import { meshYaml, nodeEnv } from './mesh.ts';
+import { MESH_1W, MESH_2W } from './setup.ts';
+
+describe('meshYaml', () => {
+  it('is upstream local config that zt’s own loader reads: client pod on A, server pod on B', () => {
+    const snap = loadLocalConfig({ inline: meshYaml(MESH_1W) });
+    const byIp = new Map(snap.workloads.map((w) => [w.workloadIps[0], w]));
+    const client = byIp.get(MESH_1W.clientPodIp);
+    const server = byIp.get(MESH_1W.serverPodIp);
+    assert.equal(client?.node, MESH_1W.nodeA.name);
+    assert.equal(client?.namespace, 'bench-client');
+    assert.equal(server?.node, MESH_1W.nodeB.name);
+    assert.equal(server?.protocol, 'HBONE');
+  });
+  it('the two meshes share no address, so both run at once', () => {
+    const ips = (s: typeof MESH_1W): string[] => [s.nodeA.ip, s.nodeB.ip, s.clientPodIp, s.serverPodIp];
+    assert.equal(new Set([...ips(MESH_1W), ...ips(MESH_2W)]).size, 8);
+  });
+  it('node env: fake CA, SOCKS5, per-workload listeners, warn logs, worker count', () => {
+    const env = nodeEnv(MESH_2W, 'b', '/tmp/m.yaml');
+    assert.equal(env['FAKE_CA'], 'true');
+    assert.equal(env['ZT_BIND_ADDRESS'], MESH_2W.nodeB.ip);
+    assert.equal(env['NODE_NAME'], MESH_2W.nodeB.name);
+    assert.equal(env['ZTUNNEL_WORKER_THREADS'], '2');
+    assert.equal(env['RUST_LOG'], 'warn');
+    assert.equal(env['UNSTABLE_ENABLE_SOCKS5'], 'true');
+    assert.equal(env['ZT_PER_WORKLOAD_LISTENERS'], 'true');
+  });
+});
