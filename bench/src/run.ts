@@ -166,6 +166,9 @@ export async function runScenarios(
   await new Promise((r) => setTimeout(r, 1000));
   const rssAfterMB = rss();
   await hold.close();
+  // Ten thousand streams and sockets are torn down after close(); let that finish before the next
+  // scenario, or its first run measures the teardown (seen: 15 conn/s instead of ~400).
+  await new Promise((r) => setTimeout(r, 3000));
   if (hold.errors > 0)
     log(`  idle: ${hold.errors} failed; zt A says:\n${w1.a.tail()}\nzt B says:\n${w1.b.tail()}`);
   const idle: Results['idle'] = {
