@@ -11,7 +11,7 @@ import { type BudgetCheck, checkBudgets, loadBudgetFile } from './budgets.ts';
 import { renderSvg } from './chart.ts';
 import { describeProfile, PROFILES, type Profile } from './profile.ts';
 import { renderTable } from './report.ts';
-import { deriveMetrics, runScenarios } from './run.ts';
+import { deriveMetrics, runScenarios, SCENARIOS, type Scenario } from './run.ts';
 import { startSetup } from './setup.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     budgets: { type: 'string' },
     'cpu-prof': { type: 'string' },
     reps: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 
@@ -31,6 +32,12 @@ const base: Profile = PROFILES[args.ci ? 'ci' : args.quick ? 'quick' : 'full'];
 const profile: Profile = args.reps ? { ...base, reps: Number(args.reps) } : base;
 if (!(profile.reps >= 1)) {
   console.error('bench: --reps takes an integer >= 1');
+  process.exit(2);
+}
+// --only bulk,rate: a partial run for profiling; budgets are not checked.
+const only = args.only ? new Set(args.only.split(',') as Scenario[]) : undefined;
+if (only && [...only].some((s) => !SCENARIOS.includes(s))) {
+  console.error(`bench: --only takes a comma-separated subset of ${SCENARIOS.join(',')}`);
   process.exit(2);
 }
 const outDir = resolve(args.out ?? join(BENCH_DIR, 'results'));
@@ -75,14 +82,14 @@ try {
     ...(cpuProf ? { ztNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
   });
   const t0 = Date.now();
-  const results = await runScenarios(setup, profile, log);
+  const results = await runScenarios(setup, profile, log, only);
   const names = { direct: setup.direct.name, zt1: setup.zt1.name, zt2: setup.zt2.name };
   const metrics = deriveMetrics(results, names);
   const skipReasons: Record<string, string> = {};
   for (const [kind, why] of Object.entries(setup.missing)) {
     for (const k of Object.keys(metrics)) if (k.includes(kind)) skipReasons[k] = why;
   }
-  const budgets: BudgetCheck[] = checkBudgets(budgetFile.budgets, metrics, skipReasons);
+  const budgets: BudgetCheck[] = only ? [] : checkBudgets(budgetFile.budgets, metrics, skipReasons);
   const failed = budgets.filter((b) => b.status === 'fail');
   const header = [
     `zt bench, ${profile.name} run, ${started.toISOString()} (${((Date.now() - t0) / 1000).toFixed(0)} s of load)`,

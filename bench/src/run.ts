@@ -64,11 +64,16 @@ function cpuOf(pids: number[]): number[] {
  * connections sit in TIME_WAIT on the pod addresses for a minute, and the idle scenario needs
  * those ports; peak RSS is read before the idle scenario so it reflects load, not 10k sockets.
  */
+export type Scenario = 'bulk' | 'latency' | 'idle' | 'rate';
+export const SCENARIOS: readonly Scenario[] = ['bulk', 'latency', 'idle', 'rate'];
+
 export async function runScenarios(
   setup: Setup,
   profile: Profile,
   log: (s: string) => void,
+  only: ReadonlySet<Scenario> = new Set(SCENARIOS),
 ): Promise<Results> {
+  const want = (s: Scenario): boolean => only.has(s);
   const peers = (['stunnel', 'haproxy'] as const).flatMap((k) =>
     setup.peers[k] ? [setup.peers[k] as Target] : [],
   );
@@ -107,6 +112,7 @@ export async function runScenarios(
     { key: '8 conns, both ways', connections: 8, bytes: profile.bulk8BidiBytes, bidi: true, targets: base },
   ];
   for (const c of bulkCases) {
+    if (!want('bulk')) break;
     const runs = await interleave(`bulk ${c.key}`, c.targets, (t) =>
       runBulk(t, { connections: c.connections, bytesPerConnection: c.bytes, bidirectional: c.bidi }),
     );
@@ -119,18 +125,21 @@ export async function runScenarios(
 
   // --- latency at a fixed rate (+ CPU per 1,000 rps) -----------------------------------------------
   const latency: Results['latency'] = {};
-  const latRuns = await interleave('latency', base, async (t) => {
-    const before = cpuOf(t.pids);
-    const r = await runLatency(t, {
-      ratePerSec: profile.latencyRate,
-      durationMs: profile.latencyMs,
-      connections: profile.latencyConnections,
-    });
-    const perProc = cpuOf(t.pids).map((v, i) => v - (before[i] ?? 0));
-    const seconds = profile.latencyMs / 1000;
-    const per1k = (cpu: number): number => cpu / seconds / (r.achievedPerSec / 1000);
-    return { r, perProc: perProc.map(per1k) };
-  });
+  type LatRun = { r: Awaited<ReturnType<typeof runLatency>>; perProc: number[] };
+  const latRuns: Map<Target, LatRun[]> = !want('latency')
+    ? new Map()
+    : await interleave('latency', base, async (t) => {
+        const before = cpuOf(t.pids);
+        const r = await runLatency(t, {
+          ratePerSec: profile.latencyRate,
+          durationMs: profile.latencyMs,
+          connections: profile.latencyConnections,
+        });
+        const perProc = cpuOf(t.pids).map((v, i) => v - (before[i] ?? 0));
+        const seconds = profile.latencyMs / 1000;
+        const per1k = (cpu: number): number => cpu / seconds / (r.achievedPerSec / 1000);
+        return { r, perProc: perProc.map(per1k) };
+      });
   for (const [t, rs] of latRuns) {
     const pick = (k: 'p50' | 'p90' | 'p99'): number => median(rs.map((x) => x.r[k]));
     const byProc = t.pids.map((_, i) => median(rs.map((x) => x.perProc[i] ?? 0)));
@@ -155,20 +164,22 @@ export async function runScenarios(
   };
 
   // --- idle connections through the mesh -----------------------------------------------------------
-  log(`  idle: opening ${profile.idleConnections} connections through ${setup.zt1.name}`);
+  if (want('idle')) log(`  idle: opening ${profile.idleConnections} connections through ${setup.zt1.name}`);
   const rss = (): { a: number; b: number } => ({
     a: sampleProc(w1.a.pid).rssBytes / MB,
     b: sampleProc(w1.b.pid).rssBytes / MB,
   });
   const rssBeforeMB = rss();
-  const hold = await openIdle(setup.zt1, profile.idleConnections);
+  const hold = want('idle')
+    ? await openIdle(setup.zt1, profile.idleConnections)
+    : { opened: 0, errors: 0, firstError: undefined, close: async () => {} };
   // Let allocations settle (GC, socket buffers) before reading.
   await new Promise((r) => setTimeout(r, 1000));
   const rssAfterMB = rss();
   await hold.close();
   // Ten thousand streams and sockets are torn down after close(); let that finish before the next
   // scenario, or its first run measures the teardown (seen: 15 conn/s instead of ~400).
-  await new Promise((r) => setTimeout(r, 3000));
+  if (want('idle')) await new Promise((r) => setTimeout(r, 3000));
   if (hold.errors > 0)
     log(`  idle: ${hold.errors} failed; zt A says:\n${w1.a.tail()}\nzt B says:\n${w1.b.tail()}`);
   const idle: Results['idle'] = {
@@ -190,12 +201,15 @@ export async function runScenarios(
   // --- connection rate (+ CPU per 1,000 connections) ------------------------------------------------
   const rate: Results['rate'] = {};
   const rateTargets = [...base, setup.zt2];
-  const rateRuns = await interleave('connection rate', rateTargets, async (t) => {
-    const before = cpuOf(t.pids);
-    const r = await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.rateMs });
-    const cpu = cpuOf(t.pids).reduce((s, v, i) => s + v - (before[i] ?? 0), 0);
-    return { ...r, cpu };
-  });
+  type RateRun = Awaited<ReturnType<typeof runConnRate>> & { cpu: number };
+  const rateRuns: Map<Target, RateRun[]> = !want('rate')
+    ? new Map()
+    : await interleave('connection rate', rateTargets, async (t) => {
+        const before = cpuOf(t.pids);
+        const r = await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.rateMs });
+        const cpu = cpuOf(t.pids).reduce((s, v, i) => s + v - (before[i] ?? 0), 0);
+        return { ...r, cpu };
+      });
   for (const [t, rs] of rateRuns) {
     const samples = rs.map((r) => r.perSecond);
     const errors = rs.reduce((s, r) => s + r.errors, 0);
