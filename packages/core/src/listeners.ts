@@ -86,11 +86,16 @@ export class Listeners {
     return [...this.#sets.values()].flatMap((l) => l.map((e) => e.bound));
   }
 
-  /** Stops accepting on one set; open connections are not touched. */
+  /**
+   * Stops accepting on one set; open connections are not touched (the connection registry tracks
+   * and drains them). The listening socket closes at once; the close callback is not awaited:
+   * net.Server reports closed only after every accepted socket has, and a socket handed to TLS
+   * (HBONE) may never report it to the server, so waiting would hang drain and listener changes.
+   */
   async closeSet(set: string): Promise<void> {
     const list = this.#sets.get(set) ?? [];
     this.#sets.delete(set);
-    await Promise.all(list.map((e) => new Promise<void>((r) => e.server.close(() => r()))));
+    for (const e of list) e.server.close();
   }
 
   async closeAll(): Promise<void> {

@@ -207,6 +207,28 @@ export class ProxyEngine {
     return this.#reconcile;
   }
 
+  /**
+   * A workload left this node (or its pod namespace went away): stop accepting for it at once, and
+   * give its open connections, both directions, the drain deadline before they are aborted, as
+   * upstream drains a deleted pod's proxy.
+   */
+  #retireWorkload(uid: string): void {
+    void this.#listeners.closeSet(uid);
+    const deadlineMs = this.#config.drainDeadlineMs ?? 5000;
+    setTimeout(() => {
+      let aborted = 0;
+
+      for (const t of this.#registry.live()) {
+        const l = t.labelInput;
+        if (t.closed || (l.source?.uid !== uid && l.destination?.uid !== uid)) continue;
+        t.abort(new Error(`closed: workload ${uid} left this node ${deadlineMs}ms ago`));
+        aborted++;
+      }
+      if (aborted > 0)
+        this.#log.info({ workload: uid, aborted }, 'closed the connections of a removed workload');
+    }, deadlineMs).unref();
+  }
+
   async #doSync(): Promise<void> {
     const opt = this.#config.listeners.workloads;
     if (!opt) return;
@@ -218,7 +240,7 @@ export class ProxyEngine {
     }
     for (const set of this.#listeners.sets()) {
       if (set === 'shared' || set === 'socks5') continue;
-      if (!want.has(set)) await this.#listeners.closeSet(set);
+      if (!want.has(set)) this.#retireWorkload(set);
     }
     const ports: ListenerPorts = {
       inbound: opt.inbound ?? DEFAULT_PORTS.inbound,

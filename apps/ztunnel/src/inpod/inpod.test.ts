@@ -241,22 +241,19 @@ policies:
     assert.equal((await n2.readyz()).status, 200);
   });
 
-  test("del: the deleted pod's live connections end within the drain deadline", {
-    todo: 'core: closing a pod listener set leaves its accepted connections open (Listeners.closeSet only stops accepting); upstream drains the pod proxy on DelWorkload',
-  }, async () => {
+  test("del: the deleted pod's live connections end within the drain deadline", async () => {
     const live = liveToDeleted;
     assert.ok(live, 'needs the connection opened by the previous case');
     if (!live.destroyed) {
-      const closed = once(live, 'close').then(() => 'closed');
+      // zt closing its side shows as 'end' here (the test socket allows half-open), or 'close'.
+      const closed = Promise.race([once(live, 'end'), once(live, 'close')]).then(() => 'closed');
       const left = Math.max(0, deletedAt + DRAIN_MS + 2000 - Date.now());
       assert.equal(await Promise.race([closed, sleep(left, 'open')]), 'closed');
     }
     assert.ok(Date.now() - deletedAt <= DRAIN_MS + 2000, `closed ${Date.now() - deletedAt} ms after del`);
   });
 
-  test('a pod added after a deletion gets its listeners and traffic', {
-    todo: "core: ProxyEngine's listener reconcile chain waits for the deleted pod's server.close(), which waits for every accepted connection (pooled HBONE connections from other nodes included), so later pods are not bound",
-  }, async () => {
+  test('a pod added after a deletion gets its listeners and traffic', async () => {
     n2.register([serverC]);
     assert.equal(await n2.cni.sendAdd(serverC.uid), '');
     await SimNode.waitForListeners([serverC], true, 3000);
