@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { type CertSource, Identity } from '@zt/identity';
 import { counter, type MetricsSnapshot, registry, WorkerMetrics } from '@zt/metrics';
@@ -26,6 +27,12 @@ export interface WorkerRestartEvent {
   exitCode: number;
   restarts: number;
 }
+
+// The worker's own file: TypeScript when run from source, JavaScript in a build (dist/).
+const WORKER_ENTRY = new URL(
+  `./worker/entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+);
 
 const workerRestarts = counter(
   'zt_worker_restarts_total',
@@ -130,7 +137,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
 
   #spawn(index: number, generation: number): Slot {
     const init: WorkerInit = { config: this.#config, index, generation };
-    const worker = new Worker(new URL('./worker/entry.ts', import.meta.url), { workerData: init });
+    const worker = new Worker(WORKER_ENTRY, { workerData: init });
     const slot: Slot = { index, generation, worker, pending: new Map(), started: false, exiting: false };
     this.#slots[index] = slot;
     worker.on('message', (m: WorkerToMain) => this.#onMessage(slot, m));
@@ -261,7 +268,12 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     await Promise.all(
       this.#slots.map(async (s) => {
         s.exiting = true;
-        await this.#request(s, { t: 'close' }).catch(() => null);
+        // A worker gets a moment to close its connections cleanly; whatever it still holds then
+        // goes with the thread, so close() always completes.
+        await Promise.race([
+          this.#request(s, { t: 'close' }).catch(() => null),
+          sleep(2000, null, { ref: false }),
+        ]);
         await s.worker.terminate();
       }),
     );
