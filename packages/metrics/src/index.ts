@@ -1,3 +1,5 @@
+// The metric classes, so packages can name the types of what counter() and gauge() return.
+export type { Counter, Gauge, Histogram } from 'prom-client';
 export {
   aggregateRegistries,
   type MetricsSnapshot,

@@ -1,7 +1,13 @@
-import { counter, gauge } from '@zt/metrics';
+import { type Counter, counter, type Gauge, gauge } from '@zt/metrics';
 
 // Transport-level counters; traffic metrics with workload labels belong to core.
-export const metrics = {
+export const metrics: {
+  connectionsOpened: Counter<'side'>;
+  connectionsFailed: Counter<'side' | 'reason'>;
+  connectionsLive: Gauge<'side'>;
+  tunnelsOpened: Counter<'side'>;
+  tunnelsFailed: Counter<'side' | 'reason'>;
+} = {
   connectionsOpened: counter('zt_hbone_connections_opened_total', 'HBONE connections opened', ['side']),
   connectionsFailed: counter('zt_hbone_connections_failed_total', 'HBONE connections that failed to open', [
     'side',

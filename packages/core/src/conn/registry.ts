@@ -1,5 +1,6 @@
 import {
   counter,
+  type Counter as MetricCounter,
   tcpConnectionsClosed,
   tcpConnectionsFailed,
   tcpConnectionsOpened,
@@ -14,7 +15,7 @@ import { connectionLabels, type LabelInput, type ResponseFlag } from './labels.t
 type Counter = ReturnType<typeof tcpSentBytes.labels>;
 
 /** Connections refused before they were tracked (loop, bad SOCKS, unknown source...). */
-export const earlyDenials = counter(
+export const earlyDenials: MetricCounter<'direction' | 'reason'> = counter(
   'zt_connections_early_denied_total',
   'Connections refused before proxying, by reason',
   ['direction', 'reason'],
