@@ -92,9 +92,9 @@ export class ProxyEngine {
       },
       ...(config.http2 ? { flowControl: config.http2 } : {}),
       ...(config.tls12Enabled ? { tls12Enabled: true } : {}),
-      onError: (err, remote) =>
-        this.#log.debug(
-          { err: err.message, remote: remote && formatAddr(remote) },
+      onError: (err, remote, reason) =>
+        this.#log.warn(
+          { err: err.message, reason, remote: remote && formatAddr(remote) },
           'HBONE connection rejected',
         ),
     });

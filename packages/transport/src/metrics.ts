@@ -9,10 +9,11 @@ export const metrics: {
   tunnelsFailed: Counter<'side' | 'reason'>;
 } = {
   connectionsOpened: counter('zt_hbone_connections_opened_total', 'HBONE connections opened', ['side']),
-  connectionsFailed: counter('zt_hbone_connections_failed_total', 'HBONE connections that failed to open', [
-    'side',
-    'reason',
-  ]),
+  connectionsFailed: counter(
+    'zt_hbone_connections_failed_total',
+    'HBONE connections that failed to open or were closed for what the peer sent',
+    ['side', 'reason'],
+  ),
   connectionsLive: gauge('zt_hbone_connections_live', 'HBONE connections currently open', ['side']),
   tunnelsOpened: counter('zt_hbone_tunnels_opened_total', 'HBONE CONNECT tunnels established', ['side']),
   tunnelsFailed: counter('zt_hbone_tunnels_failed_total', 'HBONE CONNECT requests that did not open', [

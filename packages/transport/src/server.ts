@@ -10,6 +10,14 @@ import {
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Identity, WorkloadCertificate } from '@zt/identity';
+import {
+  ABUSE_LIMITS,
+  classifySessionError,
+  ERRORED_SESSION_GRACE_MS,
+  HboneSessionError,
+  MalformedStreamsError,
+  StreamAudit,
+} from './abuse.ts';
 import { type Authority, parseAuthority, type SocketAddress } from './authority.ts';
 import {
   checkFlowControl,
@@ -62,8 +70,11 @@ export interface HboneServerOptions {
   handshakeTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
-  /** Rejected connections and streams, for the caller's log. They are also counted. */
-  onError?(error: Error, remote: SocketAddress | undefined): void;
+  /**
+   * Rejected connections and streams and sessions closed for what the peer sent, for the caller's
+   * log (one line each). `reason` is the label they were counted under.
+   */
+  onError?(error: Error, remote: SocketAddress | undefined, reason: string): void;
 }
 
 interface ConnMeta {
@@ -85,6 +96,8 @@ export class HboneServer {
   readonly #fc: FlowControl;
   readonly #servers = new WeakMap<WorkloadCertificate, Http2SecureServer>();
   readonly #meta = new WeakMap<ServerHttp2Session, ConnMeta>();
+  readonly #audits = new Map<ServerHttp2Session, StreamAudit>();
+  #auditTimer: NodeJS.Timeout | undefined;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #handshaking = new Set<Socket>();
   readonly #owned: NetServer[] = [];
@@ -149,7 +162,7 @@ export class HboneServer {
   #fail(reason: string, err: Error, socket: Socket | undefined): void {
     metrics.connectionsFailed.inc({ side: 'server', reason });
     const remote = socket ? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 } : undefined;
-    this.#opts.onError?.(err, remote);
+    this.#opts.onError?.(err, remote, reason);
     socket?.destroy();
   }
 
@@ -176,6 +189,7 @@ export class HboneServer {
         enablePush: false,
       },
       // Node counts buffered frames against this (MB); large windows need more than the 10 MB default.
+      ...ABUSE_LIMITS,
       maxSessionMemory: Math.max(10, Math.ceil((this.#fc.connectionWindowSize * 4) / 1e6)),
     });
     server.on('tlsClientError', (e, s) => this.#fail('tls', e, s));
@@ -201,7 +215,7 @@ export class HboneServer {
       peer = verifyClientIdentity(socket, cert.identity.trustDomain);
     } catch (e) {
       metrics.connectionsFailed.inc({ side: 'server', reason: 'identity' });
-      this.#opts.onError?.(e as Error, remote);
+      this.#opts.onError?.(e as Error, remote, 'identity');
       session.destroy();
       return;
     }
@@ -209,9 +223,18 @@ export class HboneServer {
     this.#sessions.add(session);
     metrics.connectionsOpened.inc({ side: 'server' });
     metrics.connectionsLive.inc({ side: 'server' });
-    session.on('error', (e) => this.#opts.onError?.(e, remote));
+    session.on('error', (e) => this.#onSessionError(session, e, remote));
+    const audit = new StreamAudit();
+    this.#audits.set(session, audit);
+    this.#auditTimer ??= setInterval(() => this.#sweep(), 1000).unref();
     session.once('close', () => {
       this.#sessions.delete(session);
+      this.#audits.delete(session);
+      this.#reportLost(audit.sweep(session, true), remote);
+      if (this.#audits.size === 0) {
+        clearInterval(this.#auditTimer);
+        this.#auditTimer = undefined;
+      }
       metrics.connectionsLive.dec({ side: 'server' });
     });
     if (this.#fc.connectionWindowSize > 65_535) session.setLocalWindowSize(this.#fc.connectionWindowSize);
@@ -222,8 +245,32 @@ export class HboneServer {
     );
   }
 
+  /** One count and one report per errored session; its socket goes even if the peer does not read. */
+  #onSessionError(session: ServerHttp2Session, err: Error, remote: SocketAddress): void {
+    const reason = classifySessionError(err);
+    metrics.connectionsFailed.inc({ side: 'server', reason });
+    this.#opts.onError?.(new HboneSessionError(reason, err), remote, reason);
+    const socket = session.socket;
+    if (socket && !socket.destroyed) setTimeout(() => socket.destroy(), ERRORED_SESSION_GRACE_MS).unref();
+  }
+
+  #sweep(): void {
+    for (const [session, audit] of this.#audits) {
+      const meta = this.#meta.get(session);
+      this.#reportLost(audit.sweep(session), meta?.remote);
+    }
+  }
+
+  #reportLost(lost: number, remote: SocketAddress | undefined): void {
+    if (lost <= 0) return;
+    metrics.tunnelsFailed.inc({ side: 'server', reason: 'malformed' }, lost);
+    this.#opts.onError?.(new MalformedStreamsError(lost), remote, 'malformed');
+  }
+
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    const meta = stream.session ? this.#meta.get(stream.session as ServerHttp2Session) : undefined;
+    const session = stream.session as ServerHttp2Session | undefined;
+    if (session) this.#audits.get(session)?.delivered(stream.id);
+    const meta = session ? this.#meta.get(session) : undefined;
     stream.on('error', () => {
       // Reset by the peer or destroyed; the caller sees it through the stream it accepted.
     });
@@ -274,14 +321,14 @@ export class HboneServer {
     try {
       this.#opts.onTunnel(tunnel);
     } catch (e) {
-      this.#opts.onError?.(e as Error, meta.remote);
+      this.#opts.onError?.(e as Error, meta.remote, 'internal');
       if (!answered) tunnel.reject(503);
     }
   }
 
   #refuse(stream: ServerHttp2Stream, status: number, reason: string, message: string, meta: ConnMeta) {
     metrics.tunnelsFailed.inc({ side: 'server', reason });
-    this.#opts.onError?.(new HboneError('ERR_HBONE_BAD_REQUEST', message), meta.remote);
+    this.#opts.onError?.(new HboneError('ERR_HBONE_BAD_REQUEST', message), meta.remote, reason);
     if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
   }
 
