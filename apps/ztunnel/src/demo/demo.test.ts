@@ -19,8 +19,8 @@ test('the local mesh demo carries mTLS traffic end to end and enforces the deny 
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   assert.equal(code, 0, out);
-  assert.match(out, /metrics: http:\/\/127\.0\.0\.2:15020\/metrics/);
-  assert.match(out, /hbone: 127\.0\.0\.3:15008/);
+  assert.match(out, /metrics: http:\/\/127\.0\.20\.2:15020\/metrics/);
+  assert.match(out, /hbone: 127\.0\.20\.3:15008/);
   assert.match(out, /echoed back over HBONE mTLS/);
   assert.match(out, /denied by policy backend\/deny-untrusted/);
   assert.match(

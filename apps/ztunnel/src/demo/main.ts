@@ -2,8 +2,8 @@
 // process of their own), two zt processes as two nodes, sample workloads, a service VIP and a deny
 // policy; traffic flows through HBONE with mTLS and the demo narrates what happens.
 //
-//   node-a: zt on 127.0.0.2, pods sleep (127.0.1.10, ns frontend) and intruder (127.0.1.20, ns untrusted)
-//   node-b: zt on 127.0.0.3, pods echo (127.0.2.10:8080) and web (127.0.2.11:8081), ns backend
+//   node-a: zt on 127.0.20.2, pods sleep (127.0.21.10, ns frontend) and intruder (127.0.21.20, ns untrusted)
+//   node-b: zt on 127.0.20.3, pods echo (127.0.22.10:8080) and web (127.0.22.11:8081), ns backend
 //   service echo.backend.svc.cluster.local: VIP 127.10.0.10:80 -> echo:8080
 //   policy backend/deny-untrusted: DENY from namespace untrusted
 //
@@ -39,14 +39,14 @@ function say(line: string): void {
 }
 
 const NODES = [
-  { name: 'node-a', ip: '127.0.0.2' },
-  { name: 'node-b', ip: '127.0.0.3' },
+  { name: 'node-a', ip: '127.0.20.2' },
+  { name: 'node-b', ip: '127.0.20.3' },
 ] as const;
 const VIP = { host: '127.10.0.10', port: 80 };
-const SLEEP_IP = '127.0.1.10';
-const INTRUDER_IP = '127.0.1.20';
-const ECHO = { host: '127.0.2.10', port: 8080 };
-const WEB = { host: '127.0.2.11', port: 8081 };
+const SLEEP_IP = '127.0.21.10';
+const INTRUDER_IP = '127.0.21.20';
+const ECHO = { host: '127.0.22.10', port: 8080 };
+const WEB = { host: '127.0.22.11', port: 8081 };
 
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
