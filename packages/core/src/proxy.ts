@@ -6,7 +6,7 @@ import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
 import { ProxyState } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
-import { ConnectionRegistry } from './conn/registry.ts';
+import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
 import type { FlowContext, SocketOps } from './context.ts';
 import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
 import { servePlaintext } from './inbound/plaintext.ts';
@@ -16,7 +16,7 @@ import { Listeners, localWorkloads } from './listeners.ts';
 import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig } from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
 import { workloadIdentity } from './outbound/route.ts';
-import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
+import { negotiateSocks5, reply, SOCKS_REPLY, Socks5Error } from './outbound/socks5.ts';
 import type { ConnectionInfo } from './types.ts';
 
 export interface ProxyDeps {
@@ -304,7 +304,21 @@ export class ProxyEngine {
           s.write(reply(SOCKS_REPLY.succeeded));
           return proxyOutbound(this.#ctx, s, target);
         },
-        () => s.destroy(),
+        (e: unknown) => {
+          const reason = e instanceof Socks5Error ? e.reason : 'socks5-io';
+          earlyDenials.inc({ direction: 'outbound', reason });
+          this.#log.warn(
+            {
+              reason,
+              err: e instanceof Error ? e.message : String(e),
+              'src.addr': formatAddr({ address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }),
+            },
+            'SOCKS5 connection refused',
+          );
+          // The error reply is queued: let it flush, but do not wait on a client that stopped reading.
+          s.end();
+          setTimeout(() => s.destroy(), 1000).unref();
+        },
       )
       .catch((e: unknown) => this.#log.error({ err: e }, 'socks5 failed'));
   }

@@ -131,6 +131,19 @@ test('a certificate for another identity is rejected with IdentityMismatchError,
   assert.equal(await failures('ERR_CA_IDENTITY_MISMATCH'), before + 1);
 });
 
+test('a CA answering garbage (a PEM block that is no certificate, or no PEM) is rejected and counted', async (t) => {
+  t.after(() => plain.setMode('ok'));
+  for (const [mode, code] of [
+    [{ mode: 'garbage' }, 'ERR_CA_BAD_CERTIFICATE'],
+    [{ mode: 'garbage', chain: ['hello, I am a certificate'] }, 'ERR_CA_EMPTY_RESPONSE'],
+  ] as const) {
+    const before = await failures(code);
+    plain.setMode(mode);
+    await assert.rejects(client(t).fetchCertificate(ID), { code });
+    assert.equal(await failures(code), before + 1, code);
+  }
+});
+
 test('CA errors and deadlines surface as CaUnavailableError with the gRPC status', async (t) => {
   plain.setMode({ mode: 'fail', code: status.PERMISSION_DENIED, message: 'no impersonation for you' });
   t.after(() => plain.setMode('ok'));

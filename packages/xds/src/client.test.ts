@@ -107,6 +107,12 @@ test('update and removal are pushed, applied and ACKed', async () => {
   );
 });
 
+async function nackCount(): Promise<number> {
+  const m = registry.getSingleMetric('zt_xds_nacks_total');
+  const v = m ? (await m.get()).values.find((x) => x.labels['url'] === ADDRESS_TYPE_URL) : undefined;
+  return v?.value ?? 0;
+}
+
 test('NACK names the bad resource, keeps its last good version, applies the rest', async () => {
   const { server, store } = await setup();
   await store.whenSynced();
@@ -121,6 +127,7 @@ test('NACK names the bad resource, keeps its last good version, applies the rest
   });
   server.set({ workloads: [good] });
   await server.waitFor(() => server.acks().length === 3);
+  const nacksBefore = await nackCount();
   server.setRaw(ADDRESS_TYPE_URL, [
     { name: 'cluster1//v1/Pod/default/local', value: bad },
     { name: 'garbage', value: new Uint8Array([0xff, 0xff, 0xff]) },
@@ -130,6 +137,7 @@ test('NACK names the bad resource, keeps its last good version, applies the rest
   assert.match(nack.errorDetail!.message, /cluster1\/\/v1\/Pod\/default\/local: address #0: 5 bytes/);
   assert.match(nack.errorDetail!.message, /garbage: decode:/);
   assert.equal(nack.errorDetail!.code, grpcStatus.INVALID_ARGUMENT);
+  assert.equal(await nackCount(), nacksBefore + 1, 'counted in zt_xds_nacks_total{url}');
   // Last good state kept.
   assert.deepEqual(store.view().workloadByUid('cluster1//v1/Pod/default/local')?.workloadIps, ['127.0.0.1']);
   assert.ok(store.view().workloadByUid(good.uid));
@@ -200,7 +208,9 @@ test('refused streams back off, count ConnectionError, and recover when the serv
   // 20 + 40 + 80 ms at least between the first and the fourth attempt.
   assert.ok(Date.now() - started >= 140, `retried with backoff (${Date.now() - started} ms)`);
   assert.equal(store.synced, false);
-  assert.ok((await metric('istio_xds_connection_terminations_total', { reason: 'ConnectionError' })) - before >= 3);
+  assert.ok(
+    (await metric('istio_xds_connection_terminations_total', { reason: 'ConnectionError' })) - before >= 3,
+  );
   server.accept();
   await store.whenSynced();
   assert.equal(store.view().snapshot().workloads.length, 2);

@@ -12,7 +12,13 @@ import {
 import { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
 import { ResourceError, XdsConfigError } from './errors.ts';
 import { defaultLogger, type Logger } from './log.ts';
-import { type TerminationReason, xdsMessageBytes, xdsMessages, xdsTerminations } from './metrics.ts';
+import {
+  type TerminationReason,
+  xdsMessageBytes,
+  xdsMessages,
+  xdsNacks,
+  xdsTerminations,
+} from './metrics.ts';
 import { buildNode, type NodeInfo } from './node.ts';
 import {
   ADDRESS_TYPE_URL,
@@ -262,6 +268,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     if (rejects.length) {
       const message = rejects.map((r) => `${r.resource}: ${r.reason}`).join('; ');
       ack.errorDetail = { code: grpcStatus.INVALID_ARGUMENT, message };
+      xdsNacks.inc({ url: typeUrl });
       this.#log.error(
         { typeUrl, nonce: res.nonce, error: message },
         'xds: NACK; rejected resources keep their last good version',

@@ -27,3 +27,10 @@ export const xdsTerminations: Counter<'reason'> = counter(
   'The total number of completed connections to xds server (unstable)',
   ['reason'],
 );
+
+// zt's own (upstream has none): a NACK means istiod sent something this proxy could not apply.
+export const xdsNacks: Counter<'url'> = counter(
+  'zt_xds_nacks_total',
+  'xDS responses NACKed because a resource could not be decoded or applied',
+  ['url'],
+);

@@ -124,3 +124,38 @@ describe('negotiateSocks5 over a socket', () => {
     close();
   });
 });
+
+describe('SOCKS5 failures name a stable reason', () => {
+  const cases: Array<[string, Buffer, string, 'greeting' | 'request']> = [
+    ['SOCKS4 greeting', Buffer.from([4, 1, 0]), 'socks5-version', 'greeting'],
+    ['zero methods', Buffer.from([5, 0]), 'socks5-auth', 'greeting'],
+    ['no no-auth method', Buffer.from([5, 1, 2]), 'socks5-auth', 'greeting'],
+    ['BIND', Buffer.from([5, 2, 0, 1, 1, 2, 3, 4, 0, 80]), 'socks5-command', 'request'],
+    ['UDP ASSOCIATE', Buffer.from([5, 3, 0, 1, 1, 2, 3, 4, 0, 80]), 'socks5-command', 'request'],
+    ['request version 4', Buffer.from([4, 1, 0, 1, 1, 2, 3, 4, 0, 80]), 'socks5-version', 'request'],
+    ['zero-length domain', Buffer.from([5, 1, 0, 3, 0, 0, 80]), 'socks5-address', 'request'],
+    ['address type 9', Buffer.from([5, 1, 0, 9, 0, 0]), 'socks5-address', 'request'],
+  ];
+  for (const [label, bytes, reason, stage] of cases)
+    test(label, () => {
+      const r = stage === 'greeting' ? parseGreeting(bytes) : parseRequest(bytes);
+      assert.equal(r.kind, 'error');
+      if (r.kind !== 'error') return;
+      assert.equal(r.reason, reason);
+      assert.equal(r.reply, SOCKS_REPLY.commandNotSupported, 'upstream answers 7 to every protocol error');
+    });
+
+  test('a truncated handshake rejects with socks5-truncated', async () => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const client = connect((srv.address() as { port: number }).port, '127.0.0.1');
+    const [server] = (await once(srv, 'connection')) as [Socket];
+    const got = negotiateSocks5(server);
+    client.end(Buffer.from([5, 1, 0, 5, 1]));
+    await assert.rejects(got, { code: 'ERR_SOCKS5', reason: 'socks5-truncated' });
+    client.destroy();
+    server.destroy();
+    srv.close();
+  });
+});

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ServerCredentials as Creds,
   type Metadata,
@@ -25,7 +26,9 @@ export type TestCaMode =
   /** Wait `ms`, then sign as usual. */
   | { readonly mode: 'delay'; readonly ms: number }
   /** Sign the CSR's key, but for another identity (default spiffe://<td>/ns/wrong/sa/wrong). */
-  | { readonly mode: 'wrong-identity'; readonly identity?: string };
+  | { readonly mode: 'wrong-identity'; readonly identity?: string }
+  /** Answer OK with this chain (default: a PEM block of random bytes, which is no certificate). */
+  | { readonly mode: 'garbage'; readonly chain?: readonly string[] };
 
 /** One CreateCertificate call as the server saw it. */
 export interface RecordedRequest {
@@ -127,7 +130,7 @@ export class TestCaServer {
   }
 
   /** Changes how the following requests are answered; a string is shorthand for `{ mode }`. */
-  setMode(mode: TestCaMode | 'ok' | 'fail' | 'wrong-identity'): void {
+  setMode(mode: TestCaMode | 'ok' | 'fail' | 'wrong-identity' | 'garbage'): void {
     this.#mode = typeof mode === 'string' ? ({ mode } as TestCaMode) : mode;
   }
 
@@ -156,6 +159,10 @@ export class TestCaServer {
     });
     if (mode.mode === 'fail') {
       throw { code: mode.code ?? status.UNAVAILABLE, message: mode.message ?? 'test CA told to fail' };
+    }
+    if (mode.mode === 'garbage') {
+      const junk = `-----BEGIN CERTIFICATE-----\n${randomBytes(96).toString('base64')}\n-----END CERTIFICATE-----\n`;
+      return { certChain: [...(mode.chain ?? [junk])] };
     }
     if (mode.mode === 'delay') await new Promise((r) => setTimeout(r, mode.ms));
     const uris =
