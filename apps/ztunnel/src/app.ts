@@ -62,7 +62,11 @@ function identityOf(w: Workload, trustDomain: string): Identity {
   return new Identity(w.trustDomain || trustDomain, w.namespace, w.serviceAccount);
 }
 
-async function certificateProvider(config: Config, log: Logging): Promise<CertificateProvider> {
+async function certificateProvider(
+  config: Config,
+  log: Logging,
+  csrPool: CsrWorkerPool,
+): Promise<CertificateProvider> {
   if (config.fakeCa) return FakeCaProvider.create({ ttlSeconds: Math.round(config.secretTtlMs / 1000) });
   if (!config.caAddress) throw new Error('CA_ADDRESS is required unless FAKE_CA=true');
   const rootCert = config.caAddress.startsWith('https:') ? readRoots(config.caRootCaPath) : undefined;
@@ -74,7 +78,7 @@ async function certificateProvider(config: Config, log: Logging): Promise<Certif
     headers: config.caHeaders,
     ttlSeconds: Math.round(config.secretTtlMs / 1000),
     // CSR encoding costs ~3.5 ms of main-thread time each; a worker keeps the event loop free.
-    csrGenerator: new CsrWorkerPool().generate,
+    csrGenerator: csrPool.generate,
     logger: log.scope('cert'),
   });
 }
@@ -90,8 +94,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   const stateReady = readiness.register('state manager');
   const certsReady = readiness.register('workload certificates');
 
+  const csrPool = new CsrWorkerPool();
   const secrets = new SecretManager({
-    provider: await certificateProvider(config, logging),
+    provider: await certificateProvider(config, logging, csrPool),
     logger: logging.scope('cert'),
   });
   const store = new StateStore();
@@ -293,6 +298,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       await xds?.close();
       await dataPlane.close();
       secrets.close();
+      await csrPool.close();
       await Promise.allSettled([servers.admin.close(), servers.metrics.close(), servers.readiness.close()]);
       log.info('shutdown complete');
       opts.onExit?.();
