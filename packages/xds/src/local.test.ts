@@ -196,6 +196,12 @@ test('a bad file names the key and the line', () => {
     message: /required/,
   });
   rejects('workload:\n- name: a\n', { key: 'workload', line: 1, message: /unknown field "workload"/ });
+  // A missing required field has no line of its own: the error names its parent's.
+  rejects('workloads:\n  - uid: a\n    name: a\n', {
+    key: 'workloads[0].namespace',
+    line: 2,
+    message: /line 2, key workloads\[0\]\.namespace.*required string is missing/,
+  });
   rejects('workloads:\n  - name: a\n   bad: [\n', { message: /invalid YAML/ });
 });
 

@@ -39,7 +39,16 @@ class Reader {
     this.#lines = lines;
   }
   fail(path: string, why: string): never {
-    throw new LocalConfigError(this.source, why, { key: path, line: this.#lines.get(path) });
+    throw new LocalConfigError(this.source, why, { key: path, line: this.#lineOf(path) });
+  }
+  /** The line of `path`, or of its nearest parent when the key itself is missing. */
+  #lineOf(path: string): number | undefined {
+    for (let p = path; p; p = p.replace(/(\.[^.[\]]+|\[\d+\])$/, '')) {
+      const line = this.#lines.get(p);
+      if (line !== undefined) return line;
+      if (!/(\.[^.[\]]+|\[\d+\])$/.test(p)) break;
+    }
+    return undefined;
   }
   obj(v: unknown, path: string, allowed: readonly string[]): Obj {
     if (v === null || typeof v !== 'object' || Array.isArray(v))
