@@ -12,6 +12,7 @@ import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, encodeAddressBytes } from '@z
 import { makeWorkload } from '@zt/xds/testing';
 import { type Mesh, nodeEnv, ping, roundTrip, startMesh } from './harness/mesh.ts';
 import { type Probe, probe } from './harness/probe.ts';
+import { ZtProcess } from './harness/zt.ts';
 
 const PREFIX = '127.0.34';
 let mesh: Mesh;
@@ -239,6 +240,22 @@ describe('CA: garbage and another identity', { concurrency: false }, () => {
   caCase('a CA answering a PEM block that is no certificate', 'garbage', 'ERR_CA_BAD_CERTIFICATE');
   caCase('a CA answering a certificate for another identity', 'wrong-identity', 'ERR_CA_IDENTITY_MISMATCH');
   after(() => mesh.ca.setMode('ok'));
+});
+
+describe('startup environment', () => {
+  test('a scoped RUST_LOG (warn,ztunnel=info) is accepted', {
+    todo:
+      "product bug in apps/ztunnel/src/app.ts (not this suite's to fix): DataPlane gets logLevel " +
+      "logging.level().split(',')[0], but formatLogFilter prints scoped clauses first, so the workers get " +
+      '"ztunnel=info", pino throws on it and every worker exits with code 1 before zt is ready. Fix: take ' +
+      "the last clause (the default level), e.g. .split(',').at(-1)",
+  }, async () => {
+    const env = nodeEnv('node-log', `${PREFIX}.4`, mesh.xds.address, mesh.ca.address, {
+      RUST_LOG: 'warn,ztunnel=info',
+    });
+    const z = await ZtProcess.start('node-log', env);
+    await z.stop('SIGKILL');
+  });
 });
 
 describe('local config (LOCAL_XDS): malformed YAML', { concurrency: false }, () => {
