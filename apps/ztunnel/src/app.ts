@@ -24,6 +24,8 @@ import type { Config } from './config.ts';
 import {
   createLogger,
   type Logging,
+  parseLogFilter,
+  pinoLevelFor,
   Readiness,
   type RunningServer,
   startAdminServer,
@@ -149,7 +151,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     },
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
-    logLevel: logging.level().split(',')[0] ?? 'info',
+    logLevel: pinoLevelFor(parseLogFilter(config.logLevel), ['proxy', 'access']),
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 

@@ -26,6 +26,7 @@ export {
   type LogLevel,
   type LogLevelControl,
   parseLogFilter,
+  pinoLevelFor,
 } from './logging.ts';
 export { METRICS_PORT, type MetricsServerOptions, startMetricsServer } from './metrics.ts';
 export { READINESS_PORT, Readiness, type ReadinessServerOptions, startReadinessServer } from './readiness.ts';

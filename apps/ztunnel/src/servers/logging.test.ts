@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accessLog, createLogger, LogFilterError, parseLogFilter } from './index.ts';
+import { accessLog, createLogger, LogFilterError, parseLogFilter, pinoLevelFor } from './index.ts';
 
 function capture(): { lines: () => Record<string, unknown>[]; write: (s: string) => void } {
   const out: string[] = [];
@@ -123,4 +123,11 @@ test('accessLog writes upstream field names, duration in ms, and error lines at 
   assert.equal(failed?.['error'], 'connection refused');
   assert.equal(failed?.['bytes_sent'], 0);
   assert.equal('src.workload' in (failed ?? {}), false);
+});
+
+test('pinoLevelFor: the most verbose level among the scopes a worker logs for', () => {
+  assert.equal(pinoLevelFor(parseLogFilter('warn,access=info'), ['proxy', 'access']), 'info');
+  assert.equal(pinoLevelFor(parseLogFilter('warn,ztunnel=info'), ['proxy', 'access']), 'warn');
+  assert.equal(pinoLevelFor(parseLogFilter('off'), ['proxy', 'access']), 'silent');
+  assert.equal(pinoLevelFor(parseLogFilter('debug'), ['proxy']), 'debug');
 });

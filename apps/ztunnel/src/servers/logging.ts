@@ -67,6 +67,16 @@ function pinoLevel(l: LogLevel): LevelWithSilent {
   return l === 'off' ? 'silent' : l;
 }
 
+/**
+ * One pino level for a logger that writes for several scopes (a data-plane worker logs `proxy`
+ * and `access` lines through one logger): the most verbose level any of them gets.
+ */
+export function pinoLevelFor(f: LogFilter, scopes: readonly string[]): LevelWithSilent {
+  let most = 0;
+  for (const scope of scopes) most = Math.max(most, LEVELS.indexOf(levelFor(f, scope)));
+  return pinoLevel(LEVELS[most] ?? 'info');
+}
+
 /** What the admin `/logging` endpoint needs. */
 export interface LogLevelControl {
   /** The current filter, formatted as upstream (`access=debug,info`). */
