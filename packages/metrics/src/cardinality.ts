@@ -44,6 +44,8 @@ export class LabelSetGuard {
   readonly #overflow: OverflowSink;
   readonly #folded: Labels;
   readonly #foldedKey: string;
+  /** Frozen label objects handed to `labels()` children, already admitted: their calls skip the key. */
+  #children = new WeakSet<Labels>();
 
   constructor(metric: string, labelNames: readonly string[], limit: number, overflow: OverflowSink) {
     this.metric = metric;
@@ -67,6 +69,7 @@ export class LabelSetGuard {
 
   /** The labels to record under: `labels` itself, or the folded set when the metric is full. */
   admit(labels: Labels): Labels {
+    if (this.#children.has(labels)) return labels;
     const key = this.#key(labels);
     if (key === this.#foldedKey || this.#seen.has(key)) return labels;
     if (this.#seen.size < this.limit) {
@@ -77,12 +80,25 @@ export class LabelSetGuard {
     return { ...this.#folded };
   }
 
+  /**
+   * Admits the label set of a `labels()` child once: the frozen object returned is what the child
+   * passes on every call, and those calls are not keyed again until a set is forgotten or cleared.
+   */
+  admitChild(labels: Labels): Labels {
+    const admitted = Object.freeze({ ...this.admit(labels) });
+    this.#children.add(admitted);
+    return admitted;
+  }
+
   forget(labels: Labels): void {
     this.#seen.delete(this.#key(labels));
+    // A child of the forgotten set must take a slot again on its next call.
+    this.#children = new WeakSet();
   }
 
   clear(): void {
     this.#seen.clear();
+    this.#children = new WeakSet();
   }
 }
 
@@ -117,7 +133,7 @@ export function guardMetric<M extends object>(
   if (typeof labels === 'function') {
     const bound = (labels as (...args: unknown[]) => unknown).bind(metric);
     m['labels'] = (...args: unknown[]) =>
-      bound(guard.admit(isLabels(args[0]) ? args[0] : positional(labelNames, args)));
+      bound(guard.admitChild(isLabels(args[0]) ? args[0] : positional(labelNames, args)));
   }
   const reset = m['reset'];
   if (typeof reset === 'function') {

@@ -1,6 +1,9 @@
 import {
+  type CounterShare,
   counter,
+  counterShare,
   type Counter as MetricCounter,
+  type TrafficLabels,
   tcpConnectionsClosed,
   tcpConnectionsFailed,
   tcpConnectionsOpened,
@@ -11,8 +14,6 @@ import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
 import { connectionLabels, type LabelInput, type ResponseFlag } from './labels.ts';
-
-type Counter = ReturnType<typeof tcpSentBytes.labels>;
 
 /** Connections refused before they were tracked (loop, bad SOCKS, unknown source...). */
 export const earlyDenials: MetricCounter<'direction' | 'reason'> = counter(
@@ -46,8 +47,8 @@ export class TrackedConnection {
   readonly labelInput: LabelInput;
   readonly hboneAddr: string | undefined;
   readonly #registry: ConnectionRegistry;
-  readonly #toServer: Counter;
-  readonly #toClient: Counter;
+  readonly #toServer: CounterShare;
+  readonly #toClient: CounterShare;
   #abort: ((err: Error) => void) | undefined;
   #done = false;
   #abortReason: Error | undefined;
@@ -66,8 +67,8 @@ export class TrackedConnection {
     this.hboneAddr = p.hboneAddr;
     const labels = connectionLabels(p.labels);
     // Istio counts request bytes (client to server) as "received" for both reporters.
-    this.#toServer = tcpReceivedBytes.labels(labels);
-    this.#toClient = tcpSentBytes.labels(labels);
+    this.#toServer = counterShare(tcpReceivedBytes, labels);
+    this.#toClient = counterShare(tcpSentBytes, labels);
     tcpConnectionsOpened.inc(labels);
   }
 
@@ -77,14 +78,14 @@ export class TrackedConnection {
 
   /** Bytes from the client towards the destination. */
   countToServer(n: number): void {
-    this.#toServer.inc(n);
+    this.#toServer.add(n);
     if (this.info.direction === 'outbound') this.info.bytesSent += n;
     else this.info.bytesReceived += n;
   }
 
   /** Bytes from the destination back to the client. */
   countToClient(n: number): void {
-    this.#toClient.inc(n);
+    this.#toClient.add(n);
     if (this.info.direction === 'outbound') this.info.bytesReceived += n;
     else this.info.bytesSent += n;
   }
@@ -109,6 +110,8 @@ export class TrackedConnection {
     const effective: ResponseFlag =
       flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
     const labels = connectionLabels(this.labelInput, effective);
+    this.#toServer.flush();
+    this.#toClient.flush();
     tcpConnectionsClosed.inc(labels);
     if (FAILURE_FLAGS.has(effective)) tcpConnectionsFailed.inc(labels);
     this.#registry.remove(this, reason);
