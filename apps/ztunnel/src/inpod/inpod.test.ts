@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseExposition, sumOf } from '@zt/metrics/testing';
 import * as native from '@zt/native';
 import { SimNode } from './node.ts';
 import { inpodUnsupported, type SimPod, Topology } from './topology.ts';
@@ -195,6 +196,23 @@ policies:
     assert.equal(await exchange(await dial(clientA, serverA), 'allowed'), 'allowed');
     const denied = (await n2.zt.dataPlane.connections()).filter((c) => c.verdict === 'deny');
     assert.deepEqual(denied, [], 'a denied connection is not left open');
+  });
+
+  test('ZDS garbage from the CNI gets an error ack and a count; pods and connections go on', async () => {
+    const live = await dial(clientA, serverA);
+    assert.equal(await roundTrip(live, 'before garbage'), 'before garbage');
+    const errors = async () =>
+      sumOf(parseExposition(await n1.zt.dataPlane.metricsText()), 'workload_manager_request_errors_total');
+    const before = await errors();
+    for (const junk of [Buffer.from('not a protobuf at all'), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f])]) {
+      const ack = await n1.cni.sendRaw(junk);
+      assert.ok(ack && ack.length > 0, `an error ack names the problem (got ${JSON.stringify(ack)})`);
+    }
+    assert.equal((await errors()) - before, 2);
+    assert.equal(await roundTrip(live, 'after garbage'), 'after garbage');
+    assert.equal((await n1.readyz()).status, 200);
+    assert.equal(SimNode.listening(clientA), true);
+    live.destroy();
   });
 
   test('a CNI reconnect with a snapshot keeps pods, listeners and open connections', async () => {
