@@ -19,9 +19,25 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
       server.destroy();
       reject(err);
     };
+    // One 'data' handler per direction that counts, writes and applies backpressure: pipe() plus a
+    // counting listener dispatched every chunk twice.
     const half = (from: Duplex, to: Duplex, count: (n: number) => void) => {
-      from.on('data', (chunk: Buffer) => count(chunk.length));
-      from.pipe(to);
+      let waiting = false;
+      from.on('data', (chunk: Buffer) => {
+        count(chunk.length);
+        if (!to.write(chunk) && !waiting) {
+          waiting = true;
+          from.pause();
+        }
+      });
+      to.on('drain', () => {
+        if (!waiting) return;
+        waiting = false;
+        from.resume();
+      });
+      from.once('end', () => to.end());
+      // The caller may have paused `from` (outbound holds the client until the upstream is up).
+      from.resume();
       finished(from, { writable: false }, (err) => {
         if (err) return fail(err);
         if (--pending === 0 && !failed) {
