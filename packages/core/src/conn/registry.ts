@@ -49,6 +49,8 @@ export class TrackedConnection {
   readonly #registry: ConnectionRegistry;
   readonly #toServer: CounterShare;
   readonly #toClient: CounterShare;
+  /** The label set of a clean close too; computed once at open (23 labels, on every connection). */
+  readonly #labels: TrafficLabels;
   #abort: ((err: Error) => void) | undefined;
   #done = false;
   #abortReason: Error | undefined;
@@ -66,6 +68,7 @@ export class TrackedConnection {
     this.labelInput = p.labels;
     this.hboneAddr = p.hboneAddr;
     const labels = connectionLabels(p.labels);
+    this.#labels = labels;
     // Istio counts request bytes (client to server) as "received" for both reporters.
     this.#toServer = counterShare(tcpReceivedBytes, labels);
     this.#toClient = counterShare(tcpSentBytes, labels);
@@ -109,7 +112,7 @@ export class TrackedConnection {
     const reason = err ?? this.#abortReason;
     const effective: ResponseFlag =
       flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
-    const labels = connectionLabels(this.labelInput, effective);
+    const labels = effective === '-' ? this.#labels : { ...this.#labels, response_flags: effective };
     this.#toServer.flush();
     this.#toClient.flush();
     tcpConnectionsClosed.inc(labels);
@@ -166,6 +169,8 @@ export class ConnectionRegistry {
 }
 
 function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): void {
+  // The fields cost more than the line's level check: build them only for a line that is written.
+  if (!log.isLevelEnabled(err ? 'warn' : 'info')) return;
   const i = t.info;
   const l = t.labelInput;
   const mtls = l.mtls;

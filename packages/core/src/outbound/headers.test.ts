@@ -33,3 +33,13 @@ test('traceparent: version 00, random ids', () => {
   assert.equal(traceIdOf(a), a.slice(3, 35));
   assert.equal(traceIdOf('garbage'), undefined);
 });
+test('traceparent: ids stay well-formed and distinct across refills of the random pool', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const t = newTraceparent();
+    assert.match(t, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    seen.add(t.slice(3, 35));
+    seen.add(t.slice(36, 52));
+  }
+  assert.equal(seen.size, 2000);
+});

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Service, Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 
@@ -29,9 +29,20 @@ export function forwardedHeader(client: SocketAddr, service: Service | undefined
   return service ? `${f};host=${service.hostname}` : f;
 }
 
+// Trace and span ids for 256 connections per refill: one CSPRNG call instead of two per connection.
+const ID_BYTES = 24;
+const pool = Buffer.alloc(ID_BYTES * 256);
+let poolAt = pool.length;
+
 /** A fresh W3C traceparent, version 00, flags 00 (as upstream: a new id per connection). */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`;
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const at = poolAt;
+  poolAt += ID_BYTES;
+  return `00-${pool.toString('hex', at, at + 16)}-${pool.toString('hex', at + 16, at + ID_BYTES)}-00`;
 }
 
 /** The 32-hex trace id, or undefined when the header is not a valid traceparent. */

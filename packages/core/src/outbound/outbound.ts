@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { Identity } from '@zt/identity';
 import { HboneConnectError } from '@zt/transport';
 import type { Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
@@ -12,7 +11,7 @@ import { canonicalIp } from '../ip.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { baggageHeader, forwardedHeader, newTraceparent } from './headers.ts';
 import { isSelfCall } from './loop.ts';
-import { routeOutbound, workloadIdentity } from './route.ts';
+import { parseIdentity, routeOutbound, workloadIdentity } from './route.ts';
 
 function refuse(
   ctx: FlowContext,
@@ -115,8 +114,8 @@ export async function proxyOutbound(
         ? srcWl.workloadIps.find((ip) => ip.includes(':') === route.connect.address.includes(':'))
         : undefined;
     upstream = ctx.pool.open({
-      source: Identity.parse(srcId),
-      destinationIdentities: route.expectedIdentities.map((i) => Identity.parse(i)),
+      source: parseIdentity(srcId),
+      destinationIdentities: route.expectedIdentities.map(parseIdentity),
       address: route.connect,
       authority: formatAddr(route.authority),
       headers: {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProxyState } from '@zt/xds';
 import { service, snapshot, workload } from '../testing/fixtures.ts';
-import { type Route, type RouteOptions, routeOutbound } from './route.ts';
+import { parseIdentity, type Route, type RouteOptions, routeOutbound } from './route.ts';
 
 const opts: RouteOptions = {
   network: '',
@@ -201,4 +201,13 @@ describe('routeOutbound', () => {
     const r = routeOutbound(view, src, { address: 'fd00::5', port: 80 }, opts);
     assert.deepEqual(r.kind === 'hbone' && r.connect, { address: 'fd00::5', port: 15008 });
   });
+});
+
+test('parseIdentity: one parsed identity per URI, bad URIs still rejected every time', () => {
+  const a = parseIdentity('spiffe://cluster.local/ns/ns1/sa/sleep');
+  assert.equal(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/sleep'));
+  assert.equal(a.serviceAccount, 'sleep');
+  assert.notEqual(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/other'));
+  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_INVALID_IDENTITY' });
+  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_INVALID_IDENTITY' });
 });

@@ -1,3 +1,4 @@
+import { Identity } from '@zt/identity';
 import type { Endpoint, GatewayAddress, ProxyStateView, Service, Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 
@@ -36,6 +37,21 @@ export interface RouteOptions {
 
 export function workloadIdentity(w: Workload, defaultTrustDomain: string): string {
   return `spiffe://${w.trustDomain || defaultTrustDomain}/ns/${w.namespace}/sa/${w.serviceAccount || 'default'}`;
+}
+
+// Identities are immutable and few (one per service account and SAN); parsing them on every
+// connection showed in connection-rate profiles. Bounded: cleared wholesale when full.
+const IDENTITY_CACHE_MAX = 4096;
+const identities = new Map<string, Identity>();
+
+/** `Identity.parse`, remembered per URI (it throws for a bad URI, which is not remembered). */
+export function parseIdentity(uri: string): Identity {
+  let id = identities.get(uri);
+  if (id) return id;
+  id = Identity.parse(uri);
+  if (identities.size >= IDENTITY_CACHE_MAX) identities.clear();
+  identities.set(uri, id);
+  return id;
 }
 
 const randomPick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)] as T;
