@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { socks5Connect } from './socks5.ts';
+import { socksDial } from '@zt/core/testing';
 
 const { values: args } = parseArgs({
   options: { duration: { type: 'string' }, quiet: { type: 'boolean', default: false } },
@@ -186,9 +186,12 @@ async function exchange(
   dest: { host: string; port: number },
   payload: string,
 ): Promise<string | undefined> {
-  let sock: Awaited<ReturnType<typeof socks5Connect>>;
+  let sock: Awaited<ReturnType<typeof socksDial>>;
   try {
-    sock = await socks5Connect({ proxy: { host: NODES[0].ip, port: 15080 }, localAddress: from, dest });
+    sock = await socksDial({ address: NODES[0].ip, port: 15080 }, from, {
+      address: dest.host,
+      port: dest.port,
+    });
   } catch {
     return undefined;
   }

