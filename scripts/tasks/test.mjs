@@ -38,10 +38,48 @@ function parseSummaries(out) {
   return by;
 }
 
+/**
+ * The spec reporter's "failing tests" section, condensed per package prefix: where each failing
+ * test is, its name and the first lines of its error without the stack. CI shows only the tail of
+ * the output, so these are repeated next to the summary where they are seen.
+ */
+function parseFailures(out) {
+  const by = new Map();
+  const inSection = new Set();
+  for (const raw of out.split('\n')) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
+    const line = raw.replace(/\u001b\[[0-9;]*m/g, '');
+    const m = /^(?:(\S+?):test: )?(.*)$/.exec(line);
+    const key = m?.[1] ?? '';
+    const text = m?.[2] ?? '';
+    if (/^\S* ?✖ failing tests:/.test(text)) {
+      inSection.add(key);
+      continue;
+    }
+    if (!inSection.has(key)) continue;
+    const list = by.get(key) ?? [];
+    by.set(key, list);
+    if (text.startsWith('test at ')) {
+      list.push({ where: text.slice(8), name: '', error: [] });
+      continue;
+    }
+    const cur = list.at(-1);
+    if (!cur) continue;
+    if (cur.name === '' && /^\S* ?✖ /.test(text)) {
+      cur.name = text.replace(/^\S* ?✖ /, '');
+    } else if (text.trim() !== '' && !/^\s*at /.test(text) && cur.error.length < 6) {
+      cur.error.push(text.trim());
+    }
+  }
+  return by;
+}
+
 const results = [];
+const failures = [];
 
 const root = await capture(process.execPath, ['--test', '--test-reporter=spec', 'scripts/*.test.mjs']);
 const rootSum = parseSummaries(root.out).get('') ?? { pass: 0, fail: root.code === 0 ? 0 : 1 };
+for (const f of parseFailures(root.out).get('') ?? []) failures.push({ pkg: 'scripts', ...f });
 results.push({ name: 'scripts', ...rootSum });
 
 const lint = await capture('biome', ['check', '.']);
@@ -60,6 +98,7 @@ const turbo = await capture('turbo', [
   ...filter,
 ]);
 const sums = parseSummaries(turbo.out);
+for (const [pkg, list] of parseFailures(turbo.out)) for (const f of list) failures.push({ pkg, ...f });
 const testedPackages = [];
 for (const group of ['packages', 'apps', '.']) {
   const dirs = group === '.' ? ['bench', 'deploy'] : readdirSync(join(ROOT, group));
@@ -84,6 +123,15 @@ for (const r of results) {
   passed += r.pass;
   failed += r.fail;
   console.log(`${r.fail > 0 ? 'FAIL' : 'ok  '} ${r.name.padEnd(24)} ${r.pass} passed, ${r.fail} failed`);
+}
+if (failures.length > 0) {
+  // Kept short and placed last but one: CI shows only the tail of the output.
+  console.log('-- failing tests --');
+  for (const f of failures.slice(0, 12)) {
+    console.log(`${f.pkg}: ${f.name} (${f.where})`);
+    if (f.error[0]) console.log(`    ${f.error[0].slice(0, 200)}`);
+  }
+  if (failures.length > 12) console.log(`... and ${failures.length - 12} more above`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && turbo.code === 0 ? 0 : 1);
