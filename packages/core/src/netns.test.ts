@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCa } from '@zt/identity/testing';
 import * as native from '@zt/native';
+import { freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
 import pino from 'pino';
 import { DataPlane } from './dataplane.ts';
 import { policy, service, testCaCertSource, workload } from './testing/index.ts';
@@ -53,8 +54,10 @@ function unsupported(): string | undefined {
 }
 
 const skip = unsupported();
-const X = 200 + (process.pid % 50);
-const tag = `${process.pid % 1_000_000}`;
+// Namespaces of killed earlier runs keep host routes that would swallow this run's traffic.
+if (!skip) sweepStaleNetns();
+const X = skip ? 0 : freeTestSubnet(200, 50);
+const tag = `${process.pid}`;
 
 interface Pod {
   ns: string;

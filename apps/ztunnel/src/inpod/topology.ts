@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as native from '@zt/native';
-import { netnsUnsupported } from '@zt/native/testing';
+import { freeTestSubnet, netnsUnsupported, sweepStaleNetns } from '@zt/native/testing';
 
 interface Run {
   ok: boolean;
@@ -93,9 +93,11 @@ export class Topology {
   readonly #hostIfs: string[] = [];
 
   constructor() {
-    this.#tag = `${process.pid % 1_000_000}`;
+    // Namespaces of killed earlier runs keep host routes that would swallow this run's traffic.
+    sweepStaleNetns();
+    this.#tag = `${process.pid}`;
     // 10.150-199.x.0/24: apart from core's multi-node test (10.200-249), which may run alongside.
-    this.#net = 150 + (process.pid % 50);
+    this.#net = freeTestSubnet(150, 50);
   }
 
   addPod(spec: PodSpec): SimPod {

@@ -20,6 +20,43 @@ export function netnsUnsupported(): string | undefined {
   return undefined;
 }
 
+/**
+ * Deletes the network namespaces that test processes of this project left behind when they were
+ * killed before cleaning up (names start with `zt` and carry the creating process's pid as their
+ * first all-digit `-` segment). A leftover namespace keeps its veth pair, and the host end keeps
+ * its address and route, which would capture the traffic of a later run that picks the same
+ * subnet. Namespaces of processes still running are left alone. Returns the names deleted.
+ */
+export function sweepStaleNetns(): string[] {
+  const list = run('ip', ['netns', 'list']);
+  if (list.status !== 0) return [];
+  const deleted: string[] = [];
+  for (const line of list.stdout.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    if (!name.startsWith('zt')) continue;
+    const pid = name.split('-').find((part) => /^[0-9]+$/.test(part));
+    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
+    if (run('ip', ['netns', 'delete', name]).status === 0) deleted.push(name);
+  }
+  return deleted;
+}
+
+/**
+ * A second octet X in [from, from + count) such that no interface in this namespace has an
+ * address in 10.X.0.0/16, starting the search at `from + (pid % count)` so concurrent test
+ * processes spread out. Throws when every one is taken.
+ */
+export function freeTestSubnet(from: number, count: number): number {
+  const addrs = run('ip', ['-o', '-4', 'addr', 'show']).stdout;
+  const used = new Set<number>();
+  for (const m of addrs.matchAll(/inet 10\.([0-9]+)\./g)) used.add(Number(m[1]));
+  for (let i = 0; i < count; i++) {
+    const x = from + ((process.pid + i) % count);
+    if (!used.has(x)) return x;
+  }
+  throw new Error(`no free 10.X.0.0/16 for X in ${from}..${from + count - 1}: every one has a host address`);
+}
+
 export interface RunResult {
   status: number;
   stdout: string;
