@@ -1,6 +1,6 @@
 import type { Identity } from './identity.ts';
 import type { WorkloadCertificate } from './types.ts';
-import { x509 } from './x509.ts';
+import { type X509, x509 } from './x509.ts';
 
 const PEM_BLOCK_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -10,17 +10,17 @@ export function splitPem(text: string): string[] {
 }
 
 /** The URI SANs of a certificate (the only SAN type SPIFFE uses). */
-export function uriSans(cert: x509.X509Certificate): string[] {
+export function uriSans(cert: X509.X509Certificate): string[] {
   const ext = cert.getExtension(x509.SubjectAlternativeNameExtension);
   if (!ext) return [];
   return ext.names.items.filter((n) => n.type === 'url').map((n) => n.value);
 }
 
 /** The URI SANs a CSR asks for. */
-export function csrUriSans(csr: x509.Pkcs10CertificateRequest): string[] {
+export function csrUriSans(csr: X509.Pkcs10CertificateRequest): string[] {
   const ext = csr.extensions.find((e) => e instanceof x509.SubjectAlternativeNameExtension);
   if (!ext) return [];
-  return (ext as x509.SubjectAlternativeNameExtension).names.items
+  return (ext as X509.SubjectAlternativeNameExtension).names.items
     .filter((n) => n.type === 'url')
     .map((n) => n.value);
 }

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { Client, type ClientOptions, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import type * as GrpcJs from '@grpc/grpc-js';
+import type { Client, ClientOptions, Metadata, ServiceError } from '@grpc/grpc-js';
 import { splitPem, toWorkloadCertificate, uriSans } from './certificate.ts';
 import { type CsrGenerator, generateCsr } from './csr.ts';
 import {
@@ -21,7 +23,7 @@ import {
   IMPERSONATED_IDENTITY,
 } from './service.ts';
 import type { CertificateProvider, WorkloadCertificate } from './types.ts';
-import { x509 } from './x509.ts';
+import { type X509, x509 } from './x509.ts';
 
 export interface CaClientOptions {
   /** `https://host:port` (TLS, verified with `rootCert`) or `http://host:port` (plaintext). CA_ADDRESS. */
@@ -50,6 +52,11 @@ export interface CaClientOptions {
 }
 
 const DEFAULT_TTL_SECONDS = 24 * 3600;
+
+// @grpc/grpc-js is loaded when the first CaClient is made: data-plane worker threads import this
+// package but never call the CA.
+const require = createRequire(import.meta.url);
+const grpc = (): typeof GrpcJs => require('@grpc/grpc-js') as typeof GrpcJs;
 
 /** Client of istiod's `istio.v1.auth.IstioCertificateService/CreateCertificate`. */
 export class CaClient implements CertificateProvider {
@@ -81,6 +88,7 @@ export class CaClient implements CertificateProvider {
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
     const target = `${url.hostname}:${port}`;
     const channelOptions: ClientOptions = {};
+    const { credentials } = grpc();
     let creds = credentials.createInsecure();
     if (url.protocol === 'https:') {
       if (options.rootCert !== undefined && splitPem(options.rootCert).length === 0) {
@@ -109,7 +117,7 @@ export class CaClient implements CertificateProvider {
         `SECRET_TTL must be a positive whole number of seconds, got ${options.ttlSeconds}`,
       );
     }
-    this.#client = new Client(target, creds, channelOptions);
+    this.#client = new (grpc().Client)(target, creds, channelOptions);
   }
 
   /** Makes a key and CSR for `identity`, has the CA sign it, and checks what comes back. */
@@ -142,7 +150,7 @@ export class CaClient implements CertificateProvider {
     const response = await this.#call(id, request, metadata);
     const chain = response.certChain.flatMap(splitPem);
     if (chain.length === 0) throw new CaResponseError('ERR_CA_EMPTY_RESPONSE', id, 'empty certificate chain');
-    let leaf: x509.X509Certificate;
+    let leaf: X509.X509Certificate;
     try {
       leaf = new x509.X509Certificate(chain[0] as string);
     } catch (err) {
@@ -177,7 +185,7 @@ export class CaClient implements CertificateProvider {
   }
 
   async #metadata(): Promise<Metadata> {
-    const md = new Metadata();
+    const md = new (grpc().Metadata)();
     const { tokenPath, clusterId, headers } = this.#opts;
     if (tokenPath) {
       let token: string;
@@ -214,7 +222,7 @@ export class CaClient implements CertificateProvider {
         (err: ServiceError | null, value?: CertificateResponseMessage) => {
           if (err)
             reject(
-              new CaUnavailableError(this.address, `${status[err.code]}: ${err.details}`, err.code, {
+              new CaUnavailableError(this.address, `${grpc().status[err.code]}: ${err.details}`, err.code, {
                 cause: err,
               }),
             );

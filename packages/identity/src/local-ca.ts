@@ -10,6 +10,7 @@ import {
   generateKeyPair,
   privateKeyToPem,
   randomSerial,
+  type X509,
   x509,
 } from './x509.ts';
 
@@ -34,10 +35,10 @@ const HOUR = 3600_000;
 export class LocalCa {
   readonly trustDomain: string;
   readonly rootPem: string;
-  readonly #root: x509.X509Certificate;
+  readonly #root: X509.X509Certificate;
   readonly #keys: CryptoKeyPair;
 
-  private constructor(trustDomain: string, root: x509.X509Certificate, keys: CryptoKeyPair) {
+  private constructor(trustDomain: string, root: X509.X509Certificate, keys: CryptoKeyPair) {
     this.trustDomain = trustDomain;
     this.#root = root;
     this.#keys = keys;
@@ -79,7 +80,7 @@ export class LocalCa {
   async signLeaf(publicKey: CryptoKey, uris: string[], options: IssueOptions = {}): Promise<string> {
     const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
     const notAfter = options.notAfter ?? new Date(Date.now() + (options.ttlMs ?? 24 * HOUR));
-    const names: x509.JsonGeneralName[] = [
+    const names: X509.JsonGeneralName[] = [
       ...uris.map((value) => ({ type: 'url' as const, value })),
       ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
       ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -115,7 +116,7 @@ export class LocalCa {
    * `options.uris` says otherwise (a CA decides the identity, not the requester).
    */
   async signCsr(csrPem: string, options: IssueOptions = {}): Promise<string> {
-    let csr: x509.Pkcs10CertificateRequest;
+    let csr: X509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
     } catch (err) {

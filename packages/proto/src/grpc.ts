@@ -1,6 +1,12 @@
-import { type GrpcObject, loadPackageDefinition } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { createRequire } from 'node:module';
+import type * as GrpcJs from '@grpc/grpc-js';
+import type { GrpcObject } from '@grpc/grpc-js';
+import type * as ProtoLoader from '@grpc/proto-loader';
 import { PROTO_DIR, protoFiles } from './files.ts';
+
+// Loaded on first use: a data-plane worker thread imports this package's dependents but never
+// speaks gRPC, and each thread would otherwise compile and hold these libraries (~25 MB RSS).
+const require = createRequire(import.meta.url);
 
 export type LoadedPackage = GrpcObject;
 
@@ -13,6 +19,8 @@ let cached: GrpcObject | undefined;
  */
 export function grpcPackage(): GrpcObject {
   if (cached) return cached;
+  const { loadSync } = require('@grpc/proto-loader') as typeof ProtoLoader;
+  const { loadPackageDefinition } = require('@grpc/grpc-js') as typeof GrpcJs;
   const def = loadSync(protoFiles(), {
     includeDirs: [PROTO_DIR],
     keepCase: false,

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import {
-  type ChannelCredentials,
-  type ClientDuplexStream,
-  credentials,
-  type Client as GrpcClient,
-  status as grpcStatus,
+import { createRequire } from 'node:module';
+import type * as GrpcJs from '@grpc/grpc-js';
+import type {
+  ChannelCredentials,
+  ClientDuplexStream,
+  Client as GrpcClient,
   Metadata,
-  type StatusObject,
+  StatusObject,
 } from '@grpc/grpc-js';
 import { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
 import { ResourceError, XdsConfigError } from './errors.ts';
@@ -29,6 +29,11 @@ import {
 import type { StateStore, StateUpdate } from './store.ts';
 import type { Authorization } from './types.ts';
 import { adsService, type DeltaRequest, type DeltaResponse, type WireResource } from './wire.ts';
+
+// @grpc/grpc-js is loaded when the first client connects: data-plane worker threads import this
+// package for the state types but never speak xDS.
+const require = createRequire(import.meta.url);
+const grpcJs = (): typeof GrpcJs => require('@grpc/grpc-js') as typeof GrpcJs;
 
 export interface XdsClientOptions {
   /** XDS_ADDRESS: `https://host:port` (TLS, verified) or `http://host:port` (plaintext). */
@@ -68,14 +73,14 @@ const TYPES = [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL] as const;
 // Stream ends that are routine (server-side rotation, GOAWAY): reconnect at once, as upstream does.
 function isRoutineEnd(s: { code: number; details: string }): boolean {
   if (
-    s.code === grpcStatus.UNKNOWN ||
-    s.code === grpcStatus.CANCELLED ||
-    s.code === grpcStatus.DEADLINE_EXCEEDED
+    s.code === grpcJs().status.UNKNOWN ||
+    s.code === grpcJs().status.CANCELLED ||
+    s.code === grpcJs().status.DEADLINE_EXCEEDED
   ) {
     return true;
   }
   return (
-    s.code === grpcStatus.UNAVAILABLE &&
+    s.code === grpcJs().status.UNAVAILABLE &&
     /transport is closing|prior goaway|GOAWAY|Connection dropped/i.test(s.details)
   );
 }
@@ -141,14 +146,14 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   }
 
   async #credentials(): Promise<ChannelCredentials> {
-    if (!this.#tls) return credentials.createInsecure();
+    if (!this.#tls) return grpcJs().credentials.createInsecure();
     const roots =
       this.#opts.rootCert ?? (this.#opts.rootCertPath ? await readFile(this.#opts.rootCertPath) : null);
-    return credentials.createSsl(roots);
+    return grpcJs().credentials.createSsl(roots);
   }
 
   async #metadata(): Promise<Metadata> {
-    const md = new Metadata();
+    const md = new (grpcJs().Metadata)();
     for (const [k, v] of Object.entries(this.#opts.headers ?? {})) md.set(k.toLowerCase(), v);
     if (this.#opts.tokenPath) {
       const token = (await readFile(this.#opts.tokenPath, 'utf8')).trim();
@@ -171,7 +176,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
         { err: e },
         'xds: cannot read the token or root certificate; check AUTH_TOKEN and XDS_ROOT_CA',
       );
-      this.#ended(undefined, 'ConnectionError', { code: grpcStatus.UNAVAILABLE, details: String(e) });
+      this.#ended(undefined, 'ConnectionError', { code: grpcJs().status.UNAVAILABLE, details: String(e) });
       return;
     }
     if (this.#closed) return;
@@ -195,7 +200,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       done = true;
       const reason: TerminationReason = !established
         ? 'ConnectionError'
-        : st.code === grpcStatus.OK
+        : st.code === grpcJs().status.OK
           ? 'Complete'
           : isRoutineEnd(st)
             ? 'Reconnect'
@@ -212,10 +217,10 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
       this.#onResponse(call, res);
     });
     call.on('error', (err: Partial<StatusObject>) =>
-      end({ code: err.code ?? grpcStatus.UNKNOWN, details: err.details ?? String(err) }),
+      end({ code: err.code ?? grpcJs().status.UNKNOWN, details: err.details ?? String(err) }),
     );
     call.on('status', (st: StatusObject) => end(st));
-    call.on('end', () => end({ code: grpcStatus.OK, details: 'stream ended' }));
+    call.on('end', () => end({ code: grpcJs().status.OK, details: 'stream ended' }));
 
     const node = buildNode(this.#opts.node);
     for (const typeUrl of TYPES) {
@@ -267,7 +272,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     const ack: DeltaRequest = { typeUrl, responseNonce: res.nonce };
     if (rejects.length) {
       const message = rejects.map((r) => `${r.resource}: ${r.reason}`).join('; ');
-      ack.errorDetail = { code: grpcStatus.INVALID_ARGUMENT, message };
+      ack.errorDetail = { code: grpcJs().status.INVALID_ARGUMENT, message };
       xdsNacks.inc({ url: typeUrl });
       this.#log.error(
         { typeUrl, nonce: res.nonce, error: message },
