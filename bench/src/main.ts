@@ -1,14 +1,16 @@
-// `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir]`
+// `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir] [--from-source]`
 // Starts the target server, two zt meshes (1 and 2 workers) and the peer proxy pairs, runs every
 // scenario interleaved, prints a table, writes JSON and an SVG chart, and exits 1 when a budget is
 // missed (2 when the bench itself could not run).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type BudgetCheck, checkBudgets, loadBudgetFile } from './budgets.ts';
 import { renderSvg } from './chart.ts';
+import { ZT_ENTRY, type ZtFrom } from './mesh.ts';
 import { describeProfile, PROFILES, type Profile } from './profile.ts';
 import { renderTable } from './report.ts';
 import { deriveMetrics, runScenarios, SCENARIOS, type Scenario } from './run.ts';
@@ -25,6 +27,7 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     reps: { type: 'string' },
     only: { type: 'string' },
+    'from-source': { type: 'boolean', default: false },
   },
 });
 
@@ -58,6 +61,24 @@ log(
   `machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
 );
 
+// zt runs as built JavaScript, as in the image; turbo rebuilds what changed (cached otherwise).
+const ztFrom: ZtFrom = args['from-source'] ? 'source' : 'dist';
+if (ztFrom === 'dist') {
+  const root = join(BENCH_DIR, '..');
+  const turbo = join(root, 'node_modules', '.bin', 'turbo');
+  log('building zt (turbo run build --filter=@zt/ztunnel...; cached when unchanged)');
+  const built = spawnSync(turbo, ['run', 'build', '--filter=@zt/ztunnel...', '--output-logs=errors-only'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (built.status !== 0 || !existsSync(ZT_ENTRY.dist.path)) {
+    console.error(
+      `bench: building zt failed (exit ${built.status ?? built.error?.message}); run with --from-source to bench the TypeScript as is\n${built.stdout}${built.stderr}`,
+    );
+    process.exit(2);
+  }
+}
+
 const budgetFile = loadBudgetFile(budgetsPath);
 const work = mkdtempSync(join(tmpdir(), 'zt-bench-'));
 const cpuProf = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
@@ -79,6 +100,7 @@ try {
   setup = await startSetup({
     dir: work,
     log,
+    ztFrom,
     ...(cpuProf ? { ztNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
   });
   const t0 = Date.now();
@@ -95,7 +117,7 @@ try {
     `zt bench, ${profile.name} run, ${started.toISOString()} (${((Date.now() - t0) / 1000).toFixed(0)} s of load)`,
     `  ${describeProfile(profile)}`,
     `  machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load average at start ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
-    '  zt: two processes (node A, node B), FAKE_CA, RUST_LOG=warn, client enters via SOCKS5 on node A; peers: 1 thread per proxy, TLS 1.3, client certs required',
+    `  zt: two processes (node A, node B) from ${ztFrom === 'dist' ? 'the build (dist/)' : 'TypeScript source'}, FAKE_CA, RUST_LOG=warn, client enters via SOCKS5 on node A; peers: 1 thread per proxy, TLS 1.3, client certs required`,
   ];
   const table = renderTable(results, budgets, header, names.direct);
   process.stdout.write(`${table}\n`);
@@ -105,6 +127,7 @@ try {
     description: describeProfile(profile),
     started: started.toISOString(),
     machine: { ...machine, loadavgAtEnd: loadavg() },
+    ztFrom,
     budgetsMachine: budgetFile.machine,
     results,
     metrics,

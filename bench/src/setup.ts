@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type Mesh, type MeshSpec, startMesh } from './mesh.ts';
+import { type Mesh, type MeshSpec, startMesh, type ZtFrom } from './mesh.ts';
 import { findBinary, type PeerKind, type PeerPair, startPeerPair } from './peers/pair.ts';
 import { writeTlsFiles } from './peers/tls.ts';
 import { directTarget, meshTarget, peerTarget, type Target } from './targets.ts';
@@ -55,6 +55,7 @@ async function startServerProcess(): Promise<{ child: ChildProcess; port: number
 export async function startSetup(opts: {
   dir: string;
   ztNodeArgs?: string[];
+  ztFrom?: ZtFrom;
   log: (s: string) => void;
 }): Promise<Setup> {
   const stops: (() => Promise<void>)[] = [];
@@ -69,7 +70,11 @@ export async function startSetup(opts: {
       await exited;
     });
     opts.log(`target server on 0.0.0.0:${server.port} (pid ${server.child.pid})`);
-    const meshOpts = { dir: opts.dir, ...(opts.ztNodeArgs ? { nodeArgs: opts.ztNodeArgs } : {}) };
+    const meshOpts = {
+      dir: opts.dir,
+      ...(opts.ztFrom ? { from: opts.ztFrom } : {}),
+      ...(opts.ztNodeArgs ? { nodeArgs: opts.ztNodeArgs } : {}),
+    };
     const [w1, w2] = await Promise.all([startMesh(MESH_1W, meshOpts), startMesh(MESH_2W, meshOpts)]);
     stops.push(w1.stop, w2.stop);
     opts.log(
