@@ -99,6 +99,17 @@ export class HboneTunnel extends Duplex {
     else this.http2.once('drain', () => cb());
   }
 
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    // A corked batch (see the relay) reaches the HTTP/2 stream as one write request.
+    const s = this.http2;
+    s.cork();
+    let ok = true;
+    for (const { chunk } of chunks) ok = s.write(chunk);
+    s.uncork();
+    if (ok) cb();
+    else s.once('drain', () => cb());
+  }
+
   override _final(cb: (e?: Error | null) => void): void {
     this.http2.end(() => cb());
   }
