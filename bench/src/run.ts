@@ -269,6 +269,14 @@ export function deriveMetrics(
   m['efficiency.zt_peak_rss_mb'] = Math.max(r.efficiency.ztPeakRssMB.a, r.efficiency.ztPeakRssMB.b);
   m['idle.zt_rss_mb'] = Math.max(r.idle.rssAfterMB.a, r.idle.rssAfterMB.b);
   m['idle.opened_fraction'] = r.idle.opened / r.idle.requested;
+  // A zt with no connections open, after the load scenarios grew its heaps.
+  m['idle.zt_rss_before_mb'] = Math.max(r.idle.rssBeforeMB.a, r.idle.rssBeforeMB.b);
+  m['idle.zt_kb_per_conn'] =
+    r.idle.opened > 0
+      ? (Math.max(r.idle.rssAfterMB.a - r.idle.rssBeforeMB.a, r.idle.rssAfterMB.b - r.idle.rssBeforeMB.b) *
+          1024) /
+        r.idle.opened
+      : null;
   m['scaling.rate_2w_vs_1w'] = ratio(r.rate[names.zt2]?.median, zr);
   m['scaling.bulk8_2w_vs_1w'] = ratio(
     r.bulk['8 conns, one way']?.[names.zt2]?.median,
