@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCa } from '@zt/identity/testing';
 import * as native from '@zt/native';
-import { freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
+import { enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
 import pino from 'pino';
 import { DataPlane } from './dataplane.ts';
 import { policy, service, testCaCertSource, workload } from './testing/index.ts';
@@ -107,7 +107,11 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
   const vip = `10.${X}.3.10`;
   let state: (policies?: ReturnType<typeof policy>[]) => void;
 
+  let undoForwarding = () => {};
+
   before(async () => {
+    // zt dials HBONE from inside the source pod's namespace: pod to pod is routed by this "node".
+    undoForwarding = enablePodForwarding();
     p1 = makePod(1);
     pods.push(p1);
     p2 = makePod(2);
@@ -159,6 +163,7 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
     await Promise.allSettled([a?.close(), b?.close()]);
     echo?.close();
     for (const p of pods) removePod(p);
+    undoForwarding();
   });
 
   /** A plain, unmarked connection from inside pod 1: the capture rules send it to zt. */

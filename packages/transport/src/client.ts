@@ -21,6 +21,7 @@ import {
   PING_TIMEOUT_MS,
   STALL_FREE_WINDOW,
 } from './config.ts';
+import type { Dialer } from './dialer.ts';
 import {
   ConnectTimeoutError,
   HboneConnectError,
@@ -49,6 +50,8 @@ export interface DialOptions {
   address: SocketAddress;
   /** Bind outgoing sockets to this local IP. */
   localAddress?: string;
+  /** Opens the TCP connection instead of a plain connect (in-pod: from the pod's namespace). */
+  dialer?: Dialer;
   tls12Enabled?: boolean;
   flowControl?: Partial<FlowControl>;
   connectTimeoutMs?: number;
@@ -97,11 +100,23 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
     const fc = checkFlowControl({ ...DEFAULT_FLOW_CONTROL, ...opts.flowControl });
     let tls: TLSSocket | undefined;
     try {
+      const started = Date.now();
+      const raw = opts.dialer
+        ? await withTimeout(
+            opts.dialer.connect(opts.address),
+            timeoutMs,
+            () => new ConnectTimeoutError(where, timeoutMs),
+          )
+        : undefined;
       tls = await new Promise<TLSSocket>((resolve, reject) => {
         const s = tlsConnect({
-          host: opts.address.address,
-          port: opts.address.port,
-          ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+          ...(raw
+            ? { socket: raw }
+            : {
+                host: opts.address.address,
+                port: opts.address.port,
+                ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+              }),
           secureContext: secureContextFor(opts.certificate, opts.tls12Enabled ?? false),
           ALPNProtocols: ALPN_H2,
           checkServerIdentity: checkServerIdentity(opts.expectedIdentities),
@@ -109,10 +124,13 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         });
         s.setNoDelay(true);
         tls = s;
-        const timer = setTimeout(() => {
-          reject(new ConnectTimeoutError(where, timeoutMs));
-          s.destroy();
-        }, timeoutMs);
+        const timer = setTimeout(
+          () => {
+            reject(new ConnectTimeoutError(where, timeoutMs));
+            s.destroy();
+          },
+          Math.max(0, timeoutMs - (Date.now() - started)),
+        );
         s.once('secureConnect', () => {
           clearTimeout(timer);
           s.off('error', reject);
@@ -250,4 +268,30 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
     this.#state = next;
     this.emit('state', next);
   }
+}
+
+/** `p`, or the error `onTimeout` makes once `ms` have passed; a socket that arrives late is closed. */
+function withTimeout<T extends { destroy(): void }>(
+  p: Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(onTimeout());
+    }, ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        if (late) v.destroy();
+        else resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }

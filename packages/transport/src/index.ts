@@ -15,6 +15,7 @@ export {
   type TransportEnv,
   transportEnv,
 } from './config.ts';
+export type { Dialer } from './dialer.ts';
 export {
   ConnectTimeoutError,
   HboneConnectError,

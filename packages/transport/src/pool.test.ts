@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -248,6 +249,56 @@ test('outgoing sockets bind to localAddress when asked', async () => {
     const t = await pair.pool.open(req(pair));
     assert.equal(remote, '127.0.0.2');
     t.destroy();
+  } finally {
+    await pair.close();
+  }
+});
+
+test('a dialer opens the TCP connection; tunnels share a connection only with the same dialer key', async () => {
+  const remotes: string[] = [];
+  const pair = await startHbonePair({
+    server: {
+      onTunnel: (t) => {
+        remotes.push(t.remote.address);
+        t.accept()
+          .end('x')
+          .resume()
+          .on('error', () => {});
+      },
+    },
+  });
+  // Dialers that connect from a chosen loopback source address, as an in-pod dialer connects
+  // from inside the pod's namespace: the server must see that address as the peer.
+  const dials: string[] = [];
+  const dialerFrom = (localAddress: string) => ({
+    key: `from:${localAddress}`,
+    connect: (to: { address: string; port: number }) =>
+      new Promise<Socket>((resolve, reject) => {
+        dials.push(localAddress);
+        const s = connect({ host: to.address, port: to.port, localAddress });
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      }),
+  });
+  const one = dialerFrom('127.0.0.21');
+  /** Reads the server's reply to its end, then ends our side: the tunnel closes cleanly. */
+  const finish = async (t: Duplex) => {
+    t.resume();
+    await once(t, 'end');
+    t.end();
+    await once(t, 'close');
+  };
+  try {
+    for (const dialer of [one, dialerFrom('127.0.0.21'), dialerFrom('127.0.0.22')]) {
+      await finish(await pair.pool.open({ ...req(pair), dialer }));
+    }
+    assert.deepEqual(dials, ['127.0.0.21', '127.0.0.22']);
+    assert.equal(pair.pool.stats.connectionsOpened, 2);
+    assert.deepEqual(remotes, ['127.0.0.21', '127.0.0.21', '127.0.0.22']);
+    // A dialer that fails fails the open with its own error, and the pool stays usable.
+    const failing = { key: 'broken', connect: () => Promise.reject(new Error('no such namespace')) };
+    await assert.rejects(pair.pool.open({ ...req(pair), dialer: failing }), /no such namespace/);
+    await finish(await pair.pool.open({ ...req(pair), dialer: one }));
   } finally {
     await pair.close();
   }

@@ -7,6 +7,7 @@ import {
   DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
   type FlowControl,
 } from './config.ts';
+import type { Dialer } from './dialer.ts';
 import { PoolClosedError } from './errors.ts';
 import type { HboneTunnel } from './stream.ts';
 
@@ -39,6 +40,8 @@ export interface TunnelRequest {
   headers?: OutgoingHttpHeaders;
   /** Local IP for this request's connection (part of the pool key). */
   localAddress?: string;
+  /** Opens this request's TCP connection (in-pod: from the source pod's namespace); its key is part of the pool key. */
+  dialer?: Dialer;
 }
 
 /** A pooled connection from the first dial to its end. */
@@ -118,6 +121,7 @@ export class HbonePool {
         address: req.address,
         maxStreams: this.#maxStreams,
         ...(localAddress ? { localAddress } : {}),
+        ...(req.dialer ? { dialer: req.dialer } : {}),
         ...pick(this.#opts),
       });
     } catch (e) {
@@ -196,7 +200,7 @@ export class HbonePool {
 function poolKey(req: TunnelRequest, defaultLocal: string | undefined): string {
   const dst = req.destinationIdentities.map(String).sort().join(',');
   const addr = formatAuthority(req.address.address, req.address.port);
-  return `${req.source}|${dst}|${addr}|${req.localAddress ?? defaultLocal ?? ''}`;
+  return `${req.source}|${dst}|${addr}|${req.localAddress ?? defaultLocal ?? ''}|${req.dialer?.key ?? ''}`;
 }
 
 function pick(o: PoolOptions) {

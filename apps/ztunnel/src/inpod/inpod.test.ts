@@ -179,6 +179,10 @@ policies:
     assert.equal(inbound.length, 1);
     assert.equal(inbound[0]?.protocol, 'HBONE');
     assert.equal(inbound[0]?.src.identity, 'spiffe://cluster.local/ns/default/sa/client-a');
+    // Dialed from inside client-a's namespace, as upstream does: the HBONE peer is the pod's IP
+    // (so source-IP policy and the source workload lookup see the pod, not the node).
+    assert.equal(inbound[0]?.src.address, clientA.ip);
+    assert.equal(inbound[0]?.src.workload, 'default/client-a');
     assert.equal(inbound[0]?.dst.workload, 'backend/server-a');
     assert.equal(inbound[0]?.dst.address, serverA.ip);
     const outbound = (await n1.zt.dataPlane.connections()).filter((c) => c.direction === 'outbound');

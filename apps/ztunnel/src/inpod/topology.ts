@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as native from '@zt/native';
-import { freeTestSubnet, netnsUnsupported, sweepStaleNetns } from '@zt/native/testing';
+import { enablePodForwarding, freeTestSubnet, netnsUnsupported, sweepStaleNetns } from '@zt/native/testing';
 
 interface Run {
   ok: boolean;
@@ -91,6 +91,7 @@ export class Topology {
   readonly #tag: string;
   readonly #net: number;
   readonly #hostIfs: string[] = [];
+  readonly #undoForwarding: () => void;
 
   constructor() {
     // Namespaces of killed earlier runs keep host routes that would swallow this run's traffic.
@@ -98,6 +99,9 @@ export class Topology {
     this.#tag = `${process.pid}`;
     // 10.150-199.x.0/24: apart from core's multi-node test (10.200-249), which may run alongside.
     this.#net = freeTestSubnet(150, 50);
+    // zt dials HBONE from inside the source pod's namespace, so pod to pod traffic is routed here,
+    // as on a node.
+    this.#undoForwarding = enablePodForwarding();
   }
 
   addPod(spec: PodSpec): SimPod {
@@ -151,5 +155,6 @@ export class Topology {
     // Deleting a namespace deletes its veth end and with it the peer; this catches half-made pods.
     for (const i of this.#hostIfs) if (run('ip', ['link', 'show', i]).ok) run('ip', ['link', 'del', i]);
     this.pods.length = 0;
+    this.#undoForwarding();
   }
 }

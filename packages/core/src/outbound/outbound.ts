@@ -113,6 +113,18 @@ export async function proxyOutbound(
       ctx.config.listeners.workloads?.mode === 'loopback' && srcWl.node === ctx.config.nodeName
         ? srcWl.workloadIps.find((ip) => ip.includes(':') === route.connect.address.includes(':'))
         : undefined;
+    // In-pod: dial from inside the source pod's namespace, as upstream does, so the peer sees the
+    // pod's IP and the pod's network policy applies; the mark keeps the pod's capture rules off it.
+    const netns = source ? ctx.netnsOf(source.uid) : undefined;
+    const connectIn = ctx.ops.connect;
+    const mark = ctx.config.socketMark;
+    const dialer =
+      netns && connectIn
+        ? {
+            key: `netns:${netns}`,
+            connect: (to: SocketAddr) => connectIn(to, { netns, ...(mark ? { mark } : {}) }),
+          }
+        : undefined;
     upstream = ctx.pool.open({
       source: parseIdentity(srcId),
       destinationIdentities: route.expectedIdentities.map(parseIdentity),
@@ -124,6 +136,7 @@ export async function proxyOutbound(
         traceparent: newTraceparent(),
       },
       ...(localAddress ? { localAddress } : {}),
+      ...(dialer ? { dialer } : {}),
     });
   } else {
     const w = route.kind === 'tcp' ? route.workload : undefined;

@@ -1,3 +1,9 @@
 /** Test fixtures of @zt/native: network namespaces for multi-node and in-pod tests. */
 export type { RunResult } from './netns.ts';
-export { freeTestSubnet, netnsUnsupported, sweepStaleNetns, TestNetns } from './netns.ts';
+export {
+  enablePodForwarding,
+  freeTestSubnet,
+  netnsUnsupported,
+  sweepStaleNetns,
+  TestNetns,
+} from './netns.ts';

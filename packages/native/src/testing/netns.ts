@@ -1,7 +1,7 @@
 // Network namespaces for tests: pods and hosts built on this machine with `ip netns`. Needs root and
 // iproute2; `netnsUnsupported()` says why not, so tests can skip with a reason.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 let counter = 0;
 
@@ -55,6 +55,22 @@ export function freeTestSubnet(from: number, count: number): number {
     if (!used.has(x)) return x;
   }
   throw new Error(`no free 10.X.0.0/16 for X in ${from}..${from + count - 1}: every one has a host address`);
+}
+
+/**
+ * Turns on IPv4 forwarding in this namespace, as on a Kubernetes node, so pods (namespaces joined
+ * to this one by veth pairs) reach each other. Returns the undo: it turns forwarding off again when
+ * it was off before and no test namespace of this project is left (tests run in parallel).
+ */
+export function enablePodForwarding(): () => void {
+  const file = '/proc/sys/net/ipv4/ip_forward';
+  const before = readFileSync(file, 'utf8').trim();
+  if (before === '1') return () => {};
+  writeFileSync(file, '1');
+  return () => {
+    const list = run('ip', ['netns', 'list']).stdout;
+    if (!list.split('\n').some((l) => l.startsWith('zt'))) writeFileSync(file, before);
+  };
 }
 
 export interface RunResult {
