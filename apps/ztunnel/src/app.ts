@@ -86,7 +86,7 @@ async function certificateProvider(
 }
 
 export async function startZtunnel(config: Config, opts: StartOptions = {}): Promise<Ztunnel> {
-  const logging = createLogger({ env: { RUST_LOG: config.logLevel } });
+  const logging = createLogger({ env: { RUST_LOG: config.logLevel }, format: config.logFormat });
   const log = logging.root;
   log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
 
@@ -152,6 +152,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
     logLevel: pinoLevelFor(parseLogFilter(config.logLevel), ['proxy', 'access']),
+    logFormat: config.logFormat,
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 

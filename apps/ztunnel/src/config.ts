@@ -3,6 +3,7 @@
 // the variable, instead of surfacing later as a confusing runtime failure.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { type LogFormat, parseLogFormat } from '@zt/core';
 
 export class ConfigError extends Error {
   readonly code = 'ERR_ZT_CONFIG';
@@ -45,6 +46,8 @@ export interface Config {
   tls12Enabled: boolean;
   socks5Enabled: boolean;
   logLevel: string;
+  /** LOG_FORMAT: `json` for JSON lines, else upstream's plain lines (the default). */
+  logFormat: LogFormat;
   /** zt extension: the address the node-level listeners bind (upstream binds the wildcard). */
   bindAddress: string;
   adminPort: number;
@@ -197,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     tls12Enabled: bool(env, 'TLS12_ENABLED', false),
     socks5Enabled: bool(env, 'UNSTABLE_ENABLE_SOCKS5', false),
     logLevel: str(env, 'RUST_LOG') ?? 'info',
+    logFormat: parseLogFormat(str(env, 'LOG_FORMAT')),
     bindAddress: str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0',
     adminPort: int(env, 'ZT_ADMIN_PORT', 15000, 0, 65535),
     statsPort: int(env, 'ZT_STATS_PORT', 15020, 0, 65535),

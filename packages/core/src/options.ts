@@ -1,4 +1,5 @@
 import type { FlowControl } from '@zt/transport';
+import type { LogFormat } from './log-format.ts';
 
 /** Ports of one listener set; 0 picks a free port (tests). */
 export interface ListenerPorts {
@@ -45,6 +46,8 @@ export interface ProxyConfig {
   socketMark?: number;
   /** pino level for the proxy's (and access) logs in workers. */
   logLevel?: string;
+  /** LOG_FORMAT of the workers' lines (default plain, as upstream). */
+  logFormat?: LogFormat;
 }
 
 /** The address actually bound for a listener. */

@@ -112,7 +112,7 @@ function narrate(node: string, line: string): void {
     say(dim(`[${node}] ${line}`));
     return;
   }
-  const msg = String(rec['message'] ?? rec['msg'] ?? '');
+  const msg = String(rec['message'] ?? '');
   if (rec['scope'] === 'access' && msg === 'connection complete') {
     const dir = String(rec['direction']);
     const src = `${rec['src.workload'] ?? rec['src.addr']}${rec['src.namespace'] ? `.${rec['src.namespace']}` : ''}`;
@@ -145,6 +145,8 @@ for (const n of NODES) {
     UNSTABLE_ENABLE_SOCKS5: 'true',
     ZTUNNEL_WORKER_THREADS: '1',
     RUST_LOG: 'info',
+    // Narrated from its JSON lines.
+    LOG_FORMAT: 'json',
   });
   createInterface({ input: zt.stdout! }).on('line', (l) => narrate(n.name, l));
   createInterface({ input: zt.stderr! }).on('line', (l) => say(dim(`[${n.name}] ${l}`)));

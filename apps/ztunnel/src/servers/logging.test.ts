@@ -19,7 +19,10 @@ function capture(): { lines: () => Record<string, unknown>[]; write: (s: string)
 
 test('RUST_LOG sets the default and per-scope levels; lines are upstream-shaped JSON', () => {
   const sink = capture();
-  const logging = createLogger({ env: { RUST_LOG: 'warn,xds=debug' }, destination: sink });
+  const logging = createLogger({
+    env: { RUST_LOG: 'warn,xds=debug', LOG_FORMAT: 'json' },
+    destination: sink,
+  });
   assert.equal(logging.level(), 'xds=debug,warn');
   logging.root.info('hidden');
   logging.root.warn('shown');
@@ -42,7 +45,7 @@ test('RUST_LOG sets the default and per-scope levels; lines are upstream-shaped 
 
 test('no RUST_LOG means info; setLevel adds on top, reset restores the startup filter', () => {
   const sink = capture();
-  const logging = createLogger({ env: {}, destination: sink });
+  const logging = createLogger({ env: { LOG_FORMAT: 'json' }, destination: sink });
   const access = logging.access;
   assert.equal(logging.level(), 'info');
   access.debug('before');
@@ -68,7 +71,7 @@ test('bad directives are refused with a stable code', () => {
 
 test('accessLog writes upstream field names, duration in ms, and error lines at error level', () => {
   const sink = capture();
-  const logging = createLogger({ env: {}, destination: sink });
+  const logging = createLogger({ env: { LOG_FORMAT: 'json' }, destination: sink });
   accessLog(logging.access, {
     src: {
       addr: '10.0.0.1:41234',
@@ -130,4 +133,26 @@ test('pinoLevelFor: the most verbose level among the scopes a worker logs for', 
   assert.equal(pinoLevelFor(parseLogFilter('warn,ztunnel=info'), ['proxy', 'access']), 'warn');
   assert.equal(pinoLevelFor(parseLogFilter('off'), ['proxy', 'access']), 'silent');
   assert.equal(pinoLevelFor(parseLogFilter('debug'), ['proxy']), 'debug');
+});
+
+test('LOG_FORMAT unset or not json: upstream plain lines, time, level, scope, message, then key=value', () => {
+  for (const env of [{}, { LOG_FORMAT: 'plain' }, { LOG_FORMAT: 'text' }]) {
+    const out: string[] = [];
+    const logging = createLogger({ env, destination: { write: (s: string) => void out.push(s) } });
+    accessLog(logging.access, {
+      src: { addr: '10.0.0.1:41234', workload: 'sleep' },
+      dst: { addr: '10.0.0.2:15008' },
+      direction: 'outbound',
+      bytes_sent: 120,
+      bytes_recv: 7,
+      duration: 12.4,
+    });
+    logging.root.warn('no fields here');
+    const [line, bare] = out;
+    assert.match(
+      line ?? '',
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tinfo\taccess\tconnection complete\tsrc\.addr="10\.0\.0\.1:41234" src\.workload="sleep" dst\.addr="10\.0\.0\.2:15008" direction="outbound" bytes_sent=120 bytes_recv=7 duration="12ms"\n$/,
+    );
+    assert.match(bare ?? '', /^\S+\twarn\tztunnel\tno fields here\n$/);
+  }
 });

@@ -1,11 +1,5 @@
-import {
-  type DestinationStream,
-  destination,
-  type LevelWithSilent,
-  type Logger,
-  pino,
-  stdTimeFunctions,
-} from 'pino';
+import { type LogFormat, parseLogFormat, ztLogger } from '@zt/core';
+import type { DestinationStream, LevelWithSilent, Logger } from 'pino';
 import { LogFilterError } from './errors.ts';
 
 /** Upstream's (tracing's) level names. */
@@ -93,11 +87,14 @@ export interface LoggingOptions {
   env?: Record<string, string | undefined>;
   /** Default: stdout. */
   destination?: DestinationStream;
+  /** Default: LOG_FORMAT from `env` (plain unless `json`, as upstream). */
+  format?: LogFormat;
 }
 
 /**
- * zt's logs: JSON lines shaped like upstream's `LOG_FORMAT=json` output (`level`, `time`, `scope`,
- * `message`, then the fields), with a RUST_LOG filter that `/logging` can change while zt runs.
+ * zt's logs in upstream's formats: `LOG_FORMAT=json` gives JSON lines (`level`, `time`, `scope`,
+ * `message`, then the fields), anything else the plain tab-separated lines; with a RUST_LOG filter
+ * that `/logging` can change while zt runs.
  */
 export class Logging implements LogLevelControl {
   readonly #initial: LogFilter;
@@ -113,16 +110,7 @@ export class Logging implements LogLevelControl {
     const env = opts.env ?? process.env;
     this.#initial = parseLogFilter(env['RUST_LOG'] ?? 'info');
     this.#filter = this.#initial;
-    this.#base = pino(
-      {
-        level: 'trace',
-        base: undefined,
-        messageKey: 'message',
-        timestamp: stdTimeFunctions.isoTime,
-        formatters: { level: (label) => ({ level: label }) },
-      },
-      opts.destination ?? destination({ dest: 1, sync: true }),
-    );
+    this.#base = ztLogger('trace', opts.format ?? parseLogFormat(env['LOG_FORMAT']), opts.destination);
     this.root = this.scope('ztunnel');
     this.access = this.scope('access');
   }

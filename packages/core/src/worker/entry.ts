@@ -1,7 +1,7 @@
 // Entry point of a data-plane worker thread: one ProxyEngine, driven by the main thread's messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import { metricsSnapshot } from '@zt/metrics';
-import pino from 'pino';
+import { ztLogger } from '../log-format.ts';
 import { nativeSocketOps } from '../native.ts';
 import { ProxyEngine } from '../proxy.ts';
 import { RemoteCertSource } from './certs.ts';
@@ -17,7 +17,8 @@ import type {
 const port = parentPort;
 if (!port) throw new Error('worker/entry.ts must run in a worker thread');
 const init = workerData as WorkerInit;
-const log = pino({ level: init.config.logLevel ?? 'info', base: { worker: init.index } });
+// The main thread's line shape and format, so workers' lines (access logs among them) match.
+const log = ztLogger(init.config.logLevel ?? 'info', init.config.logFormat ?? 'plain');
 
 let nextCert = 0;
 const pendingCerts = new Map<number, { resolve: (c: WireCert) => void; reject: (e: Error) => void }>();

@@ -57,6 +57,8 @@ export function nodeEnv(
   return {
     XDS_ADDRESS: xds,
     CA_ADDRESS: ca,
+    // The harness reads zt's log lines as JSON.
+    LOG_FORMAT: 'json',
     CLUSTER_ID: 'Kubernetes',
     NODE_NAME: name,
     POD_NAME: `ztunnel-${name}`,
