@@ -2,15 +2,15 @@ import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import type { TrackedConnection } from './registry.ts';
 
+/** Bytes queued toward one side (in a corked batch or unsent) before reading the other pauses. */
+const COALESCE_BYTES = 256 * 1024;
+
 /**
  * Copies bytes both ways between the client side and the server side, with half-close: when one
  * side ends, the other side's write half is ended and the reverse direction keeps flowing until
  * it ends too. Resolves when both directions are done; rejects (after destroying both) on the
  * first error or on abort. Bytes are counted as they flow.
  */
-/** Bytes queued toward one side (in a corked batch or unsent) before reading the other pauses. */
-const COALESCE_BYTES = 256 * 1024;
-
 export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Promise<void> {
   return new Promise((resolve, reject) => {
     let pending = 2;
