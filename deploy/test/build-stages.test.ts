@@ -248,7 +248,8 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
     try {
       const address = async (server: string): Promise<string> => {
         const deadline = Date.now() + 30_000;
-        const re = new RegExp(`"address":"([^"]+)"[^\\n]*"message":"${server} server listening"`);
+        // LOG_FORMAT is unset, so the lines are upstream's default plain format.
+        const re = new RegExp(`\\tinfo\\tztunnel\\t${server} server listening\\taddress="([^"]+)"`);
         while (Date.now() < deadline) {
           const m = re.exec(output);
           if (m?.[1]) return m[1];
