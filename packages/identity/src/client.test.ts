@@ -38,6 +38,15 @@ function client(t: { after(fn: () => void): void }, opts: Partial<CaClientOption
   return c;
 }
 
+test('without a token file no clusterid is sent (as upstream: it travels with the token)', async (t) => {
+  plain.requests.length = 0;
+  const c = new CaClient({ address: plain.address, clusterId: 'Kubernetes', logger });
+  t.after(() => c.close());
+  await c.fetchCertificate(ID);
+  assert.equal(plain.requests[0]?.headers.authorization, undefined);
+  assert.equal(plain.requests[0]?.headers.clusterid, undefined);
+});
+
 test('over plaintext: headers, ttl and impersonation reach the CA; the certificate is normalized', async (t) => {
   plain.requests.length = 0;
   const c = client(t, { headers: { 'X-Tenant': 'blue', 'x-zone': 'a' }, ttlSeconds: 3600 });

@@ -198,8 +198,9 @@ export class CaClient implements CertificateProvider {
       }
       if (token.length === 0) throw new TokenError(tokenPath, 'the file is empty');
       md.set('authorization', `Bearer ${token}`);
+      // As upstream: the cluster id goes with the token, never alone.
+      if (clusterId) md.set('clusterid', clusterId);
     }
-    if (clusterId) md.set('clusterid', clusterId);
     for (const [name, value] of Object.entries(headers ?? {})) md.set(name.toLowerCase(), value);
     return md;
   }

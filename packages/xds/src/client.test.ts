@@ -285,3 +285,27 @@ test('TLS: verified with the root PEM; an untrusted root never syncs', async () 
   assert.equal(wrongStore.synced, false);
   assert.ok(wrongReasons.every((r) => r === 'ConnectionError'));
 });
+
+test('an empty token file is not sent: no stream until the token appears; clusterid travels with it only', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-xds-'));
+  const tokenPath = join(dir, 'token');
+  writeFileSync(tokenPath, '');
+  const warnings: unknown[] = [];
+  const logger = { ...silent, warn: (o: unknown) => void warnings.push(o) };
+  const { server, store } = await setup({ tokenPath, clusterId: 'c1', logger });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(server.requests.length, 0, 'a request went out with an empty token');
+  assert.ok(warnings.length > 0, 'the empty token was not reported');
+  writeFileSync(tokenPath, 'late-token\n');
+  await store.whenSynced();
+  const first = server.requests[0];
+  assert.equal(first?.headers.authorization, 'Bearer late-token');
+  assert.equal(first?.headers.clusterid, 'c1');
+});
+
+test('without a token no clusterid is sent (as upstream: it travels with the token)', async () => {
+  const { server, store } = await setup({ clusterId: 'c1' });
+  await store.whenSynced();
+  assert.equal(server.requests[0]?.headers.authorization, undefined);
+  assert.equal(server.requests[0]?.headers.clusterid, undefined);
+});

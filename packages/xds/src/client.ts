@@ -157,9 +157,13 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     for (const [k, v] of Object.entries(this.#opts.headers ?? {})) md.set(k.toLowerCase(), v);
     if (this.#opts.tokenPath) {
       const token = (await readFile(this.#opts.tokenPath, 'utf8')).trim();
+      if (token.length === 0) {
+        throw new XdsConfigError(`token file ${this.#opts.tokenPath} exists but is empty (AUTH_TOKEN)`);
+      }
       md.set('authorization', `Bearer ${token}`);
+      // As upstream: the cluster id goes with the token, never alone.
+      if (this.#opts.clusterId) md.set('clusterid', this.#opts.clusterId);
     }
-    if (this.#opts.clusterId) md.set('clusterid', this.#opts.clusterId);
     return md;
   }
 
