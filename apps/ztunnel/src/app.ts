@@ -109,7 +109,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     nodeName: config.nodeName,
     network: config.network,
     trustDomain: config.trustDomain,
-    ...(config.inpodEnabled ? { socketMark: config.inpodMark } : {}),
+    ...(config.inpodEnabled
+      ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
+      : {}),
     listeners: config.inpodEnabled
       ? { workloads: { mode: 'netns' as const, bindOutbound: true } }
       : {

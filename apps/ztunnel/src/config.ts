@@ -64,6 +64,8 @@ export interface Config {
   inpodUds: string;
   /** SO_MARK on zt's own sockets in in-pod mode, so the pods' capture rules skip them. */
   inpodMark: number;
+  /** ENABLE_ORIG_SRC: in-pod inbound connects to the app from the client's IP (default: best effort). */
+  enableOriginalSource: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -213,5 +215,6 @@ export function loadConfig(env: Env = process.env): Config {
     inpodEnabled: bool(env, 'INPOD_ENABLED', false),
     inpodUds: str(env, 'INPOD_UDS') ?? '/var/run/ztunnel/ztunnel.sock',
     inpodMark: int(env, 'INPOD_MARK', 1337, 0, 2 ** 32 - 1),
+    enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
   };
 }

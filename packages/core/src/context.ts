@@ -16,8 +16,14 @@ export interface SocketOps {
   originalDst?(socket: Socket): SocketAddr | undefined;
   /** SO_MARK on a socket, so capture rules skip zt's own traffic. */
   mark?(socket: Socket, mark: number): void;
-  /** A connected TCP socket, created inside `netns` when given and marked with `mark`. */
-  connect?(target: SocketAddr, options: { netns?: string; mark?: number }): Promise<Socket>;
+  /**
+   * A connected TCP socket, created inside `netns` when given and marked with `mark`; from
+   * `localAddress` when given, with IP_TRANSPARENT when `transparent` (an address not on this host).
+   */
+  connect?(
+    target: SocketAddr,
+    options: { netns?: string; mark?: number; localAddress?: string; transparent?: boolean },
+  ): Promise<Socket>;
   /** Makes `server` listen on a socket created inside `netns` (in-pod listeners). */
   listen?(
     server: Server,

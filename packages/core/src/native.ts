@@ -21,12 +21,17 @@ export async function nativeSocketOps(): Promise<SocketOps> {
     mark(socket: Socket, mark: number): void {
       native.setMark(socket, mark);
     },
-    async connect(target: SocketAddr, o: { netns?: string; mark?: number }): Promise<Socket> {
+    async connect(
+      target: SocketAddr,
+      o: { netns?: string; mark?: number; localAddress?: string; transparent?: boolean },
+    ): Promise<Socket> {
       const s = await native.connectSocket({
         host: target.address,
         port: target.port,
         ...(o.netns ? { netns: o.netns } : {}),
         ...(o.mark ? { mark: o.mark } : {}),
+        ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+        ...(o.transparent ? { transparent: true } : {}),
       });
       s.allowHalfOpen = true;
       s.setNoDelay(true);

@@ -44,6 +44,13 @@ export interface ProxyConfig {
   drainDeadlineMs?: number;
   /** Mark zt's own sockets (SO_MARK 1337) so in-pod capture rules skip them; needs @zt/native. */
   socketMark?: number;
+  /**
+   * In-pod inbound: connect to the pod's app from the client's own IP (IP_TRANSPARENT inside the
+   * pod's namespace), as upstream does unless ENABLE_ORIG_SRC=false; the pod's routing (installed
+   * by istio-cni) brings the app's replies back to zt. Best effort: when the kernel refuses the
+   * source, zt connects from the pod's own address.
+   */
+  originalSource?: boolean;
   /** pino level for the proxy's (and access) logs in workers. */
   logLevel?: string;
   /** LOG_FORMAT of the workers' lines (default plain, as upstream). */

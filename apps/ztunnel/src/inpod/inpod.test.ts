@@ -64,6 +64,8 @@ describe('in-pod mode: two nodes, pods from a fake istio-cni', { skip, timeout: 
   const topo = new Topology();
   const nodes: SimNode[] = [];
   const apps: Server[] = [];
+  /** Who each pod's app saw as its peer, in order. */
+  const appPeers: { pod: string; peer: string }[] = [];
   const sockets: Socket[] = [];
   let n1: SimNode;
   let n2: SimNode;
@@ -117,6 +119,7 @@ describe('in-pod mode: two nodes, pods from a fake istio-cni', { skip, timeout: 
     // Every pod runs an echo app on 8080, bound inside its own namespace.
     for (const pod of topo.pods) {
       const app = createServer({ allowHalfOpen: true }, (s) => {
+        appPeers.push({ pod: pod.name, peer: s.remoteAddress ?? '' });
         s.on('error', () => s.destroy());
         s.pipe(s);
       });
@@ -183,6 +186,11 @@ policies:
     // (so source-IP policy and the source workload lookup see the pod, not the node).
     assert.equal(inbound[0]?.src.address, clientA.ip);
     assert.equal(inbound[0]?.src.workload, 'default/client-a');
+    // And the app sees the client's IP, not its own: zt connected from the original source.
+    assert.deepEqual(
+      appPeers.filter((p) => p.pod === 'server-a').map((p) => p.peer),
+      [clientA.ip],
+    );
     assert.equal(inbound[0]?.dst.workload, 'backend/server-a');
     assert.equal(inbound[0]?.dst.address, serverA.ip);
     const outbound = (await n1.zt.dataPlane.connections()).filter((c) => c.direction === 'outbound');

@@ -130,6 +130,11 @@ export class Topology {
     inNs('route', 'add', 'default', 'via', gw);
     const rules = installRules(netns);
     if (!rules.ok) throw new Error(`in-pod rules in ${netns}: ${rules.out}`);
+    // istio-cni's in-pod routing: packets of connections zt made (connmark 0x111, restored as the
+    // packet mark by the rules above) are delivered locally, so the app's replies to a client IP
+    // zt connected from (original source) come back to zt instead of leaving the pod.
+    inNs('rule', 'add', 'fwmark', '0x111/0xfff', 'pref', '32764', 'lookup', '133');
+    inNs('route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '133');
     return pod;
   }
 

@@ -2,17 +2,34 @@ import { connect, type Socket } from 'node:net';
 import type { SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 
-/** A plain TCP connection, from inside `netns` when given; resolves once connected. */
+/**
+ * A plain TCP connection, from inside `netns` when given, and from the client's `source` IP when
+ * given and the config asks for original-source (in-pod inbound); resolves once connected.
+ */
 export async function dialTcp(
   ctx: FlowContext,
   target: SocketAddr,
   netns?: string,
+  source?: string,
   timeoutMs = 10_000,
 ): Promise<Socket> {
   const mark = ctx.config.socketMark;
-  if (ctx.ops.connect && (netns || mark)) {
+  const opsConnect = ctx.ops.connect;
+  if (opsConnect && (netns || mark)) {
+    const base = { ...(netns ? { netns } : {}), ...(mark ? { mark } : {}) };
+    if (netns && source && ctx.config.originalSource) {
+      try {
+        return await opsConnect(target, { ...base, localAddress: source, transparent: true });
+      } catch (e) {
+        // A refused setsockopt or bind (no CAP_NET_ADMIN, an address family mismatch) falls back
+        // to the pod's own address; a failed connect is the destination's answer and stands.
+        if ((e as { syscall?: string }).syscall === 'connect')
+          throw new DialError(target, (e as Error).message);
+        ctx.log.debug({ err: e, source }, 'original source refused; connecting from the pod address');
+      }
+    }
     try {
-      return await ctx.ops.connect(target, { ...(netns ? { netns } : {}), ...(mark ? { mark } : {}) });
+      return await opsConnect(target, base);
     } catch (e) {
       throw new DialError(target, (e as Error).message);
     }

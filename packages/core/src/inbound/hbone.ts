@@ -107,7 +107,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
   }
   let upstream: import('node:net').Socket;
   try {
-    upstream = await dialTcp(ctx, target, ctx.netnsOf(dstWl.uid));
+    upstream = await dialTcp(ctx, target, ctx.netnsOf(dstWl.uid), remote.address);
   } catch (e) {
     tunnel.reject(503);
     t.finish(e as Error, 'CONNECT');

@@ -76,7 +76,7 @@ export async function servePlaintext(ctx: FlowContext, socket: Socket): Promise<
   socket.pause();
   let upstream: Socket;
   try {
-    upstream = await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid));
+    upstream = await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
   } catch (e) {
     socket.destroy();
     t.finish(e as Error, 'CONNECT');
