@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type * as GrpcJs from '@grpc/grpc-js';
 import type { Client, ClientOptions, Metadata, ServiceError } from '@grpc/grpc-js';
+import { grpcJs as grpc } from '@zt/proto';
 import { splitPem, toWorkloadCertificate, uriSans } from './certificate.ts';
 import { type CsrGenerator, generateCsr } from './csr.ts';
 import {
@@ -52,11 +51,6 @@ export interface CaClientOptions {
 }
 
 const DEFAULT_TTL_SECONDS = 24 * 3600;
-
-// @grpc/grpc-js is loaded when the first CaClient is made: data-plane worker threads import this
-// package but never call the CA.
-const require = createRequire(import.meta.url);
-const grpc = (): typeof GrpcJs => require('@grpc/grpc-js') as typeof GrpcJs;
 
 /** Client of istiod's `istio.v1.auth.IstioCertificateService/CreateCertificate`. */
 export class CaClient implements CertificateProvider {

@@ -10,6 +10,14 @@ const require = createRequire(import.meta.url);
 
 export type LoadedPackage = GrpcObject;
 
+/**
+ * @grpc/grpc-js, loaded on first call. The CA and xDS clients take it from here, so that importing
+ * them (as worker threads do, for their types) loads no gRPC.
+ */
+export function grpcJs(): typeof GrpcJs {
+  return require('@grpc/grpc-js') as typeof GrpcJs;
+}
+
 let cached: GrpcObject | undefined;
 
 /**
@@ -20,7 +28,7 @@ let cached: GrpcObject | undefined;
 export function grpcPackage(): GrpcObject {
   if (cached) return cached;
   const { loadSync } = require('@grpc/proto-loader') as typeof ProtoLoader;
-  const { loadPackageDefinition } = require('@grpc/grpc-js') as typeof GrpcJs;
+  const { loadPackageDefinition } = grpcJs();
   const def = loadSync(protoFiles(), {
     includeDirs: [PROTO_DIR],
     keepCase: false,

@@ -1,7 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type * as GrpcJs from '@grpc/grpc-js';
 import type {
   ChannelCredentials,
   ClientDuplexStream,
@@ -9,6 +7,7 @@ import type {
   Metadata,
   StatusObject,
 } from '@grpc/grpc-js';
+import { grpcJs } from '@zt/proto';
 import { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
 import { ResourceError, XdsConfigError } from './errors.ts';
 import { defaultLogger, type Logger } from './log.ts';
@@ -29,11 +28,6 @@ import {
 import type { StateStore, StateUpdate } from './store.ts';
 import type { Authorization } from './types.ts';
 import { adsService, type DeltaRequest, type DeltaResponse, type WireResource } from './wire.ts';
-
-// @grpc/grpc-js is loaded when the first client connects: data-plane worker threads import this
-// package for the state types but never speak xDS.
-const require = createRequire(import.meta.url);
-const grpcJs = (): typeof GrpcJs => require('@grpc/grpc-js') as typeof GrpcJs;
 
 export interface XdsClientOptions {
   /** XDS_ADDRESS: `https://host:port` (TLS, verified) or `http://host:port` (plaintext). */
