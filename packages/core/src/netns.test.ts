@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCa } from '@zt/identity/testing';
 import * as native from '@zt/native';
-import { enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
+import { addVethPod, enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
 import pino from 'pino';
 import { DataPlane } from './dataplane.ts';
 import { policy, service, testCaCertSource, workload } from './testing/index.ts';
@@ -70,15 +70,7 @@ function makePod(n: number): Pod {
   const ns = `ztc-${tag}-p${n}`;
   const hostIf = `ztc${tag}${n}`;
   const ip = `10.${X}.${n}.10`;
-  must('ip', ['netns', 'add', ns]);
-  must('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-  must('ip', ['addr', 'add', `10.${X}.${n}.1/24`, 'dev', hostIf]);
-  must('ip', ['link', 'set', hostIf, 'up']);
-  const inNs = (...a: string[]) => must('ip', ['-n', ns, ...a]);
-  inNs('link', 'set', 'lo', 'up');
-  inNs('link', 'set', 'eth0', 'up');
-  inNs('addr', 'add', `${ip}/24`, 'dev', 'eth0');
-  inNs('route', 'add', 'default', 'via', `10.${X}.${n}.1`);
+  addVethPod({ netns: ns, hostIf, gateway: `10.${X}.${n}.1`, ip });
   // In-pod capture, as upstream's: zt's own (marked) traffic and loopback pass; other outbound
   // TCP goes to 15001; inbound TCP except HBONE (15008) goes to 15006.
   const ipt = (...a: string[]) => must('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', ...a]);

@@ -5,7 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as native from '@zt/native';
-import { enablePodForwarding, freeTestSubnet, netnsUnsupported, sweepStaleNetns } from '@zt/native/testing';
+import {
+  addVethPod,
+  enablePodForwarding,
+  freeTestSubnet,
+  netnsUnsupported,
+  sweepStaleNetns,
+} from '@zt/native/testing';
 
 interface Run {
   ok: boolean;
@@ -110,7 +116,6 @@ export class Topology {
     const hostIf = `zti${this.#tag}${n}`;
     const gw = `10.${this.#net}.${n}.1`;
     const ip = `10.${this.#net}.${n}.10`;
-    must('ip', ['netns', 'add', netns]);
     const pod: SimPod = {
       ...spec,
       uid: `uid-${spec.name}-${this.#tag}`,
@@ -118,16 +123,11 @@ export class Topology {
       path: `/var/run/netns/${netns}`,
       ip,
     };
+    // Recorded first, so destroy() also removes a pod that fails half-made.
     this.pods.push(pod);
-    must('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     this.#hostIfs.push(hostIf);
-    must('ip', ['addr', 'add', `${gw}/24`, 'dev', hostIf]);
-    must('ip', ['link', 'set', hostIf, 'up']);
+    addVethPod({ netns, hostIf, gateway: gw, ip });
     const inNs = (...a: string[]) => must('ip', ['-n', netns, ...a]);
-    inNs('link', 'set', 'lo', 'up');
-    inNs('link', 'set', 'eth0', 'up');
-    inNs('addr', 'add', `${ip}/24`, 'dev', 'eth0');
-    inNs('route', 'add', 'default', 'via', gw);
     const rules = installRules(netns);
     if (!rules.ok) throw new Error(`in-pod rules in ${netns}: ${rules.out}`);
     // istio-cni's in-pod routing: packets of connections zt made (connmark 0x111, restored as the

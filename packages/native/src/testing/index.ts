@@ -1,6 +1,7 @@
 /** Test fixtures of @zt/native: network namespaces for multi-node and in-pod tests. */
 export type { RunResult } from './netns.ts';
 export {
+  addVethPod,
   enablePodForwarding,
   freeTestSubnet,
   netnsUnsupported,

@@ -73,6 +73,27 @@ export function enablePodForwarding(): () => void {
   };
 }
 
+/**
+ * A pod as a node sees it: the named namespace `netns`, joined to this one by a veth pair whose host
+ * end `hostIf` holds `gateway`/24 and whose pod end `eth0` holds `ip`/24, with a default route via the
+ * gateway. Throws with ip's message when a step fails (what was made so far is the caller's to
+ * delete: `ip netns del` takes the veth pair with it).
+ */
+export function addVethPod(o: { netns: string; hostIf: string; gateway: string; ip: string }): void {
+  const must = (...args: string[]) => {
+    const r = run('ip', args);
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  must('netns', 'add', o.netns);
+  must('link', 'add', o.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', o.netns);
+  must('addr', 'add', `${o.gateway}/24`, 'dev', o.hostIf);
+  must('link', 'set', o.hostIf, 'up');
+  must('-n', o.netns, 'link', 'set', 'lo', 'up');
+  must('-n', o.netns, 'link', 'set', 'eth0', 'up');
+  must('-n', o.netns, 'addr', 'add', `${o.ip}/24`, 'dev', 'eth0');
+  must('-n', o.netns, 'route', 'add', 'default', 'via', o.gateway);
+}
+
 export interface RunResult {
   status: number;
   stdout: string;
