@@ -125,7 +125,7 @@ describe('faults', { concurrency: false }, () => {
     );
   });
 
-  test('the destination workload gone mid-stream: a clean close, counted', async () => {
+  test('the destination workload gone mid-stream: a clean close, counted', async (t) => {
     const held = new Set<Socket>();
     const server = createServer((s) => {
       held.add(s);
@@ -137,6 +137,8 @@ describe('faults', { concurrency: false }, () => {
     const closedBefore = sumOf(await mesh.b.metrics(), 'istio_tcp_connections_closed_total', {
       reporter: 'destination',
     });
+    // Closed however the case ends: a listening server left behind keeps the test process alive.
+    t.after(() => server.close());
     const s = await mesh.dial({ host: mesh.ip.spare, port });
     s.on('error', () => undefined);
     assert.equal(await ping(s, 'before'), 'before');
