@@ -81,7 +81,13 @@ export class CaClient implements CertificateProvider {
     }
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
     const target = `${url.hostname}:${port}`;
-    const channelOptions: ClientOptions = {};
+    // The SecretManager paces retries per identity. The channel's own reconnect backoff (grpc-js:
+    // 1 s growing to 120 s) would otherwise fail every call fast for seconds to minutes after the
+    // CA is back, and hold certificates unavailable that long after an outage.
+    const channelOptions: ClientOptions = {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    };
     const { credentials } = grpc();
     let creds = credentials.createInsecure();
     if (url.protocol === 'https:') {

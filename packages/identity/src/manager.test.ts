@@ -83,7 +83,7 @@ test('issues once, serves from cache, and renews at half of the lifetime', async
 });
 
 test('CA outage: backoff doubles, the old certificate is served until it expires, then recovery', async (t) => {
-  const { mgr, clock } = setup(t, 120);
+  const { mgr, clock } = setup(t, 180);
   const first = await mgr.fetchCertificate(ID);
   const rotations: WorkloadCertificate[] = [];
   mgr.onRotate((c) => rotations.push(c));
@@ -96,8 +96,8 @@ test('CA outage: backoff doubles, the old certificate is served until it expires
     assert.equal(await mgr.fetchCertificate(ID), first, 'the old certificate is kept while valid');
     delays.push(await fireNext(clock));
   }
-  // 180 s of lifetime (60 s backdated): renewal at +30 s, retries at +31, +33, +37, +45, +61, +93 s,
-  // and the next one, which backoff would put at +157 s, at expiry (+120 s) instead.
+  // 180 s of lifetime: renewal at +90 s, retries at +91, +93, +97, +105, +121, +153 s, and the
+  // next one, which backoff would put at +217 s, at expiry (+180 s) instead.
   assert.deepEqual(delays.slice(1, -1), [1000, 2000, 4000, 8000, 16000, 32000]);
   assert.equal(clock.now(), first.notAfter.getTime(), 'the last retry is at expiry');
 

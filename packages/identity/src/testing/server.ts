@@ -172,8 +172,10 @@ export class TestCaServer {
     let leaf: string;
     try {
       const now = this.#now();
+      // From now, as istiod signs: a backdated notBefore would move the half-life refresh earlier
+      // (a 20 s certificate backdated a minute is "due" at once and re-requested every second).
       leaf = await this.ca.signCsr(req.csr, {
-        notBefore: new Date(now - 60_000),
+        notBefore: new Date(now),
         notAfter: new Date(now + (ttlSeconds || this.#defaultTtl) * 1000),
         uris,
       });

@@ -28,6 +28,9 @@ process.on('message', (m: ChildCommand) => {
 });
 // The IPC channel must not keep a draining process alive.
 process.channel?.unref();
+// A test runner that was killed leaves no zt behind: a stale one would still hold its listeners
+// (SO_REUSEPORT lets the next run bind beside it) and reset half of that run's connections.
+process.on('disconnect', () => process.exit(1));
 
 const ready: ChildReady = {
   t: 'ready',
