@@ -1,4 +1,5 @@
 // `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir] [--from-source]`
+// `npm run bench -- --soak [--minutes 10]`: the soak mode (mixed load, RSS drift), no budgets.
 // Starts the target server, two zt meshes (1 and 2 workers) and the peer proxy pairs, runs every
 // scenario interleaved, prints a table, writes JSON and an SVG chart, and exits 1 when a budget is
 // missed (2 when the bench itself could not run).
@@ -15,6 +16,8 @@ import { describeProfile, PROFILES, type Profile } from './profile.ts';
 import { renderTable } from './report.ts';
 import { deriveMetrics, runScenarios, SCENARIOS, type Scenario } from './run.ts';
 import { startSetup } from './setup.ts';
+import { runSoak } from './soak.ts';
+import type { Target } from './targets.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 
@@ -28,8 +31,15 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     only: { type: 'string' },
     'from-source': { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    minutes: { type: 'string' },
   },
 });
+const soakMinutes = Number(args.minutes ?? 10);
+if (args.soak && !(soakMinutes > 0)) {
+  console.error('bench: --minutes takes a positive number');
+  process.exit(2);
+}
 
 const base: Profile = PROFILES[args.ci ? 'ci' : args.quick ? 'quick' : 'full'];
 const profile: Profile = args.reps ? { ...base, reps: Number(args.reps) } : base;
@@ -103,73 +113,77 @@ try {
     ztFrom,
     ...(cpuProf ? { ztNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
   });
-  const t0 = Date.now();
-  const results = await runScenarios(setup, profile, log, only);
-  const names = { direct: setup.direct.name, zt1: setup.zt1.name, zt2: setup.zt2.name };
-  const metrics = deriveMetrics(results, names);
-  const skipReasons: Record<string, string> = {};
-  for (const [kind, why] of Object.entries(setup.missing)) {
-    for (const k of Object.keys(metrics)) if (k.includes(kind)) skipReasons[k] = why;
-  }
-  const budgets: BudgetCheck[] = only ? [] : checkBudgets(budgetFile.budgets, metrics, skipReasons);
-  const failed = budgets.filter((b) => b.status === 'fail');
-  const header = [
-    `zt bench, ${profile.name} run, ${started.toISOString()} (${((Date.now() - t0) / 1000).toFixed(0)} s of load)`,
-    `  ${describeProfile(profile)}`,
-    `  machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load average at start ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
-    `  zt: two processes (node A, node B) from ${ztFrom === 'dist' ? 'the build (dist/)' : 'TypeScript source'}, FAKE_CA, RUST_LOG=warn, client enters via SOCKS5 on node A; peers: 1 thread per proxy, TLS 1.3, client certs required`,
-  ];
-  const table = renderTable(results, budgets, header, names.direct);
-  process.stdout.write(`${table}\n`);
+  if (args.soak) {
+    exitCode = await soak(setup.zt1);
+  } else {
+    const t0 = Date.now();
+    const results = await runScenarios(setup, profile, log, only);
+    const names = { direct: setup.direct.name, zt1: setup.zt1.name, zt2: setup.zt2.name };
+    const metrics = deriveMetrics(results, names);
+    const skipReasons: Record<string, string> = {};
+    for (const [kind, why] of Object.entries(setup.missing)) {
+      for (const k of Object.keys(metrics)) if (k.includes(kind)) skipReasons[k] = why;
+    }
+    const budgets: BudgetCheck[] = only ? [] : checkBudgets(budgetFile.budgets, metrics, skipReasons);
+    const failed = budgets.filter((b) => b.status === 'fail');
+    const header = [
+      `zt bench, ${profile.name} run, ${started.toISOString()} (${((Date.now() - t0) / 1000).toFixed(0)} s of load)`,
+      `  ${describeProfile(profile)}`,
+      `  machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load average at start ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+      `  zt: two processes (node A, node B) from ${ztFrom === 'dist' ? 'the build (dist/)' : 'TypeScript source'}, FAKE_CA, RUST_LOG=warn, client enters via SOCKS5 on node A; peers: 1 thread per proxy, TLS 1.3, client certs required`,
+    ];
+    const table = renderTable(results, budgets, header, names.direct);
+    process.stdout.write(`${table}\n`);
 
-  const json = {
-    profile,
-    description: describeProfile(profile),
-    started: started.toISOString(),
-    machine: { ...machine, loadavgAtEnd: loadavg() },
-    ztFrom,
-    budgetsMachine: budgetFile.machine,
-    results,
-    metrics,
-    budgets,
-  };
-  mkdirSync(outDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const jsonPath = join(outDir, `${profile.name}-${stamp}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-  const panels = [
-    ...Object.entries(results.bulk).map(([key, rows]) => ({
-      title: `bulk, ${key}`,
-      unit: 'Gbit/s',
-      reference: names.direct,
-      bars: Object.entries(rows).map(([label, s]) => ({ label, value: s.median })),
-    })),
-    {
-      title: 'connection rate',
-      unit: 'conn/s',
-      reference: names.direct,
-      bars: Object.entries(results.rate).map(([label, s]) => ({ label, value: s.median })),
-    },
-    {
-      title: `p99 latency at ${profile.latencyRate} rps`,
-      unit: 'ms',
-      reference: names.direct,
-      bars: Object.entries(results.latency).map(([label, l]) => ({ label, value: l.p99 })),
-    },
-  ];
-  const svgPath = join(outDir, `${profile.name}-${stamp}.svg`);
-  writeFileSync(
-    svgPath,
-    renderSvg(
-      `zt bench (${profile.name})`,
-      `${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, ${started.toISOString()}`,
-      panels,
-    ),
-  );
-  log(`wrote ${jsonPath} and ${svgPath}`);
-  if (failed.length > 0) {
-    log(`${failed.length} budget(s) missed: ${failed.map((b) => b.name).join(', ')}`);
-    exitCode = 1;
+    const json = {
+      profile,
+      description: describeProfile(profile),
+      started: started.toISOString(),
+      machine: { ...machine, loadavgAtEnd: loadavg() },
+      ztFrom,
+      budgetsMachine: budgetFile.machine,
+      results,
+      metrics,
+      budgets,
+    };
+    mkdirSync(outDir, { recursive: true });
+    const stamp = started.toISOString().replace(/[:.]/g, '-');
+    const jsonPath = join(outDir, `${profile.name}-${stamp}.json`);
+    writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+    const panels = [
+      ...Object.entries(results.bulk).map(([key, rows]) => ({
+        title: `bulk, ${key}`,
+        unit: 'Gbit/s',
+        reference: names.direct,
+        bars: Object.entries(rows).map(([label, s]) => ({ label, value: s.median })),
+      })),
+      {
+        title: 'connection rate',
+        unit: 'conn/s',
+        reference: names.direct,
+        bars: Object.entries(results.rate).map(([label, s]) => ({ label, value: s.median })),
+      },
+      {
+        title: `p99 latency at ${profile.latencyRate} rps`,
+        unit: 'ms',
+        reference: names.direct,
+        bars: Object.entries(results.latency).map(([label, l]) => ({ label, value: l.p99 })),
+      },
+    ];
+    const svgPath = join(outDir, `${profile.name}-${stamp}.svg`);
+    writeFileSync(
+      svgPath,
+      renderSvg(
+        `zt bench (${profile.name})`,
+        `${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, ${started.toISOString()}`,
+        panels,
+      ),
+    );
+    log(`wrote ${jsonPath} and ${svgPath}`);
+    if (failed.length > 0) {
+      log(`${failed.length} budget(s) missed: ${failed.map((b) => b.name).join(', ')}`);
+      exitCode = 1;
+    }
   }
 } catch (e) {
   log(`bench could not run: ${(e as Error).stack ?? e}`);
@@ -178,3 +192,28 @@ try {
   await stopAll();
 }
 process.exit(exitCode);
+
+async function soak(target: Target): Promise<number> {
+  log(
+    `soak: ${soakMinutes} min of mixed load through ${target.name} (rate loops, bulk both ways, 16 long-lived echo connections)`,
+  );
+  const r = await runSoak(target, { durationMs: soakMinutes * 60_000, log });
+  const lines = [
+    `zt soak, ${started.toISOString()}, ${r.seconds.toFixed(0)} s through ${target.name}`,
+    `  machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}`,
+    `  ${r.connections} connections, ${(r.bulkBytes / 2 ** 30).toFixed(1)} GiB bulk, ${r.echoes} echoes on long-lived connections, ${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}`,
+    ...r.drift.map(
+      (d, i) =>
+        `  node ${i === 0 ? 'A' : 'B'} (pid ${d.pid}): RSS first third ${d.firstThirdMiB.toFixed(1)} MiB, last third ${d.lastThirdMiB.toFixed(1)} MiB, drift ${d.driftMiB >= 0 ? '+' : ''}${d.driftMiB.toFixed(1)} MiB, trend ${d.slopeMiBPerMin.toFixed(2)} MiB/min, max ${d.maxMiB.toFixed(1)} MiB`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  mkdirSync(outDir, { recursive: true });
+  const jsonPath = join(outDir, `soak-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    jsonPath,
+    `${JSON.stringify({ started: started.toISOString(), machine, minutes: soakMinutes, ...r }, null, 2)}\n`,
+  );
+  log(`wrote ${jsonPath}`);
+  return r.errors === 0 ? 0 : 1;
+}
