@@ -281,7 +281,7 @@ describe('authorize: property against a reference model', () => {
           assert.deepEqual(got.dryRunMatches, dry);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: process.env['ZT_LONG'] === '1' ? 100_000 : 500 },
     );
   });
 });

@@ -23,6 +23,8 @@ function encodeRequest(address: string, port: number): Buffer {
   ]);
 }
 
+// ZT_LONG=1 (the reliability suite's long variant) runs 10^5 cases per property.
+const RUNS = process.env['ZT_LONG'] === '1' ? 100_000 : 200;
 describe('SOCKS5 parser', () => {
   test('greeting: no-auth accepted, others refused', () => {
     assert.deepEqual(parseGreeting(Buffer.from([5, 2, 2, 0])), {
@@ -65,6 +67,7 @@ describe('SOCKS5 parser', () => {
             assert.equal(parseRequest(req.subarray(0, i)).kind, 'need-more');
         },
       ),
+      { numRuns: RUNS },
     );
   });
   test('property: arbitrary bytes never throw and never over-consume', () => {
@@ -74,6 +77,7 @@ describe('SOCKS5 parser', () => {
           if (r.kind === 'ok') assert.ok(r.consumed <= bytes.length);
         }
       }),
+      { numRuns: RUNS },
     );
   });
 });
