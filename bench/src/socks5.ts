@@ -67,13 +67,20 @@ function readExactly(sock: Socket, n: number): Promise<Buffer> {
 export interface Socks5Options {
   proxy: { host: string; port: number };
   localAddress: string;
+  /** Source port; 0 or absent lets the kernel pick one. */
+  localPort?: number;
   dest: { host: string; port: number };
 }
 
 /** Opens `dest` through the SOCKS5 proxy from `localAddress`; resolves with the (paused) socket. */
 export async function socks5Connect(opts: Socks5Options): Promise<Socket> {
   const request = connectRequest(opts.dest.host, opts.dest.port);
-  const sock = connect({ host: opts.proxy.host, port: opts.proxy.port, localAddress: opts.localAddress });
+  const sock = connect({
+    host: opts.proxy.host,
+    port: opts.proxy.port,
+    localAddress: opts.localAddress,
+    ...(opts.localPort ? { localPort: opts.localPort } : {}),
+  });
   sock.setNoDelay(true);
   try {
     await new Promise<void>((resolve, reject) => {

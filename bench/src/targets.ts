@@ -2,6 +2,7 @@
 // or a peer proxy pair. Every scenario runs the same client code against each.
 import { connect, type Socket } from 'node:net';
 import { socks5Connect } from './socks5.ts';
+import { nextSourcePort, portTaken } from './source-port.ts';
 
 export interface Target {
   /** Row label, e.g. "zt (1 worker)". */
@@ -14,14 +15,30 @@ export interface Target {
 }
 
 function plainConnect(host: string, port: number, localAddress?: string): Promise<Socket> {
+  if (!localAddress) return connectOnce(host, port);
+  return withSourcePort((localPort) => connectOnce(host, port, localAddress, localPort));
+}
+
+function connectOnce(host: string, port: number, localAddress?: string, localPort?: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host, port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+    const s = connect({ host, port, noDelay: true, ...(localAddress ? { localAddress, localPort } : {}) });
     s.once('connect', () => {
       s.off('error', reject);
       resolve(s);
     });
     s.once('error', reject);
   });
+}
+
+/** Runs `open` with source ports in turn until one is free (a few tries). */
+export async function withSourcePort<T>(open: (localPort: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open(nextSourcePort());
+    } catch (e) {
+      if (!portTaken(e) || attempt >= 8) throw e;
+    }
+  }
 }
 
 export function directTarget(server: { host: string; port: number }, localAddress: string): Target {
@@ -44,7 +61,10 @@ export function meshTarget(
     name,
     kind: 'zt',
     pids,
-    open: () => socks5Connect({ proxy: socks, localAddress: clientPodIp, dest: server }),
+    open: () =>
+      withSourcePort((localPort) =>
+        socks5Connect({ proxy: socks, localAddress: clientPodIp, localPort, dest: server }),
+      ),
   };
 }
 

@@ -14,6 +14,10 @@
 
 #include "addon.h"
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
 typedef struct {
   // input
   bool listen;
@@ -44,6 +48,12 @@ static bool set_int(open_job_t *job, int level, int name, int value, const char 
   if (setsockopt(job->fd, level, name, &value, sizeof value) == 0) return true;
   fail(job, syscall);
   return false;
+}
+
+static unsigned local_port_of(const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+  if (ss->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+  return 0;
 }
 
 static void open_socket(open_job_t *job) {
@@ -82,6 +92,14 @@ static void open_socket(open_job_t *job) {
       ok = false;
     }
   } else if (ok) {
+    // A source address with port 0 (original source, a pod's IP): leave the port to connect(),
+    // which picks one unique for the 4-tuple, instead of bind() searching the ephemeral range
+    // for a port no socket holds (TIME_WAIT ones included), which grows costly under connection
+    // churn. Best effort: a kernel without it (before 4.2) binds as before.
+    if (job->has_local && local_port_of(&job->local) == 0) {
+      int one = 1;
+      (void)setsockopt(job->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    }
     if (job->has_local && bind(job->fd, (struct sockaddr *)&job->local, job->local_len) != 0) {
       fail(job, "bind");
       ok = false;

@@ -142,6 +142,46 @@ describe('sockets in another network namespace', { skip }, () => {
     }
   });
 
+  test('a connection from a source address takes a port unique to its 4-tuple, not one free for every destination', async (t) => {
+    // Two listeners, then an ephemeral range of 4 ports: 4 connections to the first from
+    // 127.0.0.1 hold all of them. A 5th from 127.0.0.1 to the second listener is still a unique
+    // 4-tuple; with the port left to connect() (IP_BIND_ADDRESS_NO_PORT) it gets one, where
+    // bind(127.0.0.1:0) would have failed with EADDRINUSE.
+    const [a, b] = [bannerServer('a'), bannerServer('b')];
+    servers.push(a, b);
+    const pa = (await listenServer(a, { netns: ns.path, host: '127.0.0.1', port: 0 })).port;
+    const pb = (await listenServer(b, { netns: ns.path, host: '127.0.0.1', port: 0 })).port;
+    const range = '/proc/sys/net/ipv4/ip_local_port_range';
+    const old = (await ns.spawn('cat', [range])).stdout.trim().split(/\s+/).join(' ');
+    t.after(() => ns.spawn('sh', ['-c', `echo '${old}' > ${range}`]));
+    const set = await ns.spawn('sh', ['-c', `echo '40000 40003' > ${range}`]);
+    assert.equal(set.status, 0, set.stderr);
+    const held: net.Socket[] = [];
+    t.after(() => {
+      for (const s of held) s.destroy();
+    });
+    for (let i = 0; i < 4; i++) {
+      const s = await connectSocket({
+        netns: ns.path,
+        host: '127.0.0.1',
+        port: pa,
+        localAddress: '127.0.0.1',
+      });
+      s.pause();
+      held.push(s);
+    }
+    assert.deepEqual(held.map((s) => s.localPort).sort(), [40000, 40001, 40002, 40003]);
+    const fifth = await connectSocket({
+      netns: ns.path,
+      host: '127.0.0.1',
+      port: pb,
+      localAddress: '127.0.0.1',
+    });
+    held.push(fifth);
+    assert.ok((fifth.localPort ?? 0) >= 40000 && (fifth.localPort ?? 0) <= 40003);
+    assert.equal(await readAll(fifth), 'b');
+  });
+
   test('reusePort lets two listeners share a port (one per worker thread)', () => {
     const a = openListener({ netns: ns.path, host: '127.0.0.1', port: 0, reusePort: true });
     const { port } = localAddressOf(a)!;
