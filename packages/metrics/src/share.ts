@@ -1,7 +1,7 @@
 import type { Counter } from 'prom-client';
 
 /** What a share needs of a prom-client counter child. */
-interface CounterChild {
+export interface CounterChild {
   inc(value?: number): void;
 }
 
@@ -49,6 +49,14 @@ export function counterShare<L extends string>(
   metric: Counter<L>,
   labels: Partial<Record<L, string | number>>,
 ): CounterShare {
+  return counterShareOf(metric, metric.labels(labels));
+}
+
+/**
+ * A share over a child of `metric` the caller already holds (`metric.labels(...)`, kept for a label
+ * set many connections use), so opening a share hashes no labels at all.
+ */
+export function counterShareOf<L extends string>(metric: Counter<L>, child: CounterChild): CounterShare {
   let dirty = dirtyByCounter.get(metric);
   if (!dirty) {
     const set = new Set<CounterShare>();
@@ -62,5 +70,5 @@ export function counterShare<L extends string>(
       return previous?.call(this);
     };
   }
-  return new CounterShare(metric.labels(labels), dirty);
+  return new CounterShare(child, dirty);
 }

@@ -5,6 +5,7 @@ import { registry as metrics } from '@zt/metrics';
 import pino from 'pino';
 import { workload } from '../testing/fixtures.ts';
 import { ConnectionRegistry } from './registry.ts';
+import { seriesFor } from './series.ts';
 
 function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -98,5 +99,83 @@ test('a failed connection logs its error and counts as failed with its response 
   assert.match(
     await metrics.metrics(),
     /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"\} 1/,
+  );
+});
+
+test('connections with one label set share its series; another revision of a workload gets its own', async () => {
+  const { log } = capture();
+  const reg = new ConnectionRegistry(log, 's-');
+  const a = workload({ name: 'series-a', namespace: 'ns5', workloadIps: ['10.9.5.1'] });
+  const b = workload({
+    name: 'series-b',
+    namespace: 'ns5',
+    workloadIps: ['10.9.5.2'],
+    canonicalRevision: 'v1',
+  });
+  const b2 = { ...b, canonicalRevision: 'v2' };
+  const input = (destination: typeof b) => ({
+    reporter: 'source' as const,
+    source: a,
+    sourceIdentity: 'spiffe://cluster.local/ns/ns5/sa/series-a',
+    destination,
+    destinationIdentity: 'spiffe://cluster.local/ns/ns5/sa/series-b',
+    mtls: true,
+  });
+  assert.equal(seriesFor(input(b)), seriesFor(input({ ...b })), 'equal label inputs, one series');
+  assert.notEqual(seriesFor(input(b)), seriesFor(input(b2)));
+  const open = (destination: typeof b) =>
+    reg.open({
+      info: {
+        direction: 'outbound',
+        protocol: 'HBONE',
+        src: { address: '10.9.5.1', port: 1 },
+        dst: { address: '10.9.5.2', port: 80 },
+      },
+      labels: input(destination),
+    });
+  const conns = [open(b), open(b), open(b2)];
+  conns[0]?.countToServer(7);
+  conns[1]?.countToServer(5);
+  conns[2]?.countToClient(3);
+  for (const c of conns) c.finish();
+  conns[1]?.finish(new Error('late'), 'CONNECT'); // already finished: not counted again
+  const text = await metrics.metrics();
+  const line = (name: string, rev: string) =>
+    new RegExp(
+      `${name}\\{[^}]*destination_workload="series-b"[^}]*destination_canonical_revision="${rev}"[^}]*\\} (\\d+)`,
+    ).exec(text)?.[1];
+  assert.equal(line('istio_tcp_connections_opened_total', 'v1'), '2');
+  assert.equal(line('istio_tcp_connections_closed_total', 'v1'), '2');
+  assert.equal(line('istio_tcp_received_bytes_total', 'v1'), '12');
+  assert.equal(line('istio_tcp_connections_opened_total', 'v2'), '1');
+  assert.equal(line('istio_tcp_sent_bytes_total', 'v2'), '3');
+});
+
+test('a flagged close counts under its response_flags, the clean series untouched', async () => {
+  const { log } = capture();
+  const reg = new ConnectionRegistry(log, 'f-');
+  const a = workload({ name: 'flag-a', namespace: 'ns6', workloadIps: ['10.9.6.1'] });
+  const t = reg.open({
+    info: {
+      direction: 'outbound',
+      protocol: 'TCP',
+      src: { address: '10.9.6.1', port: 1 },
+      dst: { address: '10.9.6.9', port: 80 },
+    },
+    labels: { reporter: 'source', source: a, mtls: false },
+  });
+  t.finish(new Error('refused'), 'CONNECT');
+  const text = await metrics.metrics();
+  assert.match(
+    text,
+    /istio_tcp_connections_failed_total\{[^}]*source_workload="flag-a"[^}]*response_flags="CONNECT"[^}]*\} 1/,
+  );
+  assert.match(
+    text,
+    /istio_tcp_connections_closed_total\{[^}]*source_workload="flag-a"[^}]*response_flags="CONNECT"[^}]*\} 1/,
+  );
+  assert.doesNotMatch(
+    text,
+    /istio_tcp_connections_closed_total\{[^}]*source_workload="flag-a"[^}]*response_flags="-"/,
   );
 });

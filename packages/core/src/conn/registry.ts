@@ -1,19 +1,18 @@
 import {
   type CounterShare,
   counter,
-  counterShare,
+  counterShareOf,
   type Counter as MetricCounter,
-  type TrafficLabels,
   tcpConnectionsClosed,
   tcpConnectionsFailed,
-  tcpConnectionsOpened,
   tcpReceivedBytes,
   tcpSentBytes,
 } from '@zt/metrics';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
-import { connectionLabels, type LabelInput, type ResponseFlag } from './labels.ts';
+import type { LabelInput, ResponseFlag } from './labels.ts';
+import { seriesFor, type TrafficSeries } from './series.ts';
 
 /** Connections refused before they were tracked (loop, bad SOCKS, unknown source...). */
 export const earlyDenials: MetricCounter<'direction' | 'reason'> = counter(
@@ -49,8 +48,8 @@ export class TrackedConnection {
   readonly #registry: ConnectionRegistry;
   readonly #toServer: CounterShare;
   readonly #toClient: CounterShare;
-  /** The label set of a clean close too; computed once at open (23 labels, on every connection). */
-  readonly #labels: TrafficLabels;
+  /** The label set's series, shared by every connection with the same labels. */
+  readonly #series: TrafficSeries;
   #abort: ((err: Error) => void) | undefined;
   #done = false;
   #abortReason: Error | undefined;
@@ -67,12 +66,12 @@ export class TrackedConnection {
     };
     this.labelInput = p.labels;
     this.hboneAddr = p.hboneAddr;
-    const labels = connectionLabels(p.labels);
-    this.#labels = labels;
+    const series = seriesFor(p.labels);
+    this.#series = series;
     // Istio counts request bytes (client to server) as "received" for both reporters.
-    this.#toServer = counterShare(tcpReceivedBytes, labels);
-    this.#toClient = counterShare(tcpSentBytes, labels);
-    tcpConnectionsOpened.inc(labels);
+    this.#toServer = counterShareOf(tcpReceivedBytes, series.received);
+    this.#toClient = counterShareOf(tcpSentBytes, series.sent);
+    series.opened.inc();
   }
 
   get closed(): boolean {
@@ -112,11 +111,14 @@ export class TrackedConnection {
     const reason = err ?? this.#abortReason;
     const effective: ResponseFlag =
       flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
-    const labels = effective === '-' ? this.#labels : { ...this.#labels, response_flags: effective };
     this.#toServer.flush();
     this.#toClient.flush();
-    tcpConnectionsClosed.inc(labels);
-    if (FAILURE_FLAGS.has(effective)) tcpConnectionsFailed.inc(labels);
+    if (effective === '-') this.#series.closed.inc();
+    else {
+      const labels = { ...this.#series.labels, response_flags: effective };
+      tcpConnectionsClosed.inc(labels);
+      if (FAILURE_FLAGS.has(effective)) tcpConnectionsFailed.inc(labels);
+    }
     this.#registry.remove(this, reason);
   }
 }

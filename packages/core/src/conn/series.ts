@@ -1,0 +1,68 @@
+import {
+  type CounterChild,
+  type TrafficLabels,
+  tcpConnectionsClosed,
+  tcpConnectionsOpened,
+  tcpReceivedBytes,
+  tcpSentBytes,
+} from '@zt/metrics';
+import { connectionLabels, type LabelInput } from './labels.ts';
+
+/** The traffic series of one label set: its labels and a prom-client child per counter. */
+export interface TrafficSeries {
+  readonly labels: Readonly<TrafficLabels>;
+  readonly opened: CounterChild;
+  /** A clean close (response_flags "-"); a flagged close goes through the counter with its labels. */
+  readonly closed: CounterChild;
+  readonly received: CounterChild;
+  readonly sent: CounterChild;
+}
+
+/**
+ * At most this many label sets are kept; past it the cache starts over. It only saves work: a set
+ * built again finds its series in the counters where it left them.
+ */
+const SERIES_CACHE_MAX = 4096;
+const cache = new Map<string, TrafficSeries>();
+
+/**
+ * Everything connectionLabels reads, as one string. Workloads are replaced, never mutated, when
+ * xDS changes them, but two workloads may still share a label set, so the key is by value.
+ */
+function keyOf(i: LabelInput): string {
+  const s = i.source;
+  const d = i.destination;
+  const v = i.service;
+  return `${i.reporter}\u0000${i.mtls ? 1 : 0}\u0000${i.sourceIdentity ?? ''}\u0000${i.destinationIdentity ?? ''}\u0000${
+    s
+      ? `${s.workloadName}\u0001${s.name}\u0001${s.canonicalName}\u0001${s.canonicalRevision}\u0001${s.namespace}\u0001${s.clusterId}`
+      : ''
+  }\u0000${
+    d
+      ? `${d.workloadName}\u0001${d.name}\u0001${d.canonicalName}\u0001${d.canonicalRevision}\u0001${d.namespace}\u0001${d.clusterId}`
+      : ''
+  }\u0000${v ? `${v.hostname}\u0001${v.namespace}\u0001${v.name}` : ''}`;
+}
+
+/**
+ * The series of a connection's label set. Connections between the same two workloads share one:
+ * the 23 labels are built, admitted past the cardinality guard and hashed once, not on every
+ * connection (twice per counter, four counters), and every connection holds the same objects.
+ */
+export function seriesFor(input: LabelInput): TrafficSeries {
+  const key = keyOf(input);
+  let series = cache.get(key);
+  if (!series) {
+    if (cache.size >= SERIES_CACHE_MAX) cache.clear();
+    const labels = Object.freeze(connectionLabels(input));
+    series = {
+      labels,
+      opened: tcpConnectionsOpened.labels(labels),
+      closed: tcpConnectionsClosed.labels(labels),
+      received: tcpReceivedBytes.labels(labels),
+      sent: tcpSentBytes.labels(labels),
+    };
+    cache.set(key, series);
+  }
+  return series;
+}
