@@ -1,12 +1,8 @@
 import {
-  type CounterShare,
   counter,
-  counterShareOf,
   type Counter as MetricCounter,
   tcpConnectionsClosed,
   tcpConnectionsFailed,
-  tcpReceivedBytes,
-  tcpSentBytes,
 } from '@zt/metrics';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from '../addr.ts';
@@ -46,8 +42,6 @@ export class TrackedConnection {
   readonly labelInput: LabelInput;
   readonly hboneAddr: string | undefined;
   readonly #registry: ConnectionRegistry;
-  readonly #toServer: CounterShare;
-  readonly #toClient: CounterShare;
   /** The label set's series, shared by every connection with the same labels. */
   readonly #series: TrafficSeries;
   #abort: ((err: Error) => void) | undefined;
@@ -66,12 +60,8 @@ export class TrackedConnection {
     };
     this.labelInput = p.labels;
     this.hboneAddr = p.hboneAddr;
-    const series = seriesFor(p.labels);
-    this.#series = series;
-    // Istio counts request bytes (client to server) as "received" for both reporters.
-    this.#toServer = counterShareOf(tcpReceivedBytes, series.received);
-    this.#toClient = counterShareOf(tcpSentBytes, series.sent);
-    series.opened.inc();
+    this.#series = seriesFor(p.labels);
+    this.#series.opened.add(1);
   }
 
   get closed(): boolean {
@@ -80,14 +70,15 @@ export class TrackedConnection {
 
   /** Bytes from the client towards the destination. */
   countToServer(n: number): void {
-    this.#toServer.add(n);
+    // Istio counts request bytes (client to server) as "received" for both reporters.
+    this.#series.received.add(n);
     if (this.info.direction === 'outbound') this.info.bytesSent += n;
     else this.info.bytesReceived += n;
   }
 
   /** Bytes from the destination back to the client. */
   countToClient(n: number): void {
-    this.#toClient.add(n);
+    this.#series.sent.add(n);
     if (this.info.direction === 'outbound') this.info.bytesReceived += n;
     else this.info.bytesSent += n;
   }
@@ -111,9 +102,7 @@ export class TrackedConnection {
     const reason = err ?? this.#abortReason;
     const effective: ResponseFlag =
       flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
-    this.#toServer.flush();
-    this.#toClient.flush();
-    if (effective === '-') this.#series.closed.inc();
+    if (effective === '-') this.#series.closed.add(1);
     else {
       const labels = { ...this.#series.labels, response_flags: effective };
       tcpConnectionsClosed.inc(labels);

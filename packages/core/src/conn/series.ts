@@ -1,5 +1,6 @@
 import {
-  type CounterChild,
+  type CounterShare,
+  counterShareOf,
   type TrafficLabels,
   tcpConnectionsClosed,
   tcpConnectionsOpened,
@@ -8,19 +9,24 @@ import {
 } from '@zt/metrics';
 import { connectionLabels, type LabelInput } from './labels.ts';
 
-/** The traffic series of one label set: its labels and a prom-client child per counter. */
+/**
+ * The traffic series of one label set: its labels and a share of each counter. A share adds to a
+ * number and folds it into prom-client when the counter is read, since prom-client hashes and
+ * validates the 23 labels on every increment, children included.
+ */
 export interface TrafficSeries {
   readonly labels: Readonly<TrafficLabels>;
-  readonly opened: CounterChild;
-  /** A clean close (response_flags "-"); a flagged close goes through the counter with its labels. */
-  readonly closed: CounterChild;
-  readonly received: CounterChild;
-  readonly sent: CounterChild;
+  readonly opened: CounterShare;
+  /** Clean closes (response_flags "-"); a flagged close goes through the counter with its labels. */
+  readonly closed: CounterShare;
+  readonly received: CounterShare;
+  readonly sent: CounterShare;
 }
 
 /**
  * At most this many label sets are kept; past it the cache starts over. It only saves work: a set
- * built again finds its series in the counters where it left them.
+ * built again finds its series in the counters where it left them, and the dropped shares still
+ * fold what they hold at the next read.
  */
 const SERIES_CACHE_MAX = 4096;
 const cache = new Map<string, TrafficSeries>();
@@ -46,8 +52,8 @@ function keyOf(i: LabelInput): string {
 
 /**
  * The series of a connection's label set. Connections between the same two workloads share one:
- * the 23 labels are built, admitted past the cardinality guard and hashed once, not on every
- * connection (twice per counter, four counters), and every connection holds the same objects.
+ * the 23 labels are built and admitted past the cardinality guard once, and counted into plain
+ * numbers, not hashed on every connection (opened, closed, and a flush per byte counter).
  */
 export function seriesFor(input: LabelInput): TrafficSeries {
   const key = keyOf(input);
@@ -57,10 +63,10 @@ export function seriesFor(input: LabelInput): TrafficSeries {
     const labels = Object.freeze(connectionLabels(input));
     series = {
       labels,
-      opened: tcpConnectionsOpened.labels(labels),
-      closed: tcpConnectionsClosed.labels(labels),
-      received: tcpReceivedBytes.labels(labels),
-      sent: tcpSentBytes.labels(labels),
+      opened: counterShareOf(tcpConnectionsOpened, tcpConnectionsOpened.labels(labels)),
+      closed: counterShareOf(tcpConnectionsClosed, tcpConnectionsClosed.labels(labels)),
+      received: counterShareOf(tcpReceivedBytes, tcpReceivedBytes.labels(labels)),
+      sent: counterShareOf(tcpSentBytes, tcpSentBytes.labels(labels)),
     };
     cache.set(key, series);
   }
