@@ -177,12 +177,15 @@ describe('faults', { concurrency: false }, () => {
     const up = Date.now();
     const [a, b] = [mesh.a.lines.length, mesh.b.lines.length];
     const renewed = (l: LogLine) => l['scope'] === 'cert' && /renewed/.test(messageOf(l));
-    // The next retry is at most 16 s after expiry (backoff), and the CA channel reconnects at once.
-    await mesh.a.waitLog((l) => isClientCert(l) && renewed(l), a, 30_000, 'node A recovering');
+    // The CA channel reconnects at once; the next CSR waits for the identity's backoff. Up to six
+    // failures fit before expiry (refresh at 10 s, retries after 0.5-1, 1-2, 2-4 and 4-8 s, each
+    // cut short at expiry), so the retry after expiry is 8-16 s or 16-32 s away, as upstream's
+    // per-identity backoff would have it.
+    await mesh.a.waitLog((l) => isClientCert(l) && renewed(l), a, 45_000, 'node A recovering');
     await mesh.b.waitLog(
       (l) => renewed(l) && String(l['identity']).endsWith('/sa/echo'),
       b,
-      30_000,
+      45_000,
       'node B recovering',
     );
     const recoveredMs = Date.now() - up;
@@ -191,9 +194,9 @@ describe('faults', { concurrency: false }, () => {
     for (let i = 0; i < 6; i++) await echoOk();
     assert.equal(await ping(long, 'after'), 'after');
     long.destroy();
-    assert.ok(ok >= 10, `only ${ok} exchanges while the CA was down`);
+    assert.ok(ok >= 5, `only ${ok} exchanges while the CA was down`);
     assert.ok(fresh, 'no new HBONE connection was tried with the kept certificate');
-    assert.ok(recoveredMs < 25_000, `recovery took ${recoveredMs} ms after the CA came back`);
+    assert.ok(recoveredMs < 40_000, `recovery took ${recoveredMs} ms after the CA came back`);
     assert.ok(
       sumOf(await mesh.a.metrics(), 'zt_identity_csr_failures_total') > failuresBefore,
       'CSR failures not counted',
