@@ -76,7 +76,7 @@ test('one access-log line per closed connection, with upstream fields; bytes cou
   );
 });
 
-test('a failed connection logs its error and counts as failed with its response flag', async () => {
+test('a failed connection logs its error and counts as failed and closed under its response flag only', async () => {
   const { log, lines } = capture();
   const reg = new ConnectionRegistry(log);
   const t = reg.open({
@@ -96,9 +96,19 @@ test('a failed connection logs its error and counts as failed with its response 
   const a = lines.find((l) => l['scope'] === 'access') ?? {};
   assert.equal(a['error'], 'connection refused');
   assert.equal(a['src.identity'], undefined);
+  const text = await metrics.metrics();
   assert.match(
-    await metrics.metrics(),
+    text,
     /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"\} 1/,
+  );
+  // The close counts under its flag too, and the label set's clean ("-") series stays untouched.
+  assert.match(
+    text,
+    /istio_tcp_connections_closed_total\{[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*\} 1/,
+  );
+  assert.doesNotMatch(
+    text,
+    /istio_tcp_connections_closed_total\{[^}]*source_workload="fail-src"[^}]*response_flags="-"/,
   );
 });
 
@@ -149,33 +159,4 @@ test('connections with one label set share its series; another revision of a wor
   assert.equal(line('istio_tcp_received_bytes_total', 'v1'), '12');
   assert.equal(line('istio_tcp_connections_opened_total', 'v2'), '1');
   assert.equal(line('istio_tcp_sent_bytes_total', 'v2'), '3');
-});
-
-test('a flagged close counts under its response_flags, the clean series untouched', async () => {
-  const { log } = capture();
-  const reg = new ConnectionRegistry(log, 'f-');
-  const a = workload({ name: 'flag-a', namespace: 'ns6', workloadIps: ['10.9.6.1'] });
-  const t = reg.open({
-    info: {
-      direction: 'outbound',
-      protocol: 'TCP',
-      src: { address: '10.9.6.1', port: 1 },
-      dst: { address: '10.9.6.9', port: 80 },
-    },
-    labels: { reporter: 'source', source: a, mtls: false },
-  });
-  t.finish(new Error('refused'), 'CONNECT');
-  const text = await metrics.metrics();
-  assert.match(
-    text,
-    /istio_tcp_connections_failed_total\{[^}]*source_workload="flag-a"[^}]*response_flags="CONNECT"[^}]*\} 1/,
-  );
-  assert.match(
-    text,
-    /istio_tcp_connections_closed_total\{[^}]*source_workload="flag-a"[^}]*response_flags="CONNECT"[^}]*\} 1/,
-  );
-  assert.doesNotMatch(
-    text,
-    /istio_tcp_connections_closed_total\{[^}]*source_workload="flag-a"[^}]*response_flags="-"/,
-  );
 });
