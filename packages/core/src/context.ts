@@ -11,19 +11,24 @@ import type { ProxyConfig } from './options.ts';
  * The Linux socket calls zt needs beyond Node's, provided by @zt/native where it works. Every
  * member may be missing: flows then fall back (no original destination: refuse with a reason).
  */
+/**
+ * How SocketOps.connect makes a socket: inside `netns` when given, marked with `mark`, from
+ * `localAddress` when given, with IP_TRANSPARENT when `transparent` (an address not on this host).
+ */
+export interface SocketConnectOptions {
+  netns?: string;
+  mark?: number;
+  localAddress?: string;
+  transparent?: boolean;
+}
+
 export interface SocketOps {
   /** SO_ORIGINAL_DST of an accepted, REDIRECTed socket. */
   originalDst?(socket: Socket): SocketAddr | undefined;
   /** SO_MARK on a socket, so capture rules skip zt's own traffic. */
   mark?(socket: Socket, mark: number): void;
-  /**
-   * A connected TCP socket, created inside `netns` when given and marked with `mark`; from
-   * `localAddress` when given, with IP_TRANSPARENT when `transparent` (an address not on this host).
-   */
-  connect?(
-    target: SocketAddr,
-    options: { netns?: string; mark?: number; localAddress?: string; transparent?: boolean },
-  ): Promise<Socket>;
+  /** A connected TCP socket, made as `options` say. */
+  connect?(target: SocketAddr, options: SocketConnectOptions): Promise<Socket>;
   /** Makes `server` listen on a socket created inside `netns` (in-pod listeners). */
   listen?(
     server: Server,

@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import type { SocketAddr } from './addr.ts';
-import type { SocketOps } from './context.ts';
+import type { SocketConnectOptions, SocketOps } from './context.ts';
 
 /**
  * The SocketOps @zt/native provides on this host; empty (portable fallbacks: SOCKS5, explicit
@@ -21,10 +21,7 @@ export async function nativeSocketOps(): Promise<SocketOps> {
     mark(socket: Socket, mark: number): void {
       native.setMark(socket, mark);
     },
-    async connect(
-      target: SocketAddr,
-      o: { netns?: string; mark?: number; localAddress?: string; transparent?: boolean },
-    ): Promise<Socket> {
+    async connect(target: SocketAddr, o: SocketConnectOptions): Promise<Socket> {
       const s = await native.connectSocket({
         host: target.address,
         port: target.port,
