@@ -182,12 +182,15 @@ describe('faults', { concurrency: false }, () => {
     // cut short at expiry), so the retry after expiry is 8-16 s or 16-32 s away, as upstream's
     // per-identity backoff would have it.
     await mesh.a.waitLog((l) => isClientCert(l) && renewed(l), a, 45_000, 'node A recovering');
-    await mesh.b.waitLog(
-      (l) => renewed(l) && String(l['identity']).endsWith('/sa/echo'),
-      b,
-      45_000,
-      'node B recovering',
-    );
+    // Node B serves both pods the next cases dial, each with its own certificate and backoff.
+    for (const sa of ['echo', 'spare']) {
+      await mesh.b.waitLog(
+        (l) => renewed(l) && String(l['identity']).endsWith(`/sa/${sa}`),
+        b,
+        45_000,
+        `node B recovering the ${sa} certificate`,
+      );
+    }
     const recoveredMs = Date.now() - up;
     t.diagnostic(`both nodes renewed ${recoveredMs} ms after the CA came back`);
     // Several connections, so both of node A's workers (and new HBONE connections) are exercised.
