@@ -169,6 +169,9 @@ export async function runScenarios(
     a: sampleProc(w1.a.pid).rssBytes / MB,
     b: sampleProc(w1.b.pid).rssBytes / MB,
   });
+  // zt hands freed memory back once traffic has been quiet for 2 s (core's MemoryRelease): read
+  // the resting figure an operator would see, not the tail of the latency run.
+  await new Promise((r) => setTimeout(r, 3000));
   const rssBeforeMB = rss();
   const hold = want('idle')
     ? await openIdle(setup.zt1, profile.idleConnections)

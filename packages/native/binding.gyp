@@ -8,7 +8,8 @@
         "src/sockopt.c",
         "src/open.c",
         "src/seqpacket.c",
-        "src/poll.c"
+        "src/poll.c",
+        "src/memory.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],

@@ -34,6 +34,8 @@ export interface SocketOps {
     server: Server,
     options: { host: string; port: number; netns: string; mark?: number },
   ): Promise<number>;
+  /** Hands the C heap's freed pages back to the OS; called once traffic has gone quiet. */
+  releaseFreeMemory?(): void;
 }
 
 /** What every flow of one proxy shares. */

@@ -18,6 +18,9 @@ export async function nativeSocketOps(): Promise<SocketOps> {
         return undefined;
       }
     },
+    releaseFreeMemory(): void {
+      native.releaseFreeMemory();
+    },
     mark(socket: Socket, mark: number): void {
       native.setMark(socket, mark);
     },

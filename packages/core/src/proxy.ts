@@ -6,6 +6,7 @@ import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
 import { ProxyState } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
+import { MemoryRelease } from './conn/memory-release.ts';
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
 import type { FlowContext, SocketOps } from './context.ts';
 import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
@@ -41,6 +42,7 @@ export class ProxyEngine {
   readonly #log: Logger;
   readonly #listeners: Listeners;
   readonly #registry: ConnectionRegistry;
+  readonly #memory: MemoryRelease | undefined;
   readonly #pool: HbonePool;
   readonly #hbone: HboneServer;
   readonly #ctx: FlowContext;
@@ -55,7 +57,14 @@ export class ProxyEngine {
     this.#deps = deps;
     this.#log = deps.log;
     this.#listeners = new Listeners(deps.log);
-    this.#registry = new ConnectionRegistry(deps.log, deps.idPrefix ?? '');
+    const release = deps.ops?.releaseFreeMemory;
+    this.#memory = release
+      ? new MemoryRelease(
+          () => release(),
+          () => this.#registry.size,
+        )
+      : undefined;
+    this.#registry = new ConnectionRegistry(deps.log, deps.idPrefix ?? '', this.#memory);
     this.#view = (deps.viewOf ?? ((s) => new ProxyState(s)))(EMPTY);
     this.#pool = new HbonePool({
       certs: deps.certs,
@@ -350,6 +359,7 @@ export class ProxyEngine {
 
   async close(): Promise<void> {
     await this.drain(0);
+    this.#memory?.stop();
     await this.#pool.close();
   }
 }

@@ -53,6 +53,7 @@ export interface RawAddon {
   pollSet(fd: number, events: number): void;
   pollRef(fd: number, ref: boolean): void;
   pollClose(fd: number): void;
+  releaseFreeMemory(): boolean;
 }
 
 const ADDON_PATH = '../build/Release/zt_native.node';

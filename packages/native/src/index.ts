@@ -14,6 +14,7 @@ export {
   SocketClosedError,
 } from './errors.ts';
 export type { FdTarget } from './fd.ts';
+export { releaseFreeMemory } from './memory.ts';
 export type { RecvOptions, SeqpacketListenOptions, SeqpacketMessage } from './seqpacket.ts';
 export { SeqpacketServer, SeqpacketSocket } from './seqpacket.ts';
 export type { ConnectOptions, ListenerOptions, NetnsRef, SocketOptions } from './socket.ts';

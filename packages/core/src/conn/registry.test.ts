@@ -160,3 +160,26 @@ test('connections with one label set share its series; another revision of a wor
   assert.equal(line('istio_tcp_connections_opened_total', 'v2'), '1');
   assert.equal(line('istio_tcp_sent_bytes_total', 'v2'), '3');
 });
+
+test('the watch hears each open and each close once, after the registry has counted it', () => {
+  const seen: string[] = [];
+  const reg: ConnectionRegistry = new ConnectionRegistry(pino({ level: 'silent' }), 'w-', {
+    opened: () => seen.push(`open ${reg.size}`),
+    closed: () => seen.push(`close ${reg.size}`),
+  });
+  const params = {
+    info: {
+      direction: 'outbound' as const,
+      protocol: 'TCP' as const,
+      src: { address: '10.9.0.1', port: 5001 },
+      dst: { address: '10.9.0.2', port: 80 },
+    },
+    labels: { reporter: 'source' as const, source: src, destination: dst, mtls: false },
+  };
+  const a = reg.open(params);
+  const b = reg.open(params);
+  a.finish();
+  a.finish();
+  b.finish(new Error('reset'), 'CONNECT');
+  assert.deepEqual(seen, ['open 1', 'open 2', 'close 1', 'close 0']);
+});

@@ -112,21 +112,30 @@ export class TrackedConnection {
   }
 }
 
+/** Told after a connection enters or leaves the registry (see MemoryRelease). */
+export interface RegistryWatch {
+  opened(): void;
+  closed(): void;
+}
+
 /** The live connections of one proxy (one thread). */
 export class ConnectionRegistry {
   readonly idPrefix: string;
   readonly #live = new Map<string, TrackedConnection>();
   readonly #log: Logger;
   readonly #idle: (() => void)[] = [];
+  readonly #watch: RegistryWatch | undefined;
 
-  constructor(log: Logger, idPrefix = '') {
+  constructor(log: Logger, idPrefix = '', watch?: RegistryWatch) {
     this.#log = log;
     this.idPrefix = idPrefix;
+    this.#watch = watch;
   }
 
   open(p: OpenParams): TrackedConnection {
     const t = new TrackedConnection(this, p);
     this.#live.set(t.info.id, t);
+    this.#watch?.opened();
     return t;
   }
 
@@ -155,6 +164,7 @@ export class ConnectionRegistry {
   remove(t: TrackedConnection, err: Error | undefined): void {
     if (!this.#live.delete(t.info.id)) return;
     accessLog(this.#log, t, err);
+    this.#watch?.closed();
     if (this.#live.size === 0) for (const r of this.#idle.splice(0)) r();
   }
 }
