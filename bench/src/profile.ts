@@ -3,6 +3,14 @@
 export interface Profile {
   name: 'full' | 'quick' | 'ci';
   reps: number;
+  /**
+   * Bytes each target relays once, unmeasured, before the first scenario: the bench's own client
+   * and server processes, and each proxy's code paths, start cold, and a cold first run drags
+   * down whichever targets the first repetition happens to run first.
+   */
+  warmupBytes: number;
+  /** The same for connection set-up: each target's unmeasured connection-rate run, in ms. */
+  warmupRateMs: number;
   bulk1Bytes: number;
   bulk1BidiBytes: number;
   bulk8Bytes: number;
@@ -21,6 +29,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   full: {
     name: 'full',
     reps: 5,
+    warmupBytes: 512 * MiB,
+    warmupRateMs: 3000,
     bulk1Bytes: 1024 * MiB,
     bulk1BidiBytes: 1024 * MiB,
     bulk8Bytes: 128 * MiB,
@@ -35,6 +45,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   quick: {
     name: 'quick',
     reps: 3,
+    warmupBytes: 256 * MiB,
+    warmupRateMs: 2000,
     bulk1Bytes: 256 * MiB,
     bulk1BidiBytes: 128 * MiB,
     bulk8Bytes: 32 * MiB,
@@ -49,6 +61,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   ci: {
     name: 'ci',
     reps: 3,
+    warmupBytes: 64 * MiB,
+    warmupRateMs: 700,
     bulk1Bytes: 64 * MiB,
     bulk1BidiBytes: 32 * MiB,
     bulk8Bytes: 8 * MiB,
@@ -65,7 +79,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
 export function describeProfile(p: Profile): string {
   const mib = (b: number): string => `${b / MiB} MiB`;
   return (
-    `${p.name}: median of ${p.reps} interleaved runs; bulk 1 conn ${mib(p.bulk1Bytes)} (both ways: ${mib(p.bulk1BidiBytes)} each way), ` +
+    `${p.name}: median of ${p.reps} interleaved runs after an unmeasured warm-up per target (${mib(p.warmupBytes)} bulk, ${p.warmupRateMs} ms of connections); bulk 1 conn ${mib(p.bulk1Bytes)} (both ways: ${mib(p.bulk1BidiBytes)} each way), ` +
     `8 conns ${mib(p.bulk8Bytes)} each (both ways: ${mib(p.bulk8BidiBytes)} each way); connection rate ${p.rateMs} ms x ${p.rateConcurrency} loops; ` +
     `latency ${p.latencyRate} rps for ${p.latencyMs} ms over ${p.latencyConnections} connections; ${p.idleConnections} idle connections`
   );

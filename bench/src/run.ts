@@ -97,6 +97,14 @@ export async function runScenarios(
     return out;
   };
 
+  // --- warm-up (unmeasured) ---------------------------------------------------------------------
+  if (profile.warmupBytes > 0) {
+    for (const t of [...base, setup.zt2]) {
+      await runBulk(t, { connections: 1, bytesPerConnection: profile.warmupBytes, bidirectional: false });
+    }
+    log(`  warm-up: ${profile.warmupBytes / MB} MiB through each target`);
+  }
+
   // --- bulk ---------------------------------------------------------------------------------------
   const bulk: Results['bulk'] = {};
   const bulkCases = [
@@ -205,6 +213,14 @@ export async function runScenarios(
   const rate: Results['rate'] = {};
   const rateTargets = [...base, setup.zt2];
   type RateRun = Awaited<ReturnType<typeof runConnRate>> & { cpu: number };
+  if (want('rate') && profile.warmupRateMs > 0) {
+    // zt's connection set-up paths (SOCKS5, CONNECT, pool) warm up over seconds, and the 2-worker
+    // mesh has seen no connection churn before this point.
+    for (const t of rateTargets) {
+      await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.warmupRateMs });
+    }
+    log(`  warm-up: ${profile.warmupRateMs} ms of connections through each target`);
+  }
   const rateRuns: Map<Target, RateRun[]> = !want('rate')
     ? new Map()
     : await interleave('connection rate', rateTargets, async (t) => {
