@@ -110,7 +110,8 @@ function spawnNode(
   const entry = ZT_ENTRY[from];
   const child = spawn(process.execPath, [...nodeArgs, ...entry.nodeArgs, entry.path], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The IPC channel ties zt to the bench: zt leaves when the bench dies, even by SIGKILL.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const lines: string[] = [];
   const keep = (d: Buffer): void => {

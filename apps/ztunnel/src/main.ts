@@ -13,7 +13,18 @@ try {
   throw e;
 }
 
-let zt: Awaited<ReturnType<typeof startZtunnel>>;
+let zt: Awaited<ReturnType<typeof startZtunnel>> | undefined;
+// Started by a Node parent with an IPC channel (the demo, the bench): leave with it, even when it
+// was SIGKILLed. A zt left behind keeps its SO_REUSEPORT listeners beside the next run's and takes
+// half of that run's connections. Registered before start-up, which the parent may not outlive.
+// A container or systemd start has no channel.
+if (process.channel) {
+  process.channel.unref();
+  process.on('disconnect', () => {
+    if (zt) void zt.shutdown('parent process exited');
+    else process.exit(1);
+  });
+}
 try {
   zt = await startZtunnel(config, { onExit: () => process.exit(0) });
 } catch (e) {

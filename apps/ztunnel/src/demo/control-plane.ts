@@ -27,3 +27,6 @@ async function stop(): Promise<void> {
 }
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
+// Started by the demo with an IPC channel: leave with it, however it ended.
+process.channel?.unref();
+process.on('disconnect', () => void stop());

@@ -57,7 +57,8 @@ function spawnTs(file: string, env: Record<string, string>, args: string[] = [])
     ['--conditions=zt-source', fileURLToPath(new URL(file, import.meta.url)), ...args],
     {
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel ties zt to the demo: zt leaves when the demo dies, however it dies.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   );
   children.push(child);
