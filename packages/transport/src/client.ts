@@ -222,7 +222,8 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
       release();
       return Promise.reject(e);
     }
-    stream.once('close', release);
+    // on() for events that fire once anyway: once() keeps a wrapper per listener for the tunnel's life.
+    stream.on('close', release);
     return new Promise<HboneTunnel>((resolve, reject) => {
       let settled = false;
       const onError = (e: Error) => {
@@ -231,11 +232,11 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         metrics.tunnelsFailed.inc({ side: 'client', reason: 'reset' });
         reject(new StreamResetError(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, e.message));
       };
-      stream.once('error', onError);
-      stream.once('close', () =>
+      stream.on('error', onError);
+      stream.on('close', () =>
         onError(new Error('the connection closed before the peer answered the CONNECT')),
       );
-      stream.once('response', (headers) => {
+      stream.on('response', (headers) => {
         if (settled) return;
         settled = true;
         stream.off('error', onError);

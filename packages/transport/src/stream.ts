@@ -29,10 +29,11 @@ export class HboneTunnel extends Duplex {
       if (code !== undefined && code !== constants.NGHTTP2_NO_ERROR) return code;
       return aborted ? constants.NGHTTP2_CANCEL : undefined;
     };
-    stream.once('aborted', () => {
+    // on() for events that fire once anyway: once() keeps a wrapper per listener for the tunnel's life.
+    stream.on('aborted', () => {
       aborted = true;
     });
-    stream.once('end', () => {
+    stream.on('end', () => {
       endPending = true;
       setImmediate(() => {
         endPending = false;
@@ -45,7 +46,7 @@ export class HboneTunnel extends Duplex {
       });
     });
     stream.on('error', (e: Error) => this.#reset(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR, e));
-    stream.once('close', () => {
+    stream.on('close', () => {
       if (this.destroyed || endPending) return;
       const code = resetCode();
       if (endDelivered) {

@@ -138,3 +138,31 @@ test('a slow destination pauses the source at the batch limit and resumes it on 
   await done;
   t.finish();
 });
+
+test('a side that closes without its end fails the relay and closes the other side', async () => {
+  const client = new PassThrough();
+  const server = new PassThrough();
+  const done = relay(client, server, tracked());
+  client.write('partial');
+  client.destroy();
+  await assert.rejects(done, { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  assert.equal(server.destroyed, true);
+});
+
+test('a side already closed before the relay starts fails it at once instead of hanging', async () => {
+  const client = new PassThrough();
+  const server = new PassThrough();
+  client.destroy();
+  await once(client, 'close');
+  await assert.rejects(relay(client, server, tracked()), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  assert.equal(server.destroyed, true);
+});
+
+test('an error on either side fails the relay with that error', async () => {
+  const client = new PassThrough();
+  const server = new PassThrough();
+  const done = relay(client, server, tracked());
+  server.destroy(Object.assign(new Error('upstream reset'), { code: 'ECONNRESET' }));
+  await assert.rejects(done, { code: 'ECONNRESET', message: 'upstream reset' });
+  assert.equal(client.destroyed, true);
+});

@@ -54,10 +54,10 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
         waiting = false;
         from.resume();
       });
-      from.once('end', () => to.end());
+      from.on('end', () => to.end());
       // The caller may have paused `from` (outbound holds the client until the upstream is up).
       from.resume();
-      finished(from, { writable: false }, (err) => {
+      readEnded(from, (err) => {
         if (err) return fail(err);
         if (--pending === 0 && !failed) {
           // Both directions have ended; let the last writes flush, then release the sockets.
@@ -71,6 +71,35 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
     server.on('error', fail);
     t.onAbort(fail);
   });
+}
+
+/**
+ * Calls back once `s` has delivered its end, or with an error once it closed without one. What
+ * stream.finished() does for the readable side, without its eight closures and async resource per
+ * call: two per connection and per node stay alive for the connection's whole life.
+ */
+function readEnded(s: Duplex, cb: (err?: Error) => void): void {
+  if (s.readableEnded) return void process.nextTick(cb);
+  if (s.destroyed) return void process.nextTick(cb, s.errored ?? prematureClose());
+  // on/off rather than once: once() adds a wrapper object per listener.
+  const off = () => {
+    s.off('end', onEnd);
+    s.off('close', onClose);
+  };
+  const onEnd = () => {
+    off();
+    cb();
+  };
+  const onClose = () => {
+    off();
+    cb(s.errored ?? prematureClose());
+  };
+  s.on('end', onEnd);
+  s.on('close', onClose);
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
 function endBoth(a: Duplex, b: Duplex, done: () => void): void {
