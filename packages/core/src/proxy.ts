@@ -57,10 +57,10 @@ export class ProxyEngine {
     this.#deps = deps;
     this.#log = deps.log;
     this.#listeners = new Listeners(deps.log);
-    const release = deps.ops?.releaseFreeMemory;
-    this.#memory = release
+    const ops = deps.ops;
+    this.#memory = ops?.releaseFreeMemory
       ? new MemoryRelease(
-          () => release(),
+          () => this.#releaseFreeMemory(ops),
           () => this.#registry.size,
         )
       : undefined;
@@ -355,6 +355,16 @@ export class ProxyEngine {
     }, deadlineMs);
     await Promise.all([listenersClosed, hboneClosed, this.#registry.idle()]);
     clearTimeout(timer);
+  }
+
+  /** Runs on a timer: a failure is logged, never thrown into the event loop. */
+  #releaseFreeMemory(ops: SocketOps): void {
+    try {
+      ops.releaseFreeMemory?.();
+      this.#log.debug({ rssMB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'released free memory');
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'releasing free memory failed');
+    }
   }
 
   async close(): Promise<void> {
