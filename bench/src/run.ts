@@ -98,7 +98,7 @@ export async function runScenarios(
   };
 
   // --- warm-up (unmeasured) ---------------------------------------------------------------------
-  if (profile.warmupBytes > 0) {
+  if (want('bulk') && profile.warmupBytes > 0) {
     for (const t of [...base, setup.zt2]) {
       await runBulk(t, { connections: 1, bytesPerConnection: profile.warmupBytes, bidirectional: false });
     }
