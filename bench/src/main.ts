@@ -60,6 +60,8 @@ const log = (s: string): void => {
 };
 
 const started = new Date();
+// File names of this run's outputs.
+const stamp = started.toISOString().replace(/[:.]/g, '-');
 const machine = {
   nproc: availableParallelism(),
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -147,7 +149,6 @@ try {
       budgets,
     };
     mkdirSync(outDir, { recursive: true });
-    const stamp = started.toISOString().replace(/[:.]/g, '-');
     const jsonPath = join(outDir, `${profile.name}-${stamp}.json`);
     writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
     const panels = [
@@ -209,7 +210,7 @@ async function soak(target: Target): Promise<number> {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(outDir, { recursive: true });
-  const jsonPath = join(outDir, `soak-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const jsonPath = join(outDir, `soak-${stamp}.json`);
   writeFileSync(
     jsonPath,
     `${JSON.stringify({ started: started.toISOString(), machine, minutes: soakMinutes, ...r }, null, 2)}\n`,

@@ -8,10 +8,6 @@ import type { ConnectionRegistry } from './conn/registry.ts';
 import type { ProxyConfig } from './options.ts';
 
 /**
- * The Linux socket calls zt needs beyond Node's, provided by @zt/native where it works. Every
- * member may be missing: flows then fall back (no original destination: refuse with a reason).
- */
-/**
  * How SocketOps.connect makes a socket: inside `netns` when given, marked with `mark`, from
  * `localAddress` when given, with IP_TRANSPARENT when `transparent` (an address not on this host).
  */
@@ -22,6 +18,11 @@ export interface SocketConnectOptions {
   transparent?: boolean;
 }
 
+/**
+ * The Linux calls zt needs beyond Node's (socket options, namespaces, the allocator), provided by
+ * @zt/native where it works. Every member may be missing: flows then fall back (no original
+ * destination: refuse with a reason).
+ */
 export interface SocketOps {
   /** SO_ORIGINAL_DST of an accepted, REDIRECTed socket. */
   originalDst?(socket: Socket): SocketAddr | undefined;

@@ -10,7 +10,7 @@ export {
 export { istioBuild, recordBuildInfo } from './build.ts';
 export { DEFAULT_LABEL_SET_LIMIT } from './cardinality.ts';
 export { counter, gauge, histogram, type MetricOptions, registry } from './registry.ts';
-export { type CounterChild, CounterShare, counterShare, counterShareOf } from './share.ts';
+export { CounterShare, counterShare } from './share.ts';
 export {
   TRAFFIC_LABELS,
   type TrafficLabel,

@@ -1,7 +1,7 @@
 import type { Counter } from 'prom-client';
 
 /** What a share needs of a prom-client counter child. */
-export interface CounterChild {
+interface CounterChild {
   inc(value?: number): void;
 }
 
@@ -49,14 +49,7 @@ export function counterShare<L extends string>(
   metric: Counter<L>,
   labels: Partial<Record<L, string | number>>,
 ): CounterShare {
-  return counterShareOf(metric, metric.labels(labels));
-}
-
-/**
- * A share over a child of `metric` the caller already holds (`metric.labels(...)`, kept for a label
- * set many connections use), so opening a share hashes no labels at all.
- */
-export function counterShareOf<L extends string>(metric: Counter<L>, child: CounterChild): CounterShare {
+  const child: CounterChild = metric.labels(labels);
   let dirty = dirtyByCounter.get(metric);
   if (!dirty) {
     const set = new Set<CounterShare>();

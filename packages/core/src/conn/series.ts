@@ -1,6 +1,6 @@
 import {
   type CounterShare,
-  counterShareOf,
+  counterShare,
   type TrafficLabels,
   tcpConnectionsClosed,
   tcpConnectionsOpened,
@@ -63,10 +63,10 @@ export function seriesFor(input: LabelInput): TrafficSeries {
     const labels = Object.freeze(connectionLabels(input));
     series = {
       labels,
-      opened: counterShareOf(tcpConnectionsOpened, tcpConnectionsOpened.labels(labels)),
-      closed: counterShareOf(tcpConnectionsClosed, tcpConnectionsClosed.labels(labels)),
-      received: counterShareOf(tcpReceivedBytes, tcpReceivedBytes.labels(labels)),
-      sent: counterShareOf(tcpSentBytes, tcpSentBytes.labels(labels)),
+      opened: counterShare(tcpConnectionsOpened, labels),
+      closed: counterShare(tcpConnectionsClosed, labels),
+      received: counterShare(tcpReceivedBytes, labels),
+      sent: counterShare(tcpSentBytes, labels),
     };
     cache.set(key, series);
   }
