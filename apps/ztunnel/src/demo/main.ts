@@ -257,12 +257,18 @@ async function trafficRound(): Promise<void> {
 let stopping = false;
 async function stop(code: number): Promise<never> {
   stopping = true;
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(
-    children.map((c) =>
-      c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
-    ),
-  );
+  const end = (cs: ChildProcess[]) => {
+    for (const c of cs) c.kill('SIGTERM');
+    return Promise.all(
+      cs.map((c) =>
+        c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
+      ),
+    );
+  };
+  // The zt nodes first, then the control plane (started first): stopped together, the nodes
+  // logged the control plane's going away as xDS stream errors while they drained.
+  await end(children.filter((c) => c !== cp));
+  await end([cp]);
   for (const s of servers) s.close();
   process.exit(code);
 }
