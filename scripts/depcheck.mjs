@@ -1,6 +1,6 @@
 // The dependency-direction check. Packages form layers; an import may only point down:
 //   apps/ztunnel -> core -> transport | xds | inpod -> identity -> proto     (native beside proto)
-// metrics may be imported by anyone; nothing imports apps/ or bench/.
+// metrics, errors and log (the bottom layer) may be imported by anyone; nothing imports apps/ or bench/.
 // A package is reached only through its public entry points (`@zt/x` and `@zt/x/testing`),
 // never through a path into its files.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -18,7 +18,7 @@ export const RANKS = {
   ztunnel: 4,
   bench: 4,
 };
-const ANYONE_MAY_IMPORT = new Set(['metrics']);
+const ANYONE_MAY_IMPORT = new Set(['metrics', 'errors', 'log']);
 const NEVER_IMPORTED = new Set(['ztunnel', 'bench']);
 const PUBLIC_SUBPATHS = new Set(['', 'testing']);
 

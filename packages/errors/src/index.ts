@@ -1,0 +1,1 @@
+export { errorCode, errorMessage, isZtErrorCode, ZtError } from './errors.ts';
