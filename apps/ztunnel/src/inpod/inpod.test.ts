@@ -136,7 +136,7 @@ policies:
     action: Deny
     rules:
       - - - principals:
-              - Suffix: /sa/client-b
+              - !Suffix /sa/client-b
 `;
     const common = { localXds: mesh, drainDeadline: `${DRAIN_MS}ms` };
     n1 = await SimNode.start({ ...common, name: 'node-1', bindAddress: '127.0.41.1', workerThreads: 0 });
