@@ -179,7 +179,7 @@ export interface ProxyStateView {
   serviceByHostname(namespace: string, hostname: string): Service | undefined;
   /** Every workload backing `service` (healthy or not; callers filter). */
   endpoints(service: Service): Endpoint[];
-  /** Policies that apply to `workload`: global, its namespace's, and those bound to it by selector. */
+  /** Policies that apply to `workload`: global, its namespace's, and every policy it names (any scope). */
   policiesFor(workload: Workload): Authorization[];
   snapshot(): StateSnapshot;
 }
