@@ -98,7 +98,8 @@ export function dumpService(s: Service, state: ProxyStateView): Json {
   }
   if (s.ipFamilies) out.ipFamilies = s.ipFamilies;
   out.canonical = s.canonical ?? false;
-  out.visibility = 'Public';
+  // Always written, as upstream renders it even when it is the default.
+  out.visibility = s.visibility ?? 'Public';
   return out;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { configDump } from './dump.ts';
 import { LocalConfigError } from './errors.ts';
 import { loadLocalConfig, parseLocalConfig } from './local.ts';
 import { ProxyState } from './state.ts';
@@ -293,6 +294,9 @@ test("a config in upstream's serde_yaml form loads: every policy field, every ma
     healthPolicy: 'AllowAll',
   });
   assert.equal(snap.services[0]?.ipFamilies, 'IPv4');
+  assert.equal(snap.services[0]?.visibility, 'Namespace');
+  // The dump writes it back as upstream renders it.
+  assert.equal((configDump(snap).services[0] as { visibility?: string }).visibility, 'Namespace');
 });
 
 test('string matcher values are read as serde_yaml reads a string: any quoting, any scalar', () => {

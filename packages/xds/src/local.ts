@@ -336,7 +336,10 @@ function service(r: Reader, v: unknown, p: string): Service {
     };
     s.loadBalancer = out;
   }
-  if (o.visibility !== undefined) r.oneOf(o.visibility, `${p}.visibility`, ['Public', 'Namespace']);
+  if (o.visibility !== undefined && o.visibility !== null) {
+    const v = r.oneOf(o.visibility, `${p}.visibility`, ['Public', 'Namespace']);
+    if (v === 'Namespace') s.visibility = v;
+  }
   return s;
 }
 

@@ -207,6 +207,7 @@ test('configDump: upstream shape', () => {
   const svc = json.services[0];
   assert.deepEqual(svc.vips, ['/10.96.0.1', 'remote/2001:db8::1']);
   assert.deepEqual(svc.ports, { 80: 8080, 443: 0 });
+  assert.equal(svc.visibility, 'Public', 'always written, as upstream does, default Public');
   assert.deepEqual(svc.endpoints['Kubernetes//v1/Pod/app/web-1'], {
     workloadUid: 'Kubernetes//v1/Pod/app/web-1',
     port: { 80: 8080, 443: 8443 },

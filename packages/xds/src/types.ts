@@ -86,6 +86,8 @@ export interface Service {
   canonical?: boolean;
   loadBalancer?: LoadBalancer;
   ipFamilies?: 'IPv4' | 'IPv6' | 'Dual';
+  /** `Namespace`: meant only for clients in the service's namespace (upstream's default: `Public`). */
+  visibility?: 'Public' | 'Namespace';
 }
 
 export interface LoadBalancer {
