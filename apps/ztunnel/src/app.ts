@@ -12,16 +12,10 @@ import {
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
 import { recordBuildInfo } from '@zt/metrics';
-import {
-  configDump,
-  loadLocalConfig,
-  type StateSnapshot,
-  StateStore,
-  type Workload,
-  XdsClient,
-} from '@zt/xds';
+import { loadLocalConfig, type StateSnapshot, StateStore, type Workload, XdsClient } from '@zt/xds';
 import type { Config } from './config.ts';
 import {
+  buildConfigDump,
   createLogger,
   type Logging,
   parseLogFilter,
@@ -191,10 +185,12 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   });
 
   let xds: XdsClient | undefined;
+  let localConfig: StateSnapshot | undefined;
   if (config.localXdsPath !== undefined || config.localXds !== undefined) {
     const snap = loadLocalConfig(
       config.localXdsPath !== undefined ? { path: config.localXdsPath } : { inline: config.localXds ?? '' },
     );
+    localConfig = snap;
     store.replace(snap);
     store.markSynced();
   } else {
@@ -268,19 +264,16 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     admin: await startAdminServer({
       host: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
       port: config.adminPort,
-      configDump: () => ({
-        ...configDump(store.snapshot()),
-        certificates: secrets
-          .dump()
-          .map((c) => ({ ...c, certChain: [...c.certChain], rootCerts: [...c.rootCerts] })),
-        version: {
+      configDump: () =>
+        buildConfigDump({
+          state: store.snapshot(),
+          localConfig,
+          certificates: secrets.dump(),
           version: VERSION,
-          gitRevision: 'unknown',
-          istioVersion: 'unknown',
-          buildProfile: 'release',
-        },
-        config: { ...config, caHeaders: redact(config.caHeaders), xdsHeaders: redact(config.xdsHeaders) },
-      }),
+          config,
+          inpod: inpod && { pods: inpod.pods.pods(), nodeName: config.nodeName },
+          connections: () => dataPlane.connections(),
+        }),
       connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
       logging,
       shutdown: () => void shutdown('admin /quitquitquit'),
@@ -312,8 +305,4 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   }
 
   return { logging, readiness, dataPlane, store, secrets, bound, servers, shutdown };
-}
-
-function redact(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(headers).map((k) => [k, '<redacted>']));
 }

@@ -25,7 +25,12 @@ export function csrUriSans(csr: X509.Pkcs10CertificateRequest): string[] {
     .map((n) => n.value);
 }
 
-/** What the admin dump shows of one certificate: public parts only. */
+/**
+ * One certificate's public parts as SecretManager.dump() lists them: the PEM as held, the serial in
+ * hex as OpenSSL prints it, millisecond ISO times, the SANs. Not upstream's /config_dump shape
+ * (decimal serial, base64 PEM, whole seconds), which istioctl parses: the app's config dump
+ * reformats from `pem`.
+ */
 export interface CertInfo {
   readonly pem: string;
   readonly serialNumber: string;

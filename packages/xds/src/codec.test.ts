@@ -63,6 +63,7 @@ const svc: Service = makeService({
   canonical: true,
   loadBalancer: { routingPreferences: ['Network', 'Zone'], mode: 'Failover', healthPolicy: 'AllowAll' },
   ipFamilies: 'Dual',
+  visibility: 'Namespace',
 });
 
 const policy: Authorization = makePolicy(

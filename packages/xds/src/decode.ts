@@ -213,6 +213,8 @@ function decodeServiceInner(s: PbService): Service {
   }
   const fam = enumOf(s.ipFamilies ?? 'AUTOMATIC', IP_FAMILIES, 'ip families');
   if (fam) out.ipFamilies = fam;
+  // As upstream: an unknown visibility falls back to PUBLIC rather than dropping the service.
+  if (s.visibility === 'NAMESPACE') out.visibility = 'Namespace';
   return out;
 }
 

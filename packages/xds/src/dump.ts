@@ -98,7 +98,8 @@ export function dumpService(s: Service, state: ProxyStateView): Json {
   }
   if (s.ipFamilies) out.ipFamilies = s.ipFamilies;
   out.canonical = s.canonical ?? false;
-  out.visibility = 'Public';
+  // Always written, as upstream renders it even when it is the default.
+  out.visibility = s.visibility ?? 'Public';
   return out;
 }
 
@@ -153,6 +154,35 @@ export function dumpPolicy(p: Authorization): Json {
       ),
     ),
     dryRun: p.dryRun,
+  };
+}
+
+/**
+ * The local config as upstream's `staticConfig` renders its LocalConfig: workloads with their
+ * `services` port maps, then policies, then services (their `endpoints` as the file gives them:
+ * none, the workloads' `services` carry them). Empty lists when zt runs from istiod.
+ */
+export function dumpLocalConfig(local: StateSnapshot | Omit<StateSnapshot, 'version'> | undefined): {
+  workloads: Json[];
+  policies: Json[];
+  services: Json[];
+} {
+  if (!local) return { workloads: [], policies: [], services: [] };
+  const view = new ProxyState({ version: 0, ...local, workloads: [] });
+  return {
+    workloads: local.workloads.map((w) => {
+      const out = dumpWorkload(w) as { [k: string]: Json };
+      const services: { [k: string]: Json } = {};
+      for (const [key, ports] of Object.entries(w.services)) {
+        const map: { [k: string]: Json } = {};
+        for (const [sp, tp] of Object.entries(ports)) map[sp] = tp;
+        services[key] = map;
+      }
+      out.services = services;
+      return out;
+    }),
+    policies: local.policies.map(dumpPolicy),
+    services: local.services.map((s) => dumpService(s, view)),
   };
 }
 

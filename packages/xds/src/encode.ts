@@ -102,6 +102,7 @@ export function encodeService(s: Service): PbAddress {
         : null,
       ipFamilies: s.ipFamilies ? IP_FAMILIES[s.ipFamilies] : 'AUTOMATIC',
       canonical: s.canonical ?? false,
+      visibility: s.visibility === 'Namespace' ? 'NAMESPACE' : 'PUBLIC',
     },
   };
 }

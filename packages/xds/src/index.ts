@@ -4,7 +4,7 @@
 export { XdsClient, type XdsClientEvents, type XdsClientOptions } from './client.ts';
 // Lower level: protobuf <-> model conversion (the bench and tools use these).
 export { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
-export { type ConfigDump, configDump } from './dump.ts';
+export { type ConfigDump, configDump, dumpLocalConfig } from './dump.ts';
 export { encodeAuthorization, encodeService, encodeWorkload } from './encode.ts';
 export { LocalConfigError, ResourceError, XdsConfigError, XdsError } from './errors.ts';
 export { canonicalIp } from './ip.ts';

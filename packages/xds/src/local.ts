@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { DEFAULT_CLUSTER_ID, DEFAULT_SERVICE_ACCOUNT, DEFAULT_TRUST_DOMAIN } from './decode.ts';
 import { LocalConfigError } from './errors.ts';
 import { canonicalIp, maxPrefix } from './ip.ts';
+import { joinPath as join, parseLocalYaml, Tagged } from './local-yaml.ts';
 import type {
   Authorization,
   Cidr,
@@ -17,8 +17,10 @@ import type {
 } from './types.ts';
 
 // Upstream ztunnel's local config (LOCAL_XDS_PATH / LOCAL_XDS): YAML with `workloads`, `services` and
-// `policies`, camelCase keys, unknown keys refused, as upstream's serde structs read it. Errors cite
-// the key path and the line.
+// `policies`, camelCase keys, unknown keys refused, as upstream's serde structs read it through
+// serde_yaml 0.9: a string matcher is a tag (`!Exact "a"`, `!Prefix`, `!Suffix`, `!Presence []`), any
+// other enum its bare variant name (`Allow`) or that name as a tag without a value (`!Allow`). Errors
+// cite the key path and the line.
 
 export interface LocalConfigSource {
   /** LOCAL_XDS_PATH */
@@ -29,7 +31,17 @@ export interface LocalConfigSource {
 
 type Obj = Record<string, unknown>;
 
-const join = (path: string, k: string) => (path ? `${path}.${k}` : k);
+const STRING_MATCH_TAGS = ['Exact', 'Prefix', 'Suffix', 'Presence'] as const;
+
+/** serde_yaml's "no value": an empty plain scalar, or a plain null spelling. */
+const isUnitContent = (t: Tagged) =>
+  t.content.kind === 'scalar' && t.content.plain && /^(|~|null|Null|NULL)$/.test(t.content.text);
+
+/** The YAML text of a mapping used where upstream wants a tag, for the error message. */
+function mappingForm(o: Obj): string {
+  const [k, v] = Object.entries(o)[0] ?? ['', ''];
+  return `{${k}: ${JSON.stringify(v) ?? ''}}`;
+}
 
 class Reader {
   readonly #lines = new Map<string, number>();
@@ -50,7 +62,13 @@ class Reader {
     }
     return undefined;
   }
+  /** A tag where upstream reads no enum: serde_yaml would drop it silently; zt says so. */
+  untagged(v: unknown, path: string, what: string): void {
+    if (v instanceof Tagged)
+      this.fail(path || '(top level)', `expected ${what}, got the tag ${v}; tags only name enum variants`);
+  }
   obj(v: unknown, path: string, allowed: readonly string[]): Obj {
+    this.untagged(v, path, 'a mapping');
     if (v === null || typeof v !== 'object' || Array.isArray(v))
       this.fail(path || '(top level)', 'expected a mapping');
     for (const k of Object.keys(v)) {
@@ -60,11 +78,13 @@ class Reader {
     return v as Obj;
   }
   list(v: unknown, path: string): unknown[] {
+    this.untagged(v, path, 'a list');
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v)) this.fail(path, 'expected a list');
     return v;
   }
   str(v: unknown, path: string, fallback?: string): string {
+    this.untagged(v, path, 'a string');
     if (v === undefined || v === null) {
       if (fallback === undefined) this.fail(path, 'required string is missing');
       return fallback;
@@ -73,25 +93,41 @@ class Reader {
     return v;
   }
   bool(v: unknown, path: string): boolean {
+    this.untagged(v, path, 'true or false');
     if (v === undefined || v === null) return false;
     if (typeof v !== 'boolean') this.fail(path, `expected true or false, got ${JSON.stringify(v)}`);
     return v;
   }
   int(v: unknown, path: string, max: number): number {
+    this.untagged(v, path, 'an integer');
     const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) {
       this.fail(path, `expected an integer 0..${max}, got ${JSON.stringify(v)}`);
     }
     return n;
   }
+  /**
+   * A unit enum variant, as serde_yaml reads one: its bare name (`Allow`), or the name as a tag with
+   * no value (`!Allow`). A single-key mapping (`{Allow: ~}`) is refused, as upstream refuses it.
+   */
   oneOf<const T extends string>(v: unknown, path: string, values: readonly T[], fallback?: T): T {
     if ((v === undefined || v === null) && fallback !== undefined) return fallback;
+    const expected = `expected one of ${values.join(', ')}`;
+    if (v instanceof Tagged) {
+      if (!values.includes(v.tag as T)) this.fail(path, `${expected}, got the tag ${v}`);
+      if (!isUnitContent(v)) this.fail(path, `${expected}: the tag !${v.tag} takes no value, got ${v}`);
+      return v.tag as T;
+    }
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      this.fail(path, `${expected} as a plain name, got the mapping ${mappingForm(v as Obj)}`);
+    }
     if (typeof v !== 'string' || !values.includes(v as T)) {
-      this.fail(path, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+      this.fail(path, `${expected}, got ${JSON.stringify(v)}`);
     }
     return v as T;
   }
   ip(v: unknown, path: string): string {
+    this.untagged(v, path, 'an IP address');
     const c = typeof v === 'string' ? canonicalIp(v) : undefined;
     if (c === undefined) this.fail(path, `expected an IP address, got ${JSON.stringify(v)}`);
     return c;
@@ -300,7 +336,10 @@ function service(r: Reader, v: unknown, p: string): Service {
     };
     s.loadBalancer = out;
   }
-  if (o.visibility !== undefined) r.oneOf(o.visibility, `${p}.visibility`, ['Public', 'Namespace']);
+  if (o.visibility !== undefined && o.visibility !== null) {
+    const v = r.oneOf(o.visibility, `${p}.visibility`, ['Public', 'Namespace']);
+    if (v === 'Namespace') s.visibility = v;
+  }
   return s;
 }
 
@@ -319,13 +358,42 @@ const MATCH_KEYS = [
   'notDestinationPorts',
 ] as const;
 
+/**
+ * upstream's StringMatch, as serde_yaml 0.9 reads it: `!Exact "v"`, `!Prefix "v"`, `!Suffix "v"` (a
+ * scalar value), `!Presence []` or `!Presence` (no value).
+ */
 function stringMatch(r: Reader, v: unknown, p: string): StringMatch {
-  const o = r.obj(v, p, ['Exact', 'Prefix', 'Suffix', 'Presence']);
-  const keys = Object.keys(o);
-  if (keys.length !== 1) r.fail(p, 'expected exactly one of Exact, Prefix, Suffix, Presence');
-  const k = keys[0]!;
-  if (k === 'Presence') return { kind: 'presence' };
-  return { kind: k.toLowerCase() as 'exact' | 'prefix' | 'suffix', value: r.str(o[k], `${p}.${k}`) };
+  const forms = '!Exact "value", !Prefix "value", !Suffix "value" or !Presence []';
+  if (!(v instanceof Tagged)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const [k, x] = Object.entries(v as Obj)[0] ?? [];
+      const hint =
+        k && (STRING_MATCH_TAGS as readonly string[]).includes(k)
+          ? k === 'Presence'
+            ? '; write !Presence []'
+            : `; write !${k} ${JSON.stringify(typeof x === 'string' ? x : String(x))}`
+          : '';
+      r.fail(
+        p,
+        `a string matcher is a tag, ${forms} (upstream's form); got the mapping ${mappingForm(v as Obj)}${hint}`,
+      );
+    }
+    r.fail(p, `a string matcher is a tag, ${forms}; got ${JSON.stringify(v)}`);
+  }
+  const c = v.content;
+  switch (v.tag) {
+    case 'Exact':
+    case 'Prefix':
+    case 'Suffix':
+      if (c.kind !== 'scalar') r.fail(p, `!${v.tag} takes a string, got ${v}`);
+      return { kind: v.tag.toLowerCase() as 'exact' | 'prefix' | 'suffix', value: c.text };
+    case 'Presence':
+      if ((c.kind === 'scalar' && c.plain && c.text === '') || (c.kind === 'seq' && c.length === 0))
+        return { kind: 'presence' };
+      r.fail(p, `!Presence takes no value (write !Presence []), got ${v}`);
+      break;
+  }
+  return r.fail(p, `a string matcher is ${forms}; got the tag ${v}`);
 }
 
 function match(r: Reader, v: unknown, p: string): Match {
@@ -379,60 +447,11 @@ function policy(r: Reader, v: unknown, p: string): Authorization {
   };
 }
 
-function indexLines(
-  node: Node | null | undefined,
-  path: string,
-  lc: LineCounter,
-  out: Map<string, number>,
-): void {
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const p = join(path, k);
-      const range = (pair.key as Node | null)?.range;
-      if (range) out.set(p, lc.linePos(range[0]).line);
-      indexLines(pair.value as Node | null, p, lc, out);
-    }
-  } else if (isSeq(node)) {
-    node.items.forEach((item, i) => {
-      const p = `${path}[${i}]`;
-      const range = (item as Node | null)?.range;
-      if (range) out.set(p, lc.linePos(range[0]).line);
-      indexLines(item as Node | null, p, lc, out);
-    });
-  }
-}
-
 /** Parse local config YAML text. `source` names it in errors (a file path or "LOCAL_XDS"). */
 export function parseLocalConfig(text: string, source = 'LOCAL_XDS'): Omit<StateSnapshot, 'version'> {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-  const err = doc.errors[0];
-  if (err)
-    throw new LocalConfigError(source, `invalid YAML: ${err.message.split('\n')[0]}`, {
-      line: lc.linePos(err.pos[0]).line,
-    });
-  const lines = new Map<string, number>();
-  indexLines(doc.contents as Node | null, '', lc, lines);
+  const { value, lines } = parseLocalYaml(text, source);
   const r = new Reader(source, lines);
-  let js: unknown;
-  try {
-    js = doc.toJS() ?? {};
-  } catch (e) {
-    // toJS resolves aliases and throws a plain ReferenceError for one without its anchor.
-    let line: number | undefined;
-    visit(doc, {
-      Alias(_key, node) {
-        if (line === undefined && isAlias(node) && node.range) line = lc.linePos(node.range[0]).line;
-      },
-    });
-    throw new LocalConfigError(
-      source,
-      `invalid YAML: ${(e as Error).message}`,
-      line !== undefined ? { line } : {},
-    );
-  }
-  const top = r.obj(js, '', ['workloads', 'services', 'policies']);
+  const top = r.obj(value, '', ['workloads', 'services', 'policies']);
   return {
     workloads: r.list(top.workloads, 'workloads').map((w, i) => workload(r, w, `workloads[${i}]`)),
     services: r.list(top.services, 'services').map((s, i) => service(r, s, `services[${i}]`)),

@@ -66,6 +66,7 @@ export interface PbService {
   } | null;
   ipFamilies?: string | number;
   canonical?: boolean;
+  visibility?: string | number;
 }
 export interface PbAddress {
   workload?: PbWorkload | null;

@@ -46,7 +46,7 @@ function snapshot(): StateSnapshot {
         namespace: 'data',
         network: 'remote',
         workloadIps: ['10.0.0.1', 'fd00::5'],
-        authorizationPolicies: ['data/db-only', 'data/missing', 'app/app-ns'],
+        authorizationPolicies: ['data/db-only', 'data/missing', 'app/app-ns', 'istio-system/mesh-deny'],
       }),
       makeWorkload({
         name: 'hostnet',
@@ -101,15 +101,17 @@ test('endpoints resolve the port mapping (workload mapping first, then the servi
   assert.deepEqual(s.endpoints(makeService({ name: 'none' })), []);
 });
 
-test('policiesFor: global, own namespace, and selector-bound by namespace/name', () => {
+test('policiesFor: global, own namespace, and every policy the workload names, whatever its scope', () => {
   const s = new ProxyState(snapshot());
   const names = (uid: string) => s.policiesFor(s.workloadByUid(uid)!).map((p) => `${p.namespace}/${p.name}`);
   assert.deepEqual(names('Kubernetes//v1/Pod/app/web-1'), ['istio-system/mesh-deny', 'app/app-ns']);
-  // app/app-ns is Namespace-scoped: binding it by name to a workload elsewhere does not apply it.
+  // As upstream's assert_rbac: app/app-ns is Namespace-scoped in another namespace, and applies to
+  // db because db names it. The global one it also names is not repeated; a missing one is skipped.
   assert.deepEqual(names('Kubernetes//v1/Pod/data/db'), [
     'istio-system/mesh-deny',
     'data/data-ns',
     'data/db-only',
+    'app/app-ns',
   ]);
   assert.deepEqual(names('Kubernetes//v1/Pod/kube-system/hostnet'), ['istio-system/mesh-deny']);
 });
@@ -205,6 +207,7 @@ test('configDump: upstream shape', () => {
   const svc = json.services[0];
   assert.deepEqual(svc.vips, ['/10.96.0.1', 'remote/2001:db8::1']);
   assert.deepEqual(svc.ports, { 80: 8080, 443: 0 });
+  assert.equal(svc.visibility, 'Public', 'always written, as upstream does, default Public');
   assert.deepEqual(svc.endpoints['Kubernetes//v1/Pod/app/web-1'], {
     workloadUid: 'Kubernetes//v1/Pod/app/web-1',
     port: { 80: 8080, 443: 8443 },

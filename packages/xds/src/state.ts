@@ -113,13 +113,17 @@ export class ProxyState implements ProxyStateView {
     return out;
   }
 
-  /** Global policies, then the workload's namespace's, then those bound to it by selector. */
+  /**
+   * Global policies, then the workload's namespace's, then every policy the workload names, whatever
+   * its scope: istiod lists a policy there because it selects the workload, as upstream's
+   * assert_rbac trusts it. A policy already included is not repeated.
+   */
   policiesFor(workload: Workload): Authorization[] {
     const ns = this.#byNamespace.get(workload.namespace) ?? [];
     const out = this.#global.concat(ns);
     for (const name of workload.authorizationPolicies) {
       const p = this.#policyByKey.get(name);
-      if (p && p.scope === 'WorkloadSelector') out.push(p);
+      if (p && !out.includes(p)) out.push(p);
     }
     return out;
   }

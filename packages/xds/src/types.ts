@@ -86,6 +86,8 @@ export interface Service {
   canonical?: boolean;
   loadBalancer?: LoadBalancer;
   ipFamilies?: 'IPv4' | 'IPv6' | 'Dual';
+  /** `Namespace`: meant only for clients in the service's namespace (upstream's default: `Public`). */
+  visibility?: 'Public' | 'Namespace';
 }
 
 export interface LoadBalancer {
@@ -179,7 +181,7 @@ export interface ProxyStateView {
   serviceByHostname(namespace: string, hostname: string): Service | undefined;
   /** Every workload backing `service` (healthy or not; callers filter). */
   endpoints(service: Service): Endpoint[];
-  /** Policies that apply to `workload`: global, its namespace's, and those bound to it by selector. */
+  /** Policies that apply to `workload`: global, its namespace's, and every policy it names (any scope). */
   policiesFor(workload: Workload): Authorization[];
   snapshot(): StateSnapshot;
 }

@@ -60,6 +60,24 @@ async function exchange(s: Socket, text: string): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
+type WorkloadStateDump = Record<
+  string,
+  {
+    state: string;
+    info: { name: string };
+    connections?: Record<'inbound' | 'outbound', { src: string; actualDst: string; protocol: string }[]>;
+  }
+>;
+
+/** `workloadState` of the node's /config_dump. */
+async function workloadState(n: SimNode): Promise<WorkloadStateDump> {
+  const { host, port } = n.zt.servers.admin;
+  const dump = (await (await fetch(`http://${host}:${port}/config_dump`)).json()) as {
+    workloadState: WorkloadStateDump;
+  };
+  return dump.workloadState;
+}
+
 describe('in-pod mode: two nodes, pods from a fake istio-cni', { skip, timeout: 90_000 }, () => {
   const topo = new Topology();
   const nodes: SimNode[] = [];
@@ -136,7 +154,7 @@ policies:
     action: Deny
     rules:
       - - - principals:
-              - Suffix: /sa/client-b
+              - !Suffix /sa/client-b
 `;
     const common = { localXds: mesh, drainDeadline: `${DRAIN_MS}ms` };
     n1 = await SimNode.start({ ...common, name: 'node-1', bindAddress: '127.0.41.1', workerThreads: 0 });
@@ -198,6 +216,27 @@ policies:
     assert.equal(outbound[0]?.protocol, 'HBONE');
     assert.equal(outbound[0]?.src.workload, 'default/client-a');
     assert.equal(outbound[0]?.dst.address, serverA.ip);
+    // `istioctl ztunnel-config connections` reads the same from /config_dump's workloadState.
+    const ws1 = await workloadState(n1);
+    assert.deepEqual(
+      Object.entries(ws1).map(([uid, w]) => [uid, w.info.name, w.state]),
+      [
+        [clientA.uid, 'client-a', 'Up'],
+        [clientB.uid, 'client-b', 'Up'],
+      ].sort(),
+    );
+    assert.deepEqual(
+      ws1[clientA.uid]?.connections?.outbound.map((c) => [c.src.split(':')[0], c.actualDst, c.protocol]),
+      [[clientA.ip, `${serverA.ip}:${APP_PORT}`, 'HBONE']],
+    );
+    assert.deepEqual(
+      (await workloadState(n2))[serverA.uid]?.connections?.inbound.map((c) => [
+        c.src.split(':')[0],
+        c.actualDst,
+        c.protocol,
+      ]),
+      [[clientA.ip, `${serverA.ip}:${APP_PORT}`, 'HBONE']],
+    );
     assert.equal(await exchange(s, ' bye'), ' bye');
     // And the other way: node 2's pods reach node 1's through node 1's zt.
     assert.equal(await exchange(await dial(serverB, clientB), 'from node 2'), 'from node 2');

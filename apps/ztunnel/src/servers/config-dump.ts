@@ -1,4 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import { configDump, dumpLocalConfig, type StateSnapshot } from '@zt/xds';
+import { type DumpPod, type WorkloadStateEntry, workloadStateOf } from './config-dump-inpod.ts';
+import type { ConnectionInfo } from './connections.ts';
 
 /** One certificate as upstream dumps it: the PEM base64-encoded, serial in decimal, RFC 3339 times. */
 export interface CertDump {
@@ -28,8 +31,9 @@ export interface BuildInfo {
 
 /**
  * Upstream's `/config_dump` shape (camelCase): the proxy state flattened (workloads sorted by UID,
- * services by hostname, policies by key), then `staticConfig`, `version`, `config`, `certificates`.
- * istioctl ztunnel-config and Kiali read `workloads`, `services`, `policies` and `certificates`.
+ * services by hostname, policies by key), then `staticConfig`, `version`, `config`, `certificates`,
+ * and in in-pod mode `workloadState`. istioctl ztunnel-config reads `workloads`, `services`,
+ * `policies`, `certificates` and `workloadState`.
  */
 export interface ConfigDump {
   workloads: unknown[];
@@ -40,6 +44,7 @@ export interface ConfigDump {
   version: BuildInfo;
   config: Record<string, unknown>;
   certificates: CertsDump[];
+  workloadState?: Record<string, WorkloadStateEntry>;
   [k: string]: unknown;
 }
 
@@ -76,6 +81,100 @@ export function certsDumpOf(cert: DumpableCertificate): CertsDump {
     certChain: cert.certChain.map(certDump),
     rootCerts: cert.roots.map(certDump),
   };
+}
+
+/** One identity as the certificate manager lists it (@zt/identity's SecretManager.dump() fits). */
+export interface ManagedCertificates {
+  readonly identity: string;
+  readonly state: string;
+  readonly certChain: readonly { readonly pem: string }[];
+  readonly rootCerts: readonly { readonly pem: string }[];
+}
+
+/** The manager's list in upstream's shape: decimal serials, base64 PEMs, whole-second times. */
+export function certsDumpFrom(entries: readonly ManagedCertificates[]): CertsDump[] {
+  return entries.map((e) => ({
+    identity: e.identity,
+    state: e.state,
+    certChain: e.certChain.map((c) => certDump(c.pem)),
+    rootCerts: e.rootCerts.map((c) => certDump(c.pem)),
+  }));
+}
+
+/**
+ * Upstream's BuildInfo with zt's values: the istio version from ISTIO_META_ISTIO_VERSION (proxy
+ * metadata `ISTIO_VERSION`) as upstream reads it, Node and its OpenSSL in place of rustc and the
+ * crypto crate. zt has no build stamp, so the git revision is "unknown".
+ */
+export function buildInfo(version: string, proxyMetadata: Readonly<Record<string, string>> = {}): BuildInfo {
+  return {
+    version,
+    gitRevision: 'unknown',
+    nodeVersion: process.version,
+    // Source when run through --conditions=zt-source, as tests and the demo do.
+    buildProfile: import.meta.url.endsWith('.ts') ? 'source' : 'release',
+    istioVersion: proxyMetadata.ISTIO_VERSION ?? 'unknown',
+    cryptoProvider: `openssl ${process.versions.openssl}`,
+  };
+}
+
+/**
+ * The settings in effect, for `config`. Values of `*Headers` (XDS_HEADER_*, CA_HEADER_*: they may
+ * carry credentials) are redacted, and the inline local config is left out: upstream does not
+ * dump it there either, `staticConfig` shows what it holds.
+ */
+export function settingsDump(settings: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(settings)) {
+    if (k === 'localXds') continue;
+    out[k] =
+      /Headers$/.test(k) && v && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).map((h) => [h, '<redacted>']))
+        : v;
+  }
+  return out;
+}
+
+/** Everything /config_dump shows; app.ts gathers it, buildConfigDump shapes it. */
+export interface ConfigDumpInput {
+  /** The workload state (StateStore.snapshot()). */
+  state: StateSnapshot;
+  /** The local config as loaded from LOCAL_XDS_PATH / LOCAL_XDS; undefined when istiod feeds zt. */
+  localConfig?: Omit<StateSnapshot, 'version'> | undefined;
+  /** SecretManager.dump(). */
+  certificates: readonly ManagedCertificates[];
+  /** The app's version (package.json). */
+  version: string;
+  /** The configuration in effect (see settingsDump); its `proxyMetadata` gives the istio version. */
+  config: object & { proxyMetadata?: Readonly<Record<string, string>> };
+  /** In-pod mode only: the pods istio-cni handed over, and this node's name. */
+  inpod?: { pods: readonly DumpPod[]; nodeName: string } | undefined;
+  /** Live connections, read only in in-pod mode (for `workloadState`). */
+  connections?: () => Promise<readonly ConnectionInfo[]> | readonly ConnectionInfo[];
+}
+
+/** /config_dump in upstream's shape and key order. */
+export async function buildConfigDump(input: ConfigDumpInput): Promise<ConfigDump> {
+  const state = configDump(input.state);
+  const dump: ConfigDump = {
+    workloads: state.workloads,
+    services: state.services,
+    policies: state.policies,
+    stagedServices: state.stagedServices,
+    staticConfig: dumpLocalConfig(input.localConfig),
+    version: buildInfo(input.version, input.config.proxyMetadata),
+    config: settingsDump(input.config),
+    certificates: certsDumpFrom(input.certificates),
+  };
+  if (input.inpod) {
+    const { pods, nodeName } = input.inpod;
+    // As the app binds them: a pod's listeners open once its workload on this node is known.
+    const bound = new Set<string>();
+    for (const w of input.state.workloads) if (w.node === nodeName) bound.add(`${w.namespace}/${w.name}`);
+    const connections = (await input.connections?.()) ?? [];
+    dump.workloadState = workloadStateOf({ pods, bound, connections });
+  }
+  return dump;
 }
 
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;

@@ -3,15 +3,27 @@
 export { ADMIN_PORT, type AdminServerOptions, isLoopback, startAdminServer } from './admin.ts';
 export {
   type BuildInfo,
+  buildConfigDump,
+  buildInfo,
   type CertDump,
   type CertsDump,
   type ConfigDump,
+  type ConfigDumpInput,
   type ConfigDumpProvider,
   certDump,
+  certsDumpFrom,
   certsDumpOf,
   type DumpableCertificate,
+  type ManagedCertificates,
   redactPrivateKeys,
+  settingsDump,
 } from './config-dump.ts';
+export {
+  type ConnectionDump,
+  type DumpPod,
+  type WorkloadStateEntry,
+  workloadStateOf,
+} from './config-dump-inpod.ts';
 export type { ConnectionInfo, ConnectionPeer, ConnectionsProvider, ConnectionsView } from './connections.ts';
 export { AdminNotLoopbackError, LogFilterError, ServerListenError } from './errors.ts';
 export type { RunningServer } from './http.ts';
