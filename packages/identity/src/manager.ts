@@ -90,7 +90,7 @@ export class SecretManager implements CertSource {
    */
   fetchCertificate(identity: Identity, priority: CertPriority = 'connection'): Promise<WorkloadCertificate> {
     if (this.#closed)
-      return Promise.reject(new IdentityError('ERR_CERT_CLOSED', 'the certificate manager is closed'));
+      return Promise.reject(new IdentityError('ERR_ZT_CERT_CLOSED', 'the certificate manager is closed'));
     const key = identity.toString();
     let entry = this.#entries.get(key);
     if (!entry) {
@@ -173,7 +173,7 @@ export class SecretManager implements CertSource {
   close(): void {
     this.#closed = true;
     for (const entry of this.#entries.values()) {
-      this.#drop(entry, new IdentityError('ERR_CERT_CLOSED', 'the certificate manager is closed'));
+      this.#drop(entry, new IdentityError('ERR_ZT_CERT_CLOSED', 'the certificate manager is closed'));
     }
     this.#entries.clear();
   }
@@ -272,7 +272,7 @@ export class SecretManager implements CertSource {
       cause instanceof IdentityError
         ? cause
         : new IdentityError(
-            'ERR_CERT_FETCH',
+            'ERR_ZT_CERT_FETCH',
             `certificate fetch failed: ${(cause as Error)?.message ?? cause}`,
             { cause },
           );

@@ -142,12 +142,12 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         });
       });
       if (tls.alpnProtocol !== 'h2') {
-        throw new HboneError('ERR_HBONE_ALPN', `${where} did not negotiate ALPN h2; is it an HBONE port?`);
+        throw new HboneError('ERR_ZT_HBONE_ALPN', `${where} did not negotiate ALPN h2; is it an HBONE port?`);
       }
       const peer = spiffeIdentities(tls.getPeerCertificate()).find((id) =>
         opts.expectedIdentities.some((e) => e.equals(id)),
       );
-      if (!peer) throw new HboneError('ERR_HBONE_PEER_IDENTITY', `${where}: no expected identity`);
+      if (!peer) throw new HboneError('ERR_ZT_HBONE_PEER_IDENTITY', `${where}: no expected identity`);
       const socket = tls;
       const session = h2connect(`https://${where}`, {
         // See AlwaysReading: with a small receive window the peer can always finish its writes.
@@ -201,7 +201,9 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
    */
   open(options: OpenOptions): Promise<HboneTunnel> {
     if (this.#state.t !== 'ready') {
-      return Promise.reject(new HboneError('ERR_HBONE_CONNECTION_CLOSED', 'HBONE connection is not usable'));
+      return Promise.reject(
+        new HboneError('ERR_ZT_HBONE_CONNECTION_CLOSED', 'HBONE connection is not usable'),
+      );
     }
     this.#active++;
     if (this.#active === 1) this.emit('busy');

@@ -235,7 +235,7 @@ test('unreachable address: client keeps retrying without throwing', async () => 
 test('bad options are refused with an actionable error', () => {
   const store = new StateStore();
   assert.throws(() => new XdsClient({ address: 'istiod:15012', store, node: {} }), {
-    code: 'ERR_XDS_CONFIG',
+    code: 'ERR_ZT_XDS_CONFIG',
   });
   assert.throws(
     () => new XdsClient({ address: 'ftp://istiod:15012', store, node: {} }),

@@ -208,6 +208,6 @@ test('parseIdentity: one parsed identity per URI, bad URIs still rejected every 
   assert.equal(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/sleep'));
   assert.equal(a.serviceAccount, 'sleep');
   assert.notEqual(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/other'));
-  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_INVALID_IDENTITY' });
-  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_INVALID_IDENTITY' });
+  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_ZT_IDENTITY_INVALID' });
+  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_ZT_IDENTITY_INVALID' });
 });

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { SocketAddr } from '../addr.ts';
+import { Socks5Error } from '../errors.ts';
 
 // SOCKS5 (RFC 1928) as upstream's 15080 listener speaks it: no authentication only, CONNECT only,
 // IPv4 and IPv6 targets (domain names need upstream's DNS proxy, which zt does not have).
@@ -105,20 +106,6 @@ function compressV6(groups: string[]): string {
 /** VER REP RSV ATYP BND.ADDR BND.PORT, with 0.0.0.0:0 as the bound address (as upstream). */
 export function reply(code: number): Buffer {
   return Buffer.from([5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
-}
-
-export class Socks5Error extends Error {
-  readonly code = 'ERR_SOCKS5';
-  readonly reply: number;
-  readonly reason: Socks5Failure;
-  constructor(message: string, replyCode: number, reason: Socks5Failure) {
-    super(
-      `SOCKS5 negotiation failed: ${message}; the client must offer no-auth and CONNECT to an IP address`,
-    );
-    this.name = 'Socks5Error';
-    this.reply = replyCode;
-    this.reason = reason;
-  }
 }
 
 /**
