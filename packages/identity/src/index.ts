@@ -1,6 +1,5 @@
 // What most users need: an identity, a certificate source, and the two ways to fill it.
 
-export { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, backoffDelay } from './backoff.ts';
 export { type CertInfo, certInfo, splitPem, toWorkloadCertificate, uriSans } from './certificate.ts';
 export { CaClient, type CaClientOptions } from './client.ts';
 export { type Clock, systemClock, type TimerHandle } from './clock.ts';

@@ -1,4 +1,4 @@
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '@zt/errors';
 import { type CertInfo, certInfo } from './certificate.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { CertForgottenError, IdentityError } from './errors.ts';
@@ -6,6 +6,9 @@ import type { Identity } from './identity.ts';
 import { defaultLogger, type Logger } from './log.ts';
 import { countRotation, countState } from './metrics.ts';
 import type { CertificateProvider, CertPriority, CertSource, WorkloadCertificate } from './types.ts';
+
+/** Retries after failed CSRs: 0.5-1 s, then doubling with the same jitter, at most 150 s. */
+const CSR_RETRY = { initialMs: 1000, maxMs: 150_000, jitter: true } as const;
 
 export interface SecretManagerOptions {
   /** Who mints certificates: a CaClient, or a FakeCaProvider under FAKE_CA. */
@@ -277,7 +280,7 @@ export class SecretManager implements CertSource {
             { cause },
           );
     entry.failures++;
-    const delay = backoffDelay(entry.failures, this.#random);
+    const delay = backoffDelay(entry.failures, { ...CSR_RETRY, random: this.#random });
     const now = this.#clock.now();
     const id = entry.identity.toString();
     const state = entry.state;
