@@ -3,7 +3,7 @@ import type { CertSource } from '@zt/identity';
 import { Identity } from '@zt/identity';
 import { HbonePool, HboneServer } from '@zt/transport';
 import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
-import { ProxyState } from '@zt/xds';
+import { ProxyState, socketIp } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
 import { MemoryRelease } from './conn/memory-release.ts';
@@ -19,7 +19,6 @@ import {
 import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
 import { servePlaintext } from './inbound/plaintext.ts';
 import { recheckInbound } from './inbound/recheck.ts';
-import { canonicalIp } from './ip.ts';
 import { Listeners, localWorkloads } from './listeners.ts';
 import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig } from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
@@ -182,7 +181,7 @@ export class ProxyEngine {
 
   #own(b: BoundListener): void {
     this.#ctx.ownPorts.add(b.port);
-    this.#ctx.ownAddresses.add(canonicalIp(b.address));
+    this.#ctx.ownAddresses.add(socketIp(b.address));
   }
 
   async #bindSet(

@@ -7,7 +7,15 @@ export { type DecodedAddress, decodeAddress, decodeAuthorization } from './decod
 export { type ConfigDump, configDump } from './dump.ts';
 export { encodeAuthorization, encodeService, encodeWorkload } from './encode.ts';
 export { LocalConfigError, ResourceError, XdsConfigError, XdsError } from './errors.ts';
-export { canonicalIp } from './ip.ts';
+export {
+  bytesToIp,
+  canonicalIp,
+  cidrContains,
+  ipToBytes,
+  type ParsedIp,
+  parseIp,
+  socketIp,
+} from './ip.ts';
 export { type LocalConfigSource, loadLocalConfig, parseLocalConfig } from './local.ts';
 export type { TerminationReason } from './metrics.ts';
 export { buildNode, type NodeInfo, proxyMetadataFromEnv, xdsHeadersFromEnv } from './node.ts';

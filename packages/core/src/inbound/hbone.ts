@@ -1,18 +1,17 @@
 import type { InboundTunnel } from '@zt/transport';
-import type { Workload } from '@zt/xds';
+import { socketIp, type Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import { type AuthzConnection, authorize } from '../authz/authorize.ts';
 import { dialTcp } from '../conn/dial.ts';
 import { earlyDenials, type TrackedConnection } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
-import { canonicalIp } from '../ip.ts';
 import { workloadIdentity } from '../outbound/route.ts';
 import { watchPolicy } from './recheck.ts';
 
 /** The local workload a connection arriving at `local` is for: the pod owning that address. */
 export function localWorkloadAt(ctx: FlowContext, address: string): Workload | undefined {
-  const w = ctx.view().workloadByAddress(ctx.config.network, canonicalIp(address));
+  const w = ctx.view().workloadByAddress(ctx.config.network, socketIp(address));
   return w && w.node === ctx.config.nodeName ? w : undefined;
 }
 
@@ -45,8 +44,8 @@ function earlyReject(
  * (400); policy denies with 401; an unreachable workload is 503; then bytes both ways.
  */
 export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Promise<void> {
-  const target: SocketAddr = { address: canonicalIp(tunnel.authority.address), port: tunnel.authority.port };
-  const local = canonicalIp(tunnel.local.address);
+  const target: SocketAddr = { address: socketIp(tunnel.authority.address), port: tunnel.authority.port };
+  const local = socketIp(tunnel.local.address);
   const atLocal = localWorkloadAt(ctx, local);
   if (atLocal && !atLocal.workloadIps.includes(target.address)) {
     return earlyReject(
@@ -68,7 +67,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
     );
   }
   const view = ctx.view();
-  const remote: SocketAddr = { address: canonicalIp(tunnel.remote.address), port: tunnel.remote.port };
+  const remote: SocketAddr = { address: socketIp(tunnel.remote.address), port: tunnel.remote.port };
   const peer = String(tunnel.peerIdentity);
   const srcWl = view.workloadByAddress(ctx.config.network, remote.address);
   const conn: AuthzConnection = { src: remote, dst: target, srcIdentity: peer };

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
+import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import { type AuthzConnection, authorize } from '../authz/authorize.ts';
 import { dialTcp } from '../conn/dial.ts';
 import { earlyDenials } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
-import { canonicalIp } from '../ip.ts';
 import { workloadIdentity } from '../outbound/route.ts';
 import { localWorkloadAt } from './hbone.ts';
 import { watchPolicy } from './recheck.ts';
@@ -15,7 +15,7 @@ import { watchPolicy } from './recheck.ts';
  * destination of the REDIRECTed socket; authorization knows only the source IP (no identity).
  */
 export async function servePlaintext(ctx: FlowContext, socket: Socket): Promise<void> {
-  const src: SocketAddr = { address: canonicalIp(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
+  const src: SocketAddr = { address: socketIp(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
   const orig = ctx.ops.originalDst?.(socket);
   const refuse = (reason: string, message: string, dst?: SocketAddr) => {
     earlyDenials.inc({ direction: 'inbound', reason });
@@ -36,7 +36,7 @@ export async function servePlaintext(ctx: FlowContext, socket: Socket): Promise<
       'no-original-dst',
       'no original destination (SO_ORIGINAL_DST unavailable: is @zt/native built and the connection REDIRECTed?)',
     );
-  const dst: SocketAddr = { address: canonicalIp(orig.address), port: orig.port };
+  const dst: SocketAddr = { address: socketIp(orig.address), port: orig.port };
   if (ctx.ownPorts.has(dst.port) && ctx.ownAddresses.has(dst.address))
     return refuse('self-call', `refusing a connection to zt's own port ${formatAddr(dst)}`, dst);
   const dstWl = localWorkloadAt(ctx, dst.address);

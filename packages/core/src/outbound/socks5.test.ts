@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, isIPv6, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { parseIp } from '@zt/xds';
 import fc from 'fast-check';
-import { parseIp } from '../ip.ts';
 import { negotiateSocks5, parseGreeting, parseRequest, SOCKS_REPLY } from './socks5.ts';
 
 function encodeRequest(address: string, port: number): Buffer {
