@@ -23,6 +23,6 @@ export {
 export { type LogFormat, parseLogFormat, plainLine, ztLogger, ztLoggerOptions } from './log-format.ts';
 export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';
 export { DEFAULT_PORTS } from './options.ts';
-export { type Route, type RouteOptions, routeOutbound, workloadIdentity } from './outbound/route.ts';
+export { type Route, type RouteOptions, routeOutbound } from './outbound/route.ts';
 export { type ProxyDeps, ProxyEngine } from './proxy.ts';
 export type { ConnectionInfo } from './types.ts';

@@ -1,6 +1,5 @@
 import type { Server, Socket } from 'node:net';
-import type { CertSource } from '@zt/identity';
-import { Identity } from '@zt/identity';
+import { type CertSource, Identity, workloadIdentity } from '@zt/identity';
 import { HbonePool, HboneServer } from '@zt/transport';
 import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
 import { ProxyState, socketIp } from '@zt/xds';
@@ -22,7 +21,6 @@ import { recheckInbound } from './inbound/recheck.ts';
 import { Listeners, localWorkloads } from './listeners.ts';
 import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig } from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
-import { workloadIdentity } from './outbound/route.ts';
 import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
 import type { ConnectionInfo } from './types.ts';
 

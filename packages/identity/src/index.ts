@@ -22,3 +22,9 @@ export { type IssueOptions, LocalCa } from './local-ca.ts';
 export type { Logger } from './log.ts';
 export { type CertState, type CertsDump, SecretManager, type SecretManagerOptions } from './manager.ts';
 export type { CertificateProvider, CertPriority, CertSource, WorkloadCertificate } from './types.ts';
+export {
+  DEFAULT_SERVICE_ACCOUNT,
+  DEFAULT_TRUST_DOMAIN,
+  type IdentityFields,
+  workloadIdentity,
+} from './workload-identity.ts';

@@ -1,3 +1,4 @@
+import { workloadIdentity } from '@zt/identity';
 import type { InboundTunnel } from '@zt/transport';
 import { socketIp, type Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
@@ -6,7 +7,6 @@ import { dialTcp } from '../conn/dial.ts';
 import { earlyDenials, type TrackedConnection } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
-import { workloadIdentity } from '../outbound/route.ts';
 import { watchPolicy } from './recheck.ts';
 
 /** The local workload a connection arriving at `local` is for: the pod owning that address. */

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { workloadIdentity } from '@zt/identity';
 import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import { type AuthzConnection, authorize } from '../authz/authorize.ts';
@@ -6,7 +7,6 @@ import { dialTcp } from '../conn/dial.ts';
 import { earlyDenials } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
-import { workloadIdentity } from '../outbound/route.ts';
 import { localWorkloadAt } from './hbone.ts';
 import { watchPolicy } from './recheck.ts';
 

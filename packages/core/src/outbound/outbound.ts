@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
+import { workloadIdentity } from '@zt/identity';
 import { HboneConnectError } from '@zt/transport';
-import { socketIp, type Workload } from '@zt/xds';
+import type { Workload } from '@zt/xds';
+import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import { dialTcp } from '../conn/dial.ts';
 import type { ResponseFlag } from '../conn/labels.ts';
@@ -10,7 +12,7 @@ import type { FlowContext } from '../context.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { baggageHeader, forwardedHeader, newTraceparent } from './headers.ts';
 import { isSelfCall } from './loop.ts';
-import { parseIdentity, routeOutbound, workloadIdentity } from './route.ts';
+import { parseIdentity, routeOutbound } from './route.ts';
 
 function refuse(
   ctx: FlowContext,
