@@ -15,7 +15,8 @@ import {
   Socks5Error,
   WorkloadGoneError,
 } from './errors.ts';
-import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
+import { localWorkloadAt } from './inbound/flow.ts';
+import { serveTunnel } from './inbound/hbone.ts';
 import { servePlaintext } from './inbound/plaintext.ts';
 import { recheckInbound } from './inbound/recheck.ts';
 import { Listeners, localWorkloads } from './listeners.ts';
