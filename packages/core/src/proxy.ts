@@ -304,6 +304,8 @@ export class ProxyEngine {
 
   #onSocks(s: Socket): void {
     s.resume();
+    // A client error ends the socket; what it ended is logged by whoever reads it (the SOCKS5
+    // negotiation's rejection, or the relay's access line).
     s.on('error', () => s.destroy());
     negotiateSocks5(s)
       .then(

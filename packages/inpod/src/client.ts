@@ -221,7 +221,10 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
         // The kernel dropped the rest of the packet: the stream cannot be trusted any more.
         requestErrors.inc({ reason: 'truncated' });
         this.#log.error({ err: e }, 'ZDS message from the node agent was truncated, reconnecting');
-        await socket.send(encodeAck(`failure to read message: ${e.message}`)).catch(() => {});
+        await socket.send(encodeAck(`failure to read message: ${e.message}`)).catch((err: unknown) =>
+          // Best effort: the connection is being dropped anyway (the truncation is logged above).
+          this.#log.debug({ err }, 'could not tell the node agent about the truncated message'),
+        );
         return { end: 'truncated', error: e };
       }
       if (msg === null) return { end: 'eof' };

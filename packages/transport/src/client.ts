@@ -162,6 +162,8 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         peerMaxConcurrentStreams: opts.maxStreams ?? DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
         maxSessionMemory: Math.max(10, Math.ceil((fc.connectionWindowSize * 4) / 1e6)),
       });
+      // Session errors are observed by the HboneConnection (its state turns closed with the error);
+      // this listener only keeps one emitted before that from being an unhandled 'error'.
       session.on('error', () => {});
       if (fc.connectionWindowSize > 65_535) session.setLocalWindowSize(fc.connectionWindowSize);
       keepalive(session, opts.pingIntervalMs ?? PING_INTERVAL_MS, opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
