@@ -9,6 +9,7 @@ import {
   FakeCaProvider,
   Identity,
   SecretManager,
+  workloadIdentity,
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
 import { recordBuildInfo } from '@zt/metrics';
@@ -55,7 +56,7 @@ function readRoots(source: string): string | undefined {
 }
 
 function identityOf(w: Workload, trustDomain: string): Identity {
-  return new Identity(w.trustDomain || trustDomain, w.namespace, w.serviceAccount);
+  return Identity.parse(workloadIdentity(w, trustDomain));
 }
 
 async function certificateProvider(

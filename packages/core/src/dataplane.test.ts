@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Identity } from '@zt/identity';
 import { TestCa } from '@zt/identity/testing';
 import { HbonePool } from '@zt/transport';
-import { type Mesh, policy, startLoopbackMesh, testCaCertSource } from './testing/index.ts';
+import { makePolicy } from '@zt/xds/testing';
+import { type Mesh, startLoopbackMesh, testCaCertSource } from './testing/index.ts';
 
 async function roundTrip(s: Socket, payload: Buffer): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -96,7 +97,7 @@ for (const workers of [0, 2]) {
 
     test('deny policy at B: connection closed, counted as failed with DENY', async () => {
       mesh.setPolicies([
-        policy({ name: 'deny-client', action: 'Deny' }, [
+        makePolicy({ name: 'deny-client', action: 'Deny' }, [
           { principals: [{ kind: 'suffix', value: '/sa/client' }] },
         ]),
       ]);
@@ -125,7 +126,7 @@ for (const workers of [0, 2]) {
       s.on('error', () => {});
       const closed = Promise.race([once(s, 'end'), once(s, 'close')]);
       mesh.setPolicies([
-        policy({ name: 'allow-nobody', action: 'Allow' }, [
+        makePolicy({ name: 'allow-nobody', action: 'Allow' }, [
           { namespaces: [{ kind: 'exact', value: 'nobody' }] },
         ]),
       ]);

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Workload } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr } from './addr.ts';
+import { ListenError } from './errors.ts';
 import type { BoundListener } from './options.ts';
 
 export type ListenerKind = BoundListener['kind'];
@@ -9,17 +10,6 @@ export type ListenerKind = BoundListener['kind'];
 interface Entry {
   server: Server;
   bound: BoundListener;
-}
-
-export class ListenError extends Error {
-  readonly code = 'ERR_LISTEN';
-  constructor(kind: string, address: string, port: number, cause: Error) {
-    super(
-      `cannot listen for ${kind} on ${formatAddr({ address, port })}: ${cause.message}; check that the address exists on this host and nothing else holds the port`,
-      { cause },
-    );
-    this.name = 'ListenError';
-  }
 }
 
 /**

@@ -15,6 +15,8 @@ export async function nativeSocketOps(): Promise<SocketOps> {
         const a = native.originalDst(socket);
         return { address: a.address, port: a.port };
       } catch {
+        // The flow refuses the connection with what to check (REDIRECT rules, @zt/native built),
+        // logged and counted as an early denial (no-original-dst).
         return undefined;
       }
     },

@@ -12,9 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCa } from '@zt/identity/testing';
 import * as native from '@zt/native';
 import { addVethPod, enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
+import type { Authorization } from '@zt/xds';
+import { makePolicy, makeService, makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
 import { DataPlane } from './dataplane.ts';
-import { policy, service, testCaCertSource, workload } from './testing/index.ts';
+import { testCaCertSource } from './testing/index.ts';
 
 function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
@@ -97,7 +99,7 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
   let p1: Pod;
   let p2: Pod;
   const vip = `10.${X}.3.10`;
-  let state: (policies?: ReturnType<typeof policy>[]) => void;
+  let state: (policies?: Authorization[]) => void;
 
   let undoForwarding = () => {};
 
@@ -115,14 +117,15 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
     });
     echoPort = (await native.listenServer(echo, { host: '0.0.0.0', port: 0, netns: p2.path })).port;
     const svcKey = 'default/echo.default.svc.cluster.local';
-    const w1 = workload({ name: 'pod1', workloadIps: [p1.ip], node: 'node-a' });
-    const w2 = workload({
+    const w1 = makeWorkload({ name: 'pod1', serviceAccount: 'pod1', workloadIps: [p1.ip], node: 'node-a' });
+    const w2 = makeWorkload({
       name: 'pod2',
+      serviceAccount: 'pod2',
       workloadIps: [p2.ip],
       node: 'node-b',
       services: { [svcKey]: { 80: echoPort } },
     });
-    const svc = service({ name: 'echo', vips: [vip], ports: { 80: echoPort } });
+    const svc = makeService({ name: 'echo', vips: [vip], ports: { 80: echoPort } });
     const ca = await TestCa.create();
     const certs = testCaCertSource(ca);
     const common = {
@@ -201,7 +204,7 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
 
   test('a deny policy is enforced at the destination node', async () => {
     state([
-      policy({ name: 'deny-pod1', action: 'Deny' }, [
+      makePolicy({ name: 'deny-pod1', action: 'Deny' }, [
         { principals: [{ kind: 'suffix', value: '/sa/pod1' }] },
       ]),
     ]);

@@ -1,23 +1,28 @@
 import type { Server, Socket } from 'node:net';
-import type { CertSource } from '@zt/identity';
-import { Identity } from '@zt/identity';
+import { type CertSource, Identity, workloadIdentity } from '@zt/identity';
 import { HbonePool, HboneServer } from '@zt/transport';
 import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
-import { ProxyState } from '@zt/xds';
+import { ProxyState, socketIp } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
 import { MemoryRelease } from './conn/memory-release.ts';
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
 import type { FlowContext, SocketOps } from './context.ts';
-import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
+import {
+  DrainDeadlineError,
+  NativeRequiredError,
+  NoLocalWorkloadError,
+  Socks5Error,
+  WorkloadGoneError,
+} from './errors.ts';
+import { localWorkloadAt } from './inbound/flow.ts';
+import { serveTunnel } from './inbound/hbone.ts';
 import { servePlaintext } from './inbound/plaintext.ts';
 import { recheckInbound } from './inbound/recheck.ts';
-import { canonicalIp } from './ip.ts';
 import { Listeners, localWorkloads } from './listeners.ts';
 import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig } from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
-import { workloadIdentity } from './outbound/route.ts';
-import { negotiateSocks5, reply, SOCKS_REPLY, Socks5Error } from './outbound/socks5.ts';
+import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
 import type { ConnectionInfo } from './types.ts';
 
 export interface ProxyDeps {
@@ -115,11 +120,7 @@ export class ProxyEngine {
 
   async #certificateFor(local: SocketAddr) {
     const w = localWorkloadAt(this.#ctx, local.address);
-    if (!w) {
-      throw new Error(
-        `no workload of node ${this.#config.nodeName} at ${local.address}: HBONE must be dialled at a local pod's address`,
-      );
-    }
+    if (!w) throw new NoLocalWorkloadError(this.#config.nodeName, local.address);
     return this.#deps.certs.fetchCertificate(
       Identity.parse(workloadIdentity(w, this.#config.trustDomain)),
       'connection',
@@ -179,7 +180,7 @@ export class ProxyEngine {
 
   #own(b: BoundListener): void {
     this.#ctx.ownPorts.add(b.port);
-    this.#ctx.ownAddresses.add(canonicalIp(b.address));
+    this.#ctx.ownAddresses.add(socketIp(b.address));
   }
 
   async #bindSet(
@@ -199,9 +200,7 @@ export class ProxyEngine {
       if (port < 0) continue;
       const listen = netns ? this.#netnsListen(netns, address, port) : undefined;
       if (netns && !listen)
-        throw new Error(
-          'in-pod listeners need @zt/native (listen inside a network namespace), which is unavailable here',
-        );
+        throw new NativeRequiredError('in-pod listeners (listen inside a network namespace)');
       const b = await this.#listeners.bind(set, kind, address, port, handler, listen);
       // In-pod listeners sit in another namespace: their ports are not zt's own in this one.
       if (!netns) this.#own(b);
@@ -230,7 +229,7 @@ export class ProxyEngine {
       for (const t of this.#registry.live()) {
         const l = t.labelInput;
         if (t.closed || (l.source?.uid !== uid && l.destination?.uid !== uid)) continue;
-        t.abort(new Error(`closed: workload ${uid} left this node ${deadlineMs}ms ago`));
+        t.abort(new WorkloadGoneError(uid, `left this node ${deadlineMs}ms ago`));
         aborted++;
       }
       if (aborted > 0)
@@ -305,6 +304,8 @@ export class ProxyEngine {
 
   #onSocks(s: Socket): void {
     s.resume();
+    // A client error ends the socket; what it ended is logged by whoever reads it (the SOCKS5
+    // negotiation's rejection, or the relay's access line).
     s.on('error', () => s.destroy());
     negotiateSocks5(s)
       .then(
@@ -351,7 +352,7 @@ export class ProxyEngine {
     const listenersClosed = this.#listeners.closeAll();
     const hboneClosed = this.#hbone.close(deadlineMs);
     const timer = setTimeout(() => {
-      for (const t of this.#registry.live()) t.abort(new Error(`closed by drain after ${deadlineMs}ms`));
+      for (const t of this.#registry.live()) t.abort(new DrainDeadlineError(deadlineMs));
     }, deadlineMs);
     await Promise.all([listenersClosed, hboneClosed, this.#registry.idle()]);
     clearTimeout(timer);

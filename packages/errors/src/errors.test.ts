@@ -47,3 +47,48 @@ test('errorCode and errorMessage read whatever was thrown', () => {
   assert.equal(errorMessage(new Error('boom')), 'boom');
   assert.equal(errorMessage(42), '42');
 });
+
+test('the scheme check finds error classes without a sample, plain Errors and codes off the scheme', async () => {
+  const { errorSchemeProblems } = await import('./testing/index.ts');
+  class GoodError extends ZtError {
+    constructor() {
+      super('ERR_ZT_DEMO_GOOD', 'fine');
+      this.name = 'GoodError';
+    }
+  }
+  class OtherAreaError extends ZtError {
+    constructor() {
+      super('ERR_ZT_ELSEWHERE_X', 'wrong area');
+      this.name = 'OtherAreaError';
+    }
+  }
+  class PlainError extends Error {}
+  class Unsampled extends ZtError {}
+  const problems = errorSchemeProblems({
+    module: { GoodError, OtherAreaError, PlainError, Unsampled, notAClass: 42 },
+    samples: {
+      GoodError: () => new GoodError(),
+      OtherAreaError: () => new OtherAreaError(),
+      PlainError: () => new PlainError('x'),
+    },
+    codes: ['ERR_ZT_DEMO_OK', 'ERR_DEMO_BAD'],
+    prefixes: ['ERR_ZT_DEMO_'],
+  });
+  assert.deepEqual(problems, [
+    'OtherAreaError: code ERR_ZT_ELSEWHERE_X is not ERR_ZT_DEMO_<WHAT>',
+    'PlainError: not a ZtError',
+    'Unsampled: no sample; add one so its code is checked',
+    'code ERR_DEMO_BAD is not ERR_ZT_DEMO_<WHAT>',
+  ]);
+});
+
+test("errorBase: one package's base class, its codes checked when the package loads", async () => {
+  const { errorBase } = await import('./errors.ts');
+  class DemoError extends errorBase('DemoError', ['ERR_ZT_DEMO_ONE', 'ERR_ZT_DEMO_TWO'] as const) {}
+  const err = new DemoError('ERR_ZT_DEMO_TWO', 'two', { cause: 'why' });
+  assert.ok(err instanceof ZtError);
+  assert.equal(err.name, 'DemoError');
+  assert.equal(err.code, 'ERR_ZT_DEMO_TWO');
+  assert.equal(err.cause, 'why');
+  assert.throws(() => errorBase('BadError', ['ERR_ZT_DEMO_OK', 'ERR_DEMO_BAD']), TypeError);
+});

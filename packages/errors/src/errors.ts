@@ -35,3 +35,29 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** The constructor errorBase makes: a ZtError whose code is one of the package's. */
+export interface ErrorBase<Code extends string> {
+  new (code: Code, message: string, options?: { cause?: unknown }): ZtError & { readonly code: Code };
+}
+
+/**
+ * The base class of one package's errors: a ZtError whose `code` is one of `codes`, the package's
+ * list of every code it throws, so the compiler checks each code where it is thrown. A code off the
+ * scheme fails when the package loads, not when the error is first thrown.
+ */
+export function errorBase<const Codes extends readonly string[]>(
+  name: string,
+  codes: Codes,
+): ErrorBase<Codes[number]> {
+  for (const code of codes) {
+    if (!CODE_RE.test(code))
+      throw new TypeError(`${name}: error code "${code}" does not follow ERR_ZT_<AREA>_<WHAT>`);
+  }
+  return class extends ZtError {
+    constructor(code: Codes[number], message: string, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.name = name;
+    }
+  } as ErrorBase<Codes[number]>;
+}

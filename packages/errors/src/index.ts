@@ -1,1 +1,2 @@
-export { errorCode, errorMessage, isZtErrorCode, ZtError } from './errors.ts';
+export { Backoff, type BackoffOptions, backoffDelay } from './backoff.ts';
+export { type ErrorBase, errorBase, errorCode, errorMessage, isZtErrorCode, ZtError } from './errors.ts';

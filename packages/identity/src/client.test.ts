@@ -92,7 +92,7 @@ test('over TLS, verified with the configured root; an unrelated root is refused'
   const bad = client(t, { address: tls.address, rootCert: stranger.rootPem, timeoutMs: 3000 });
   await assert.rejects(
     bad.fetchCertificate(ID),
-    (err: unknown) => err instanceof CaUnavailableError && err.code === 'ERR_CA_UNAVAILABLE',
+    (err: unknown) => err instanceof CaUnavailableError && err.code === 'ERR_ZT_CA_UNAVAILABLE',
   );
 });
 
@@ -112,7 +112,7 @@ test('the token file is read again on every request, so a rotated token is sent'
 test('a missing or empty token file fails with TokenError and sends nothing', async (t) => {
   plain.requests.length = 0;
   await assert.rejects(client(t, { tokenPath: join(dir, 'nope') }).fetchCertificate(ID), (err: unknown) => {
-    return err instanceof TokenError && err.code === 'ERR_CA_TOKEN' && /ENOENT/.test(err.message);
+    return err instanceof TokenError && err.code === 'ERR_ZT_CA_TOKEN' && /ENOENT/.test(err.message);
   });
   const empty = join(dir, 'empty');
   await writeFile(empty, '\n');
@@ -126,25 +126,25 @@ async function failures(code: string): Promise<number> {
 }
 
 test('a certificate for another identity is rejected with IdentityMismatchError, and counted', async (t) => {
-  const before = await failures('ERR_CA_IDENTITY_MISMATCH');
+  const before = await failures('ERR_ZT_CA_IDENTITY_MISMATCH');
   plain.setMode('wrong-identity');
   t.after(() => plain.setMode('ok'));
   await assert.rejects(client(t).fetchCertificate(ID), (err: unknown) => {
     return (
       err instanceof IdentityMismatchError &&
-      err.code === 'ERR_CA_IDENTITY_MISMATCH' &&
+      err.code === 'ERR_ZT_CA_IDENTITY_MISMATCH' &&
       err.expected === ID.toString() &&
       err.got[0] === 'spiffe://cluster.local/ns/wrong/sa/wrong'
     );
   });
-  assert.equal(await failures('ERR_CA_IDENTITY_MISMATCH'), before + 1);
+  assert.equal(await failures('ERR_ZT_CA_IDENTITY_MISMATCH'), before + 1);
 });
 
 test('a CA answering garbage (a PEM block that is no certificate, or no PEM) is rejected and counted', async (t) => {
   t.after(() => plain.setMode('ok'));
   for (const [mode, code] of [
-    [{ mode: 'garbage' }, 'ERR_CA_BAD_CERTIFICATE'],
-    [{ mode: 'garbage', chain: ['hello, I am a certificate'] }, 'ERR_CA_EMPTY_RESPONSE'],
+    [{ mode: 'garbage' }, 'ERR_ZT_CA_BAD_CERTIFICATE'],
+    [{ mode: 'garbage', chain: ['hello, I am a certificate'] }, 'ERR_ZT_CA_EMPTY_RESPONSE'],
   ] as const) {
     const before = await failures(code);
     plain.setMode(mode);

@@ -126,7 +126,7 @@ export class CaClient implements CertificateProvider {
     try {
       return await this.#fetch(identity);
     } catch (err) {
-      const code = err instanceof IdentityError ? err.code : 'ERR_UNKNOWN';
+      const code = err instanceof IdentityError ? err.code : 'ERR_ZT_CA_UNKNOWN';
       countCsrFailure(code);
       this.#log.warn(
         { identity: identity.toString(), code, err: (err as Error).message },
@@ -149,13 +149,14 @@ export class CaClient implements CertificateProvider {
     };
     const response = await this.#call(id, request, metadata);
     const chain = response.certChain.flatMap(splitPem);
-    if (chain.length === 0) throw new CaResponseError('ERR_CA_EMPTY_RESPONSE', id, 'empty certificate chain');
+    if (chain.length === 0)
+      throw new CaResponseError('ERR_ZT_CA_EMPTY_RESPONSE', id, 'empty certificate chain');
     let leaf: X509.X509Certificate;
     try {
       leaf = new x509.X509Certificate(chain[0] as string);
     } catch (err) {
       throw new CaResponseError(
-        'ERR_CA_BAD_CERTIFICATE',
+        'ERR_ZT_CA_BAD_CERTIFICATE',
         id,
         `leaf does not parse (${(err as Error).message})`,
       );
@@ -164,14 +165,14 @@ export class CaClient implements CertificateProvider {
     if (!sans.includes(id)) throw new IdentityMismatchError(id, sans);
     if (!Buffer.from(leaf.publicKey.rawData).equals(csr.publicKeySpki)) {
       throw new CaResponseError(
-        'ERR_CA_BAD_CERTIFICATE',
+        'ERR_ZT_CA_BAD_CERTIFICATE',
         id,
         'the certificate is not for the key of the CSR',
       );
     }
     if (leaf.notAfter.getTime() <= Date.now()) {
       throw new CaResponseError(
-        'ERR_CA_BAD_CERTIFICATE',
+        'ERR_ZT_CA_BAD_CERTIFICATE',
         id,
         `the certificate expired at ${leaf.notAfter.toISOString()}`,
       );
@@ -227,7 +228,7 @@ export class CaClient implements CertificateProvider {
                 cause: err,
               }),
             );
-          else if (!value) reject(new CaResponseError('ERR_CA_EMPTY_RESPONSE', id, 'no response message'));
+          else if (!value) reject(new CaResponseError('ERR_ZT_CA_EMPTY_RESPONSE', id, 'no response message'));
           else resolve(value);
         },
       );

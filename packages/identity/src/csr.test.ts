@@ -49,6 +49,6 @@ test('a CA signs the CSR for its key and SAN; every CSR has a fresh key', async 
   const der = Buffer.from(a.csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   der[der.length - 1] = (der[der.length - 1] as number) ^ 0xff;
   const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
-  await assert.rejects(ca.signCsr(tampered), { code: 'ERR_CSR' });
-  await assert.rejects(ca.signCsr('not a csr'), { code: 'ERR_CSR' });
+  await assert.rejects(ca.signCsr(tampered), { code: 'ERR_ZT_IDENTITY_CSR' });
+  await assert.rejects(ca.signCsr('not a csr'), { code: 'ERR_ZT_IDENTITY_CSR' });
 });

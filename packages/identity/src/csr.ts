@@ -38,7 +38,7 @@ export async function generateCsr(identity: Identity | string): Promise<Generate
     return { csrPem: csr.toString('pem'), privateKeyPem, publicKeySpki: new Uint8Array(spki) };
   } catch (err) {
     throw new IdentityError(
-      'ERR_CSR',
+      'ERR_ZT_IDENTITY_CSR',
       `could not generate a key and CSR for ${identity}: ${(err as Error).message}; check that Node's WebCrypto supports ECDSA P-256`,
       { cause: err },
     );

@@ -1,17 +1,31 @@
+import { errorBase } from '@zt/errors';
+
+/**
+ * Every code an identity error carries: `ERR_ZT_IDENTITY_*` (SPIFFE names, CSRs), `ERR_ZT_CA_*` (the
+ * CA), `ERR_ZT_CERT_*` (the certificate manager).
+ */
+export const IDENTITY_ERROR_CODES = [
+  'ERR_ZT_IDENTITY_INVALID',
+  'ERR_ZT_IDENTITY_CSR',
+  'ERR_ZT_CA_UNAVAILABLE',
+  'ERR_ZT_CA_EMPTY_RESPONSE',
+  'ERR_ZT_CA_BAD_CERTIFICATE',
+  'ERR_ZT_CA_IDENTITY_MISMATCH',
+  'ERR_ZT_CA_TOKEN',
+  'ERR_ZT_CA_CONFIG',
+  'ERR_ZT_CERT_FORGOTTEN',
+  'ERR_ZT_CERT_CLOSED',
+  'ERR_ZT_CERT_FETCH',
+] as const;
+export type IdentityErrorCode = (typeof IDENTITY_ERROR_CODES)[number];
+
 /** Base of every identity error: a stable `code` for programs, a message that says what to check. */
-export class IdentityError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'IdentityError';
-    this.code = code;
-  }
-}
+export class IdentityError extends errorBase('IdentityError', IDENTITY_ERROR_CODES) {}
 
 export class InvalidIdentityError extends IdentityError {
   constructor(input: string, why: string) {
     super(
-      'ERR_INVALID_IDENTITY',
+      'ERR_ZT_IDENTITY_INVALID',
       `invalid SPIFFE identity "${input}": ${why}; expected spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`,
     );
     this.name = 'InvalidIdentityError';
@@ -23,7 +37,7 @@ export class CaUnavailableError extends IdentityError {
   readonly grpcCode: number | undefined;
   constructor(address: string, message: string, grpcCode?: number, options?: { cause?: unknown }) {
     super(
-      'ERR_CA_UNAVAILABLE',
+      'ERR_ZT_CA_UNAVAILABLE',
       `certificate request to the CA at ${address} failed: ${message}; check CA_ADDRESS, that istiod is reachable and that CA_ROOT_CA verifies it`,
       options,
     );
@@ -34,7 +48,7 @@ export class CaUnavailableError extends IdentityError {
 
 /** The CA answered with something that is not a usable certificate for the key and identity asked. */
 export class CaResponseError extends IdentityError {
-  constructor(code: 'ERR_CA_EMPTY_RESPONSE' | 'ERR_CA_BAD_CERTIFICATE', identity: string, why: string) {
+  constructor(code: 'ERR_ZT_CA_EMPTY_RESPONSE' | 'ERR_ZT_CA_BAD_CERTIFICATE', identity: string, why: string) {
     super(code, `the CA returned no usable certificate for ${identity}: ${why}; check istiod's CA logs`);
     this.name = 'CaResponseError';
   }
@@ -46,7 +60,7 @@ export class IdentityMismatchError extends IdentityError {
   readonly got: readonly string[];
   constructor(expected: string, got: readonly string[]) {
     super(
-      'ERR_CA_IDENTITY_MISMATCH',
+      'ERR_ZT_CA_IDENTITY_MISMATCH',
       `the CA signed a certificate for [${got.join(', ')}] instead of ${expected}; check that the token (AUTH_TOKEN) belongs to a ztunnel allowed to impersonate workloads`,
     );
     this.name = 'IdentityMismatchError';
@@ -59,7 +73,7 @@ export class IdentityMismatchError extends IdentityError {
 export class TokenError extends IdentityError {
   constructor(path: string, why: string, options?: { cause?: unknown }) {
     super(
-      'ERR_CA_TOKEN',
+      'ERR_ZT_CA_TOKEN',
       `cannot read the CA token file ${path}: ${why}; check AUTH_TOKEN and the projected token volume`,
       options,
     );
@@ -70,7 +84,7 @@ export class TokenError extends IdentityError {
 /** Bad CaClient options (address, roots, headers). */
 export class CaConfigError extends IdentityError {
   constructor(why: string, options?: { cause?: unknown }) {
-    super('ERR_CA_CONFIG', `invalid CA client configuration: ${why}`, options);
+    super('ERR_ZT_CA_CONFIG', `invalid CA client configuration: ${why}`, options);
     this.name = 'CaConfigError';
   }
 }
@@ -79,7 +93,7 @@ export class CaConfigError extends IdentityError {
 export class CertForgottenError extends IdentityError {
   constructor(identity: string) {
     super(
-      'ERR_CERT_FORGOTTEN',
+      'ERR_ZT_CERT_FORGOTTEN',
       `certificate for ${identity} was dropped while being fetched: no workload uses it anymore`,
     );
     this.name = 'CertForgottenError';

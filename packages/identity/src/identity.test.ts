@@ -34,7 +34,7 @@ test('rejects everything else with an InvalidIdentityError that names the expect
       () => Identity.parse(bad),
       (err: unknown) =>
         err instanceof InvalidIdentityError &&
-        err.code === 'ERR_INVALID_IDENTITY' &&
+        err.code === 'ERR_ZT_IDENTITY_INVALID' &&
         err.message.includes('spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>'),
       bad,
     );

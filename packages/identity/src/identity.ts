@@ -44,6 +44,7 @@ export class Identity {
     try {
       return Identity.parse(uri);
     } catch {
+      // What was wrong is the caller's to ask for: parse() throws it with the reason.
       return undefined;
     }
   }

@@ -120,9 +120,12 @@ export class LocalCa {
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
     } catch (err) {
-      throw new IdentityError('ERR_CSR', `malformed CSR: ${(err as Error).message}`, { cause: err });
+      throw new IdentityError('ERR_ZT_IDENTITY_CSR', `malformed CSR: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
-    if (!(await csr.verify())) throw new IdentityError('ERR_CSR', 'CSR signature does not verify');
+    if (!(await csr.verify()))
+      throw new IdentityError('ERR_ZT_IDENTITY_CSR', 'CSR signature does not verify');
     const uris = options.uris ?? csrUriSans(csr);
     const publicKey = await csr.publicKey.export();
     return this.signLeaf(publicKey, uris, options);

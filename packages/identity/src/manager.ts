@@ -1,4 +1,4 @@
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '@zt/errors';
 import { type CertInfo, certInfo } from './certificate.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { CertForgottenError, IdentityError } from './errors.ts';
@@ -6,6 +6,9 @@ import type { Identity } from './identity.ts';
 import { defaultLogger, type Logger } from './log.ts';
 import { countRotation, countState } from './metrics.ts';
 import type { CertificateProvider, CertPriority, CertSource, WorkloadCertificate } from './types.ts';
+
+/** Retries after failed CSRs: 0.5-1 s, then doubling with the same jitter, at most 150 s. */
+const CSR_RETRY = { initialMs: 1000, maxMs: 150_000, jitter: true } as const;
 
 export interface SecretManagerOptions {
   /** Who mints certificates: a CaClient, or a FakeCaProvider under FAKE_CA. */
@@ -90,7 +93,7 @@ export class SecretManager implements CertSource {
    */
   fetchCertificate(identity: Identity, priority: CertPriority = 'connection'): Promise<WorkloadCertificate> {
     if (this.#closed)
-      return Promise.reject(new IdentityError('ERR_CERT_CLOSED', 'the certificate manager is closed'));
+      return Promise.reject(new IdentityError('ERR_ZT_CERT_CLOSED', 'the certificate manager is closed'));
     const key = identity.toString();
     let entry = this.#entries.get(key);
     if (!entry) {
@@ -173,7 +176,7 @@ export class SecretManager implements CertSource {
   close(): void {
     this.#closed = true;
     for (const entry of this.#entries.values()) {
-      this.#drop(entry, new IdentityError('ERR_CERT_CLOSED', 'the certificate manager is closed'));
+      this.#drop(entry, new IdentityError('ERR_ZT_CERT_CLOSED', 'the certificate manager is closed'));
     }
     this.#entries.clear();
   }
@@ -272,12 +275,12 @@ export class SecretManager implements CertSource {
       cause instanceof IdentityError
         ? cause
         : new IdentityError(
-            'ERR_CERT_FETCH',
+            'ERR_ZT_CERT_FETCH',
             `certificate fetch failed: ${(cause as Error)?.message ?? cause}`,
             { cause },
           );
     entry.failures++;
-    const delay = backoffDelay(entry.failures, this.#random);
+    const delay = backoffDelay(entry.failures, { ...CSR_RETRY, random: this.#random });
     const now = this.#clock.now();
     const id = entry.identity.toString();
     const state = entry.state;

@@ -2,6 +2,7 @@
 // announces itself with ZdsHello, then answers every WorkloadRequest with an Ack, and reconnects with
 // backoff when the node agent goes away (upstream's workloadmanager.rs / protocol.rs).
 import { EventEmitter } from 'node:events';
+import { Backoff } from '@zt/errors';
 import { closeFd, MessageTruncatedError, SeqpacketSocket } from '@zt/native';
 import { decodeRequest, encodeAck, encodeHello } from './codec.ts';
 import { InpodConfigError, InpodError, ZdsRequestError } from './errors.ts';
@@ -21,7 +22,10 @@ export interface ZdsClientOptions {
   /** TRUST_DOMAIN, used when `pods` is not given (default cluster.local). */
   trustDomain?: string;
   logger?: Logger;
-  /** Reconnect backoff: first delay and ceiling (upstream: 10 ms doubling to 15 s). */
+  /**
+   * Reconnect backoff: the first retry waits `initialBackoffMs`, each further one twice the last, up
+   * to `maxBackoffMs` (upstream's constants, 10 ms and 15 s; upstream doubles before its first wait).
+   */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   /** Largest request accepted (default 64 KiB); a longer one ends the connection. */
@@ -56,10 +60,8 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
   readonly path: string;
   readonly pods: PodManager;
   readonly #log: Logger;
-  readonly #initialBackoff: number;
-  readonly #maxBackoff: number;
   readonly #maxBytes: number;
-  #backoff: number;
+  readonly #backoff: Backoff;
   #status: InpodStatus = { t: 'connecting', attempt: 0 };
   #socket: SeqpacketSocket | undefined;
   #running: Promise<void> | undefined;
@@ -80,9 +82,10 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
       throw new InpodConfigError('INPOD_UDS is empty; set it to the istio-cni node agent socket path');
     this.#log = opts.logger ?? defaultLogger();
     this.pods = opts.pods ?? new PodManager({ trustDomain: opts.trustDomain, logger: this.#log });
-    this.#initialBackoff = opts.initialBackoffMs ?? 10;
-    this.#maxBackoff = opts.maxBackoffMs ?? 15_000;
-    this.#backoff = this.#initialBackoff;
+    this.#backoff = new Backoff({
+      initialMs: opts.initialBackoffMs ?? 10,
+      maxMs: opts.maxBackoffMs ?? 15_000,
+    });
     this.#maxBytes = opts.maxMessageBytes ?? 65_536;
     this.#startPod = opts.startPod;
     this.#startRetryMs = opts.startRetryMs ?? 5_000;
@@ -172,7 +175,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
         socket = SeqpacketSocket.connect(this.path);
       } catch (e) {
         cniConnections.inc({ result: 'connect_failed' });
-        const wait = this.#nextBackoff();
+        const wait = this.#backoff.next();
         const message = (e as Error).message;
         this.#log.warn(
           `failed to connect to the Istio CNI node agent over ${this.path}, is the node agent healthy? ${message}; retrying in ${wait} ms`,
@@ -195,7 +198,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
       );
       this.#setStatus({ t: 'connecting', attempt: 0, ...(error ? { lastError: error.message } : {}) });
       this.#emit('disconnected', end, error);
-      await this.#sleep(this.#nextBackoff());
+      await this.#sleep(this.#backoff.next());
     }
   }
 
@@ -218,12 +221,15 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
         // The kernel dropped the rest of the packet: the stream cannot be trusted any more.
         requestErrors.inc({ reason: 'truncated' });
         this.#log.error({ err: e }, 'ZDS message from the node agent was truncated, reconnecting');
-        await socket.send(encodeAck(`failure to read message: ${e.message}`)).catch(() => {});
+        await socket.send(encodeAck(`failure to read message: ${e.message}`)).catch((err: unknown) =>
+          // Best effort: the connection is being dropped anyway (the truncation is logged above).
+          this.#log.debug({ err }, 'could not tell the node agent about the truncated message'),
+        );
         return { end: 'truncated', error: e };
       }
       if (msg === null) return { end: 'eof' };
       const error = await this.#handle(msg.data, msg.fds);
-      if (this.pods.snapshotReceived) this.#backoff = this.#initialBackoff;
+      if (this.pods.snapshotReceived) this.#backoff.reset();
       this.#checkReady();
       try {
         await socket.send(encodeAck(error));
@@ -304,12 +310,6 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     const ready = this.pods.snapshotReceived && this.#pending.size === 0;
     if (ready) this.#setStatus({ t: 'ready' });
     else if (this.#status.t === 'ready') this.#setStatus({ t: 'syncing' });
-  }
-
-  #nextBackoff(): number {
-    const wait = this.#backoff;
-    this.#backoff = Math.min(this.#maxBackoff, this.#backoff * 2);
-    return wait;
   }
 
   #sleep(ms: number): Promise<void> {

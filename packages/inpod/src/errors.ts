@@ -1,12 +1,16 @@
+import { errorBase } from '@zt/errors';
+
+/** Every code an inpod error carries. */
+export const INPOD_ERROR_CODES = [
+  'ERR_ZT_INPOD_BAD_REQUEST',
+  'ERR_ZT_INPOD_POD_GONE',
+  'ERR_ZT_INPOD_CONFIG',
+  'ERR_ZT_INPOD_CLOSED',
+] as const;
+export type InpodErrorCode = (typeof INPOD_ERROR_CODES)[number];
+
 /** Errors of @zt/inpod. Each has a stable `code`; messages say what the operator should check. */
-export class InpodError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'InpodError';
-    this.code = code;
-  }
-}
+export class InpodError extends errorBase('InpodError', INPOD_ERROR_CODES) {}
 
 /** Why a ZDS request was refused; the `reason` is also the metric label. */
 export type RejectReason = 'decode' | 'fd' | 'protocol' | 'identity';

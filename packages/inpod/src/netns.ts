@@ -12,6 +12,8 @@ function namespaceDevice(): bigint | null {
     try {
       nsfsDev = statSync('/proc/self/ns/net', { bigint: true }).dev;
     } catch {
+      // No /proc (not Linux, or a sandbox without it): the device check below is skipped, and a
+      // descriptor that is no namespace still fails where zt first enters it (setns).
       nsfsDev = null;
     }
   }

@@ -159,15 +159,22 @@ describe('PodManager', { skip }, () => {
     );
     rejects(() => pods.apply({ t: 'add', uid: '', info: info('x') }, [fdOf(0)]), 'protocol', /without a uid/);
     rejects(
-      () => pods.apply({ t: 'add', uid: 'x', info: info('x', '') }, [fdOf(0)]),
+      () => pods.apply({ t: 'add', uid: 'x', info: info('x', 'sa', 'a/b') }, [fdOf(0)]),
       'identity',
-      /service account/,
+      /namespace/,
     );
     rejects(() => pods.apply({ t: 'del', uid: 'x' }, [fdOf(0)]), 'fd', /unexpected file descriptor/);
     pods.apply({ t: 'snapshotSent' }, []);
     rejects(() => pods.apply({ t: 'snapshotSent' }, []), 'protocol', /second SnapshotSent/);
     rejects(() => pods.apply({ t: 'keep', uid: 'x' }, []), 'protocol', /after the snapshot/);
     assert.equal(pods.size, 0);
+  });
+
+  test("a pod without a service account has upstream's default one, as its workload has", () => {
+    const pods = new PodManager({ trustDomain: 'td.example', logger: quiet });
+    pods.apply({ t: 'add', uid: 'n', info: info('n', '', 'ns1') }, [fdOf(2)]);
+    assert.equal(pods.get('n')?.identity.toString(), 'spiffe://td.example/ns/ns1/sa/default');
+    pods.removeAll('shutdown');
   });
 
   test('a throwing listener does not leave the state half-applied', () => {

@@ -2,7 +2,7 @@
 // upstream's semantics (statemanager.rs): idempotent adds, keep and del before the snapshot, and
 // reconciliation at SnapshotSent that drops what the node agent no longer has.
 import { EventEmitter } from 'node:events';
-import { Identity, InvalidIdentityError } from '@zt/identity';
+import { Identity, InvalidIdentityError, workloadIdentity } from '@zt/identity';
 import { closeFd } from '@zt/native';
 import type { WorkloadInfo, ZdsRequest } from './codec.ts';
 import { PodGoneError, ZdsRequestError } from './errors.ts';
@@ -226,7 +226,7 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
 
   #identityOf(uid: string, info: WorkloadInfo): Identity {
     try {
-      return new Identity(this.trustDomain, info.namespace, info.serviceAccount);
+      return Identity.parse(workloadIdentity(info, this.trustDomain));
     } catch (e) {
       if (!(e instanceof InvalidIdentityError)) throw e;
       throw new ZdsRequestError('identity', `pod ${uid} has no valid identity: ${e.message}`, { cause: e });

@@ -1,11 +1,14 @@
-/** Errors of @zt/native. Each has a stable `code`; messages say what the operator should check. */
+import { ZtError } from '@zt/errors';
+
+// Errors of @zt/native. zt's own failures are ZtErrors (`ERR_ZT_NATIVE_*`); a failed system call is
+// a NativeSyscallError, which keeps the shape of Node's own system errors instead (see there).
 
 /** The addon is not loaded (not built, not Linux, or disabled): callers fall back. */
-export class NativeUnavailableError extends Error {
-  readonly code = 'ERR_ZT_NATIVE_UNAVAILABLE';
+export class NativeUnavailableError extends ZtError {
   readonly reason: string;
   constructor(reason: string, operation?: string) {
     super(
+      'ERR_ZT_NATIVE_UNAVAILABLE',
       `${operation ? `${operation}: ` : ''}the @zt/native addon is unavailable (${reason}); ` +
         'transparent capture is off, use SOCKS5 or explicit destinations, or rebuild it with ' +
         '`pnpm --filter @zt/native build:native`',
@@ -16,17 +19,23 @@ export class NativeUnavailableError extends Error {
 }
 
 /** A socket or server that has no file descriptor (not yet connected or listening, or destroyed). */
-export class NoFdError extends Error {
-  readonly code = 'ERR_ZT_NATIVE_NO_FD';
+export class NoFdError extends ZtError {
   constructor(what: string) {
     super(
+      'ERR_ZT_NATIVE_NO_FD',
       `${what} has no file descriptor: call this after 'connect' / 'listening' and before the socket is destroyed`,
     );
     this.name = 'NoFdError';
   }
 }
 
-/** A failed system call. `code` is the errno name ("EPERM"), as in Node's own system errors. */
+/**
+ * A failed system call. Deliberately not a ZtError: `code` is the errno name ("EPERM", "ECONNREFUSED")
+ * with `errno` and `syscall` beside it, exactly as in the system errors Node raises for its own
+ * sockets. The addon's calls stand in for Node's on the same paths (a connect made inside a pod's
+ * namespace fails where `net.connect` would), so callers and logs treat both alike: zt's rule is
+ * "zt's own failures are `ERR_ZT_*` ZtErrors, a system call's failure keeps its errno code".
+ */
 export class NativeSyscallError extends Error {
   readonly code: string;
   readonly errno: number;
@@ -42,10 +51,10 @@ export class NativeSyscallError extends Error {
 }
 
 /** A SEQPACKET message larger than the receive buffer, or with more fds than asked for. */
-export class MessageTruncatedError extends Error {
-  readonly code = 'ERR_ZT_NATIVE_MESSAGE_TRUNCATED';
+export class MessageTruncatedError extends ZtError {
   constructor(what: 'data' | 'fds', limit: number) {
     super(
+      'ERR_ZT_NATIVE_MESSAGE_TRUNCATED',
       what === 'data'
         ? `received a message longer than maxBytes (${limit}); the rest was discarded by the kernel, raise maxBytes`
         : `received more file descriptors than maxFds (${limit}); the extra ones were closed by the kernel, raise maxFds`,
@@ -55,10 +64,9 @@ export class MessageTruncatedError extends Error {
 }
 
 /** An operation on a SEQPACKET socket or server that is closed (or was closed while it waited). */
-export class SocketClosedError extends Error {
-  readonly code = 'ERR_ZT_NATIVE_SOCKET_CLOSED';
+export class SocketClosedError extends ZtError {
   constructor(what: string) {
-    super(`${what} is closed`);
+    super('ERR_ZT_NATIVE_SOCKET_CLOSED', `${what} is closed`);
     this.name = 'SocketClosedError';
   }
 }

@@ -1,7 +1,7 @@
 // Readiness waits on raw fds, over the addon's uv_poll watcher (one per fd). A wait resolves on
 // any wake-up, errors included: the caller retries its syscall, which reports the real error.
 import type { RawAddon } from './binding.ts';
-import { call } from './errors.ts';
+import { call, SocketClosedError } from './errors.ts';
 
 export const READABLE = 1;
 export const WRITABLE = 2;
@@ -28,7 +28,7 @@ export class FdWatcher {
 
   /** Resolves when the fd is ready for `events` (READABLE | WRITABLE) or reports an error. */
   wait(events: number): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('FdWatcher is closed'));
+    if (this.#closed) return Promise.reject(new SocketClosedError('the fd watcher'));
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ events, resolve, reject });
       this.#arm();

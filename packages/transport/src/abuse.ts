@@ -31,7 +31,7 @@ export const ERRORED_SESSION_GRACE_MS = 1000;
 /** Names the reason a server session ended in `err`. */
 export function classifySessionError(err: Error): SessionFailure {
   const e = err as Error & { code?: string; errno?: number };
-  if (e.code === 'ERR_HBONE_PING_TIMEOUT') return 'ping_timeout';
+  if (e.code === 'ERR_ZT_HBONE_PING_TIMEOUT') return 'ping_timeout';
   if (e.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') return 'flood';
   if (e.errno === NGHTTP2_ERR_FLOODED || e.errno === NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) return 'flood';
   // Node fails its begin-headers callback once a session exceeds maxSessionRejectedStreams, which is
@@ -45,7 +45,7 @@ export function classifySessionError(err: Error): SessionFailure {
 export class HboneSessionError extends HboneError {
   readonly reason: SessionFailure;
   constructor(reason: SessionFailure, cause: Error) {
-    super('ERR_HBONE_SESSION', `HBONE connection closed (${reason}): ${cause.message}; ${hint(reason)}`, {
+    super('ERR_ZT_HBONE_SESSION', `HBONE connection closed (${reason}): ${cause.message}; ${hint(reason)}`, {
       cause,
     });
     this.name = 'HboneSessionError';
@@ -110,7 +110,7 @@ export class MalformedStreamsError extends HboneError {
   readonly count: number;
   constructor(count: number) {
     super(
-      'ERR_HBONE_MALFORMED_STREAM',
+      'ERR_ZT_HBONE_MALFORMED_STREAM',
       `HTTP/2 reset ${count} stream(s) before zt saw them: malformed request headers ` +
         '(a CONNECT without :authority, bad pseudo-headers) or refused streams; check the peer is an HBONE client',
     );

@@ -142,12 +142,12 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         });
       });
       if (tls.alpnProtocol !== 'h2') {
-        throw new HboneError('ERR_HBONE_ALPN', `${where} did not negotiate ALPN h2; is it an HBONE port?`);
+        throw new HboneError('ERR_ZT_HBONE_ALPN', `${where} did not negotiate ALPN h2; is it an HBONE port?`);
       }
       const peer = spiffeIdentities(tls.getPeerCertificate()).find((id) =>
         opts.expectedIdentities.some((e) => e.equals(id)),
       );
-      if (!peer) throw new HboneError('ERR_HBONE_PEER_IDENTITY', `${where}: no expected identity`);
+      if (!peer) throw new HboneError('ERR_ZT_HBONE_PEER_IDENTITY', `${where}: no expected identity`);
       const socket = tls;
       const session = h2connect(`https://${where}`, {
         // See AlwaysReading: with a small receive window the peer can always finish its writes.
@@ -162,6 +162,8 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         peerMaxConcurrentStreams: opts.maxStreams ?? DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
         maxSessionMemory: Math.max(10, Math.ceil((fc.connectionWindowSize * 4) / 1e6)),
       });
+      // Session errors are observed by the HboneConnection (its state turns closed with the error);
+      // this listener only keeps one emitted before that from being an unhandled 'error'.
       session.on('error', () => {});
       if (fc.connectionWindowSize > 65_535) session.setLocalWindowSize(fc.connectionWindowSize);
       keepalive(session, opts.pingIntervalMs ?? PING_INTERVAL_MS, opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
@@ -201,7 +203,9 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
    */
   open(options: OpenOptions): Promise<HboneTunnel> {
     if (this.#state.t !== 'ready') {
-      return Promise.reject(new HboneError('ERR_HBONE_CONNECTION_CLOSED', 'HBONE connection is not usable'));
+      return Promise.reject(
+        new HboneError('ERR_ZT_HBONE_CONNECTION_CLOSED', 'HBONE connection is not usable'),
+      );
     }
     this.#active++;
     if (this.#active === 1) this.emit('busy');

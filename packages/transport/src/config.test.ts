@@ -36,7 +36,7 @@ test('authorities: IPv4 and bracketed IPv6 only', () => {
   assert.deepEqual(parseAuthority('10.0.0.1:8080'), { address: '10.0.0.1', port: 8080, family: 4 });
   assert.deepEqual(parseAuthority('[::1]:80'), { address: '::1', port: 80, family: 6 });
   for (const bad of ['', ':80', 'host:80', '10.0.0.1:', '10.0.0.1:65536', '::1:80', '[::1]80', '[::1]:x']) {
-    assert.throws(() => parseAuthority(bad), { code: 'ERR_HBONE_AUTHORITY' }, bad);
+    assert.throws(() => parseAuthority(bad), { code: 'ERR_ZT_HBONE_AUTHORITY' }, bad);
   }
   assert.equal(formatAuthority('fd00::1', 443), '[fd00::1]:443');
   assert.equal(formatAuthority('10.0.0.1', 443), '10.0.0.1:443');

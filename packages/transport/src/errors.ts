@@ -1,19 +1,34 @@
+import { errorBase } from '@zt/errors';
+
+/** Every code a transport error carries. */
+export const HBONE_ERROR_CODES = [
+  'ERR_ZT_HBONE_CONNECT_STATUS',
+  'ERR_ZT_HBONE_PEER_IDENTITY',
+  'ERR_ZT_HBONE_TRUST_DOMAIN',
+  'ERR_ZT_HBONE_CONNECT_TIMEOUT',
+  'ERR_ZT_HBONE_CONNECTION',
+  'ERR_ZT_HBONE_CONNECTION_CLOSED',
+  'ERR_ZT_HBONE_STREAM_RESET',
+  'ERR_ZT_HBONE_AUTHORITY',
+  'ERR_ZT_HBONE_POOL_CLOSED',
+  'ERR_ZT_HBONE_ALPN',
+  'ERR_ZT_HBONE_ANSWERED',
+  'ERR_ZT_HBONE_BAD_REQUEST',
+  'ERR_ZT_HBONE_MALFORMED_STREAM',
+  'ERR_ZT_HBONE_PING_TIMEOUT',
+  'ERR_ZT_HBONE_SESSION',
+] as const;
+export type HboneErrorCode = (typeof HBONE_ERROR_CODES)[number];
+
 /** Base of every transport error: a stable `code` for programs, a message that says what to check. */
-export class HboneError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'HboneError';
-    this.code = code;
-  }
-}
+export class HboneError extends errorBase('HboneError', HBONE_ERROR_CODES) {}
 
 /** The peer answered the CONNECT with a status other than 200. */
 export class HboneConnectError extends HboneError {
   readonly status: number;
   constructor(status: number, authority: string) {
     super(
-      'ERR_HBONE_CONNECT_STATUS',
+      'ERR_ZT_HBONE_CONNECT_STATUS',
       `HBONE CONNECT to ${authority} answered ${status}: ${explainStatus(status)}`,
     );
     this.name = 'HboneConnectError';
@@ -40,7 +55,7 @@ export class PeerIdentityMismatchError extends HboneError {
   readonly actual: readonly string[];
   constructor(expected: readonly string[], actual: readonly string[]) {
     super(
-      'ERR_HBONE_PEER_IDENTITY',
+      'ERR_ZT_HBONE_PEER_IDENTITY',
       `peer presented identities [${actual.join(', ')}] but one of [${expected.join(', ')}] was expected; ` +
         'check the destination workload runs under the expected service account and that xDS is current',
     );
@@ -54,7 +69,7 @@ export class PeerIdentityMismatchError extends HboneError {
 export class PeerTrustDomainError extends HboneError {
   constructor(want: string, actual: readonly string[]) {
     super(
-      'ERR_HBONE_TRUST_DOMAIN',
+      'ERR_ZT_HBONE_TRUST_DOMAIN',
       `client certificate identities [${actual.join(', ')}] are not in trust domain "${want}"; ` +
         'check TRUST_DOMAIN and the peer mesh configuration',
     );
@@ -65,7 +80,7 @@ export class PeerTrustDomainError extends HboneError {
 export class ConnectTimeoutError extends HboneError {
   constructor(address: string, ms: number) {
     super(
-      'ERR_HBONE_CONNECT_TIMEOUT',
+      'ERR_ZT_HBONE_CONNECT_TIMEOUT',
       `connection to ${address} timed out after ${ms} ms, maybe a NetworkPolicy is blocking HBONE port 15008`,
     );
     this.name = 'ConnectTimeoutError';
@@ -76,7 +91,7 @@ export class ConnectTimeoutError extends HboneError {
 export class HboneConnectionError extends HboneError {
   constructor(address: string, cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    super('ERR_HBONE_CONNECTION', `HBONE connection to ${address} failed: ${why}`, { cause });
+    super('ERR_ZT_HBONE_CONNECTION', `HBONE connection to ${address} failed: ${why}`, { cause });
     this.name = 'HboneConnectionError';
   }
 }
@@ -85,7 +100,7 @@ export class HboneConnectionError extends HboneError {
 export class StreamResetError extends HboneError {
   readonly http2Code: number;
   constructor(http2Code: number, detail: string) {
-    super('ERR_HBONE_STREAM_RESET', `HBONE tunnel reset (HTTP/2 error code ${http2Code}): ${detail}`);
+    super('ERR_ZT_HBONE_STREAM_RESET', `HBONE tunnel reset (HTTP/2 error code ${http2Code}): ${detail}`);
     this.name = 'StreamResetError';
     this.http2Code = http2Code;
   }
@@ -95,7 +110,7 @@ export class StreamResetError extends HboneError {
 export class InvalidAuthorityError extends HboneError {
   constructor(authority: string) {
     super(
-      'ERR_HBONE_AUTHORITY',
+      'ERR_ZT_HBONE_AUTHORITY',
       `invalid HBONE :authority "${authority}": expected <ipv4>:<port> or [<ipv6>]:<port>`,
     );
     this.name = 'InvalidAuthorityError';
@@ -104,7 +119,7 @@ export class InvalidAuthorityError extends HboneError {
 
 export class PoolClosedError extends HboneError {
   constructor() {
-    super('ERR_HBONE_POOL_CLOSED', 'the HBONE connection pool is closed (the proxy is shutting down)');
+    super('ERR_ZT_HBONE_POOL_CLOSED', 'the HBONE connection pool is closed (the proxy is shutting down)');
     this.name = 'PoolClosedError';
   }
 }

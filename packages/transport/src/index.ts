@@ -21,6 +21,7 @@ export {
   HboneConnectError,
   HboneConnectionError,
   HboneError,
+  type HboneErrorCode,
   InvalidAuthorityError,
   PeerIdentityMismatchError,
   PeerTrustDomainError,

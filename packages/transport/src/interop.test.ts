@@ -76,7 +76,7 @@ test('hyper-h2 (python3-h2) opens a tunnel through our server with a client cert
       };
     });
     await run(python as string, [...args, '10.0.0.1:80', 'partial', 'reset']);
-    assert.equal(await outcome, 'ERR_HBONE_STREAM_RESET');
+    assert.equal(await outcome, 'ERR_ZT_HBONE_STREAM_RESET');
   } finally {
     await rm(dir, { recursive: true, force: true });
     await pair.close();

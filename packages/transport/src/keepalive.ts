@@ -17,7 +17,7 @@ export function keepalive(session: Http2Session, intervalMs: number, timeoutMs: 
     schedule(() => {
       session.destroy(
         new HboneError(
-          'ERR_HBONE_PING_TIMEOUT',
+          'ERR_ZT_HBONE_PING_TIMEOUT',
           `HBONE peer did not answer PING within ${timeoutMs} ms; the peer or the network path is down`,
         ),
       );

@@ -204,7 +204,7 @@ test('1,000 concurrent tunnels over the pool, each echoed intact', async () => {
 test('a closed pool refuses new tunnels', async () => {
   const pair = await startHbonePair();
   await pair.pool.close();
-  await assert.rejects(pair.pool.open(req(pair)), { code: 'ERR_HBONE_POOL_CLOSED' });
+  await assert.rejects(pair.pool.open(req(pair)), { code: 'ERR_ZT_HBONE_POOL_CLOSED' });
   await pair.close();
 });
 
@@ -221,7 +221,7 @@ test('a dial timeout says to check NetworkPolicy for port 15008', async () => {
         address: { address: '127.0.0.1', port: (silent.address() as { port: number }).port },
       }),
       (e: Error & { code?: string }) => {
-        assert.equal(e.code, 'ERR_HBONE_CONNECT_TIMEOUT');
+        assert.equal(e.code, 'ERR_ZT_HBONE_CONNECT_TIMEOUT');
         assert.match(e.message, /NetworkPolicy is blocking HBONE port 15008/);
         return true;
       },

@@ -50,7 +50,7 @@ test('client side: a server identity other than the expected ones is refused', a
   const other = new Identity('cluster.local', 'default', 'someone-else');
   await assert.rejects(dial(pair.clientCert, [other]), (e: unknown) => {
     assert.ok(e instanceof PeerIdentityMismatchError, String(e));
-    assert.equal(e.code, 'ERR_HBONE_PEER_IDENTITY');
+    assert.equal(e.code, 'ERR_ZT_HBONE_PEER_IDENTITY');
     assert.match(e.message, /someone-else/);
     return true;
   });

@@ -194,7 +194,7 @@ export class HboneServer {
     });
     server.on('tlsClientError', (e, s) => this.#fail('tls', e, s));
     server.on('unknownProtocol', (s) => {
-      this.#fail('alpn', new HboneError('ERR_HBONE_ALPN', 'HBONE client did not negotiate ALPN h2'), s);
+      this.#fail('alpn', new HboneError('ERR_ZT_HBONE_ALPN', 'HBONE client did not negotiate ALPN h2'), s);
     });
     server.on('session', (session) => this.#onSession(session, cert));
     server.on('stream', (stream, headers) => this.#onStream(stream, headers));
@@ -293,7 +293,7 @@ export class HboneServer {
     }
     let answered = false;
     const once = () => {
-      if (answered) throw new HboneError('ERR_HBONE_ANSWERED', 'this HBONE tunnel was already answered');
+      if (answered) throw new HboneError('ERR_ZT_HBONE_ANSWERED', 'this HBONE tunnel was already answered');
       answered = true;
     };
     const tunnel: InboundTunnel = {
@@ -328,7 +328,7 @@ export class HboneServer {
 
   #refuse(stream: ServerHttp2Stream, status: number, reason: string, message: string, meta: ConnMeta) {
     metrics.tunnelsFailed.inc({ side: 'server', reason });
-    this.#opts.onError?.(new HboneError('ERR_HBONE_BAD_REQUEST', message), meta.remote, reason);
+    this.#opts.onError?.(new HboneError('ERR_ZT_HBONE_BAD_REQUEST', message), meta.remote, reason);
     if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
   }
 

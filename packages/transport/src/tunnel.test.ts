@@ -73,7 +73,7 @@ for (const status of [401, 503, 400] as const) {
     await assert.rejects(open('10.0.0.1:80'), (e: unknown) => {
       assert.ok(e instanceof HboneConnectError);
       assert.equal(e.status, status);
-      assert.equal(e.code, 'ERR_HBONE_CONNECT_STATUS');
+      assert.equal(e.code, 'ERR_ZT_HBONE_CONNECT_STATUS');
       return true;
     });
   });
@@ -156,7 +156,7 @@ test('a reset by the server destroys the client stream with an error naming the 
   await assert.rejects(once(s, 'end'), (e: unknown) => {
     assert.ok(e instanceof StreamResetError, String(e));
     assert.equal(e.http2Code, constants.NGHTTP2_INTERNAL_ERROR);
-    assert.equal(e.code, 'ERR_HBONE_STREAM_RESET');
+    assert.equal(e.code, 'ERR_ZT_HBONE_STREAM_RESET');
     return true;
   });
   assert.equal(got, 'partial');

@@ -191,11 +191,15 @@ test('refused streams back off, count ConnectionError, and recover when the serv
   const server = await TestXdsServer.start({ yaml: localhostConfigYaml() });
   server.refuse({ code: grpcStatus.PERMISSION_DENIED, details: 'authentication failure' });
   const store = new StateStore();
+  const waits: number[] = [];
   const client = new XdsClient({
     address: server.address,
     store,
     node: {},
-    logger: silent,
+    logger: {
+      ...silent,
+      warn: (o: unknown) => void waits.push((o as { retryInMs?: number }).retryInMs ?? -1),
+    },
     maxBackoffMs: 200,
   });
   cleanups.push(async () => {
@@ -204,9 +208,10 @@ test('refused streams back off, count ConnectionError, and recover when the serv
   });
   const started = Date.now();
   client.start();
-  await server.waitFor(() => server.totalStreams >= 4, 5000, 'retries');
-  // 20 + 40 + 80 ms at least between the first and the fourth attempt.
-  assert.ok(Date.now() - started >= 140, `retried with backoff (${Date.now() - started} ms)`);
+  await server.waitFor(() => server.totalStreams >= 6, 5000, 'retries');
+  // The first retry waits the initial 10 ms, then each wait doubles up to the 200 ms ceiling.
+  assert.deepEqual(waits.slice(0, 5), [10, 20, 40, 80, 160]);
+  assert.ok(Date.now() - started >= 150, `retried with backoff (${Date.now() - started} ms)`);
   assert.equal(store.synced, false);
   assert.ok(
     (await metric('istio_xds_connection_terminations_total', { reason: 'ConnectionError' })) - before >= 3,
@@ -235,7 +240,7 @@ test('unreachable address: client keeps retrying without throwing', async () => 
 test('bad options are refused with an actionable error', () => {
   const store = new StateStore();
   assert.throws(() => new XdsClient({ address: 'istiod:15012', store, node: {} }), {
-    code: 'ERR_XDS_CONFIG',
+    code: 'ERR_ZT_XDS_CONFIG',
   });
   assert.throws(
     () => new XdsClient({ address: 'ftp://istiod:15012', store, node: {} }),

@@ -7,6 +7,7 @@ import type {
   Metadata,
   StatusObject,
 } from '@grpc/grpc-js';
+import { Backoff } from '@zt/errors';
 import { grpcJs } from '@zt/proto';
 import { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
 import { ResourceError, XdsConfigError } from './errors.ts';
@@ -48,7 +49,10 @@ export interface XdsClientOptions {
   headers?: Record<string, string>;
   node: NodeInfo;
   logger?: Logger;
-  /** Reconnect backoff: first delay and ceiling (upstream: 10 ms doubling to 15 s). */
+  /**
+   * Reconnect backoff: the first retry waits `initialBackoffMs`, each further one twice the last, up
+   * to `maxBackoffMs` (upstream's constants, 10 ms and 15 s; upstream doubles before its first wait).
+   */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -94,7 +98,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   #grpc: GrpcClient | undefined;
   #stream: Stream | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #backoff: number;
+  readonly #backoff: Backoff;
   #closed = false;
   #connections = 0;
 
@@ -102,7 +106,10 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     super();
     this.#opts = opts;
     this.#log = opts.logger ?? defaultLogger();
-    this.#backoff = opts.initialBackoffMs ?? 10;
+    this.#backoff = new Backoff({
+      initialMs: opts.initialBackoffMs ?? 10,
+      maxMs: opts.maxBackoffMs ?? 15_000,
+    });
     let url: URL;
     try {
       url = new URL(opts.address);
@@ -232,19 +239,17 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     this.#stream = undefined;
     if (this.#closed) return;
     xdsTerminations.inc({ reason });
-    const max = this.#opts.maxBackoffMs ?? 15_000;
-    const initial = this.#opts.initialBackoffMs ?? 10;
     let delay: number;
     if (reason === 'ConnectionError' || reason === 'Error') {
-      this.#backoff = Math.min(max, this.#backoff * 2);
-      delay = this.#backoff;
+      delay = this.#backoff.next();
       this.#log.warn(
         { code: st.code, details: st.details, retryInMs: delay },
         `xds: ${reason === 'ConnectionError' ? 'cannot connect to' : 'stream error from'} ${this.#opts.address}; check XDS_ADDRESS, XDS_ROOT_CA and the token, and istiod's logs`,
       );
     } else {
-      this.#backoff = initial;
-      delay = initial;
+      // A routine end (rotation, GOAWAY): reconnect after the initial delay, and start over.
+      this.#backoff.reset();
+      delay = this.#opts.initialBackoffMs ?? 10;
       this.#log.debug({ code: st.code, details: st.details }, 'xds: stream ended, reconnecting');
     }
     this.emit('disconnected', reason, st);
@@ -259,7 +264,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
     for (const r of res.resources) size += r.resource?.value?.length ?? 0;
     xdsMessageBytes.inc({ url: typeUrl }, size);
     // A healthy stream: the next failure starts the backoff over.
-    this.#backoff = this.#opts.initialBackoffMs ?? 10;
+    this.#backoff.reset();
 
     let rejects: ResourceError[] = [];
     if (typeUrl === ADDRESS_TYPE_URL || typeUrl === AUTHORIZATION_TYPE_URL) {

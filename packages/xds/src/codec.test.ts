@@ -235,7 +235,7 @@ test('invalid resources are refused with the resource name and the reason', () =
     assert.throws(
       () => decodeAddress('w1', decodeAddressBytes(bytes)),
       (e: Error & { code?: string }) => {
-        assert.equal(e.code, 'ERR_XDS_RESOURCE');
+        assert.equal(e.code, 'ERR_ZT_XDS_RESOURCE');
         assert.match(e.message, re);
         return true;
       },

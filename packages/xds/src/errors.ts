@@ -1,12 +1,15 @@
+import { errorBase } from '@zt/errors';
+
+/** Every code an xds error carries. */
+export const XDS_ERROR_CODES = [
+  'ERR_ZT_XDS_RESOURCE',
+  'ERR_ZT_XDS_LOCAL_CONFIG',
+  'ERR_ZT_XDS_CONFIG',
+] as const;
+export type XdsErrorCode = (typeof XDS_ERROR_CODES)[number];
+
 /** Base of every xds error: a stable `code` for programs, a message that says what to check. */
-export class XdsError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'XdsError';
-    this.code = code;
-  }
-}
+export class XdsError extends errorBase('XdsError', XDS_ERROR_CODES) {}
 
 /** A resource from istiod (or the local config) that cannot be accepted; the rest of its response may be. */
 export class ResourceError extends XdsError {
@@ -14,7 +17,7 @@ export class ResourceError extends XdsError {
   readonly resource: string;
   readonly reason: string;
   constructor(resource: string, reason: string) {
-    super('ERR_XDS_RESOURCE', `resource ${resource || '(unnamed)'} rejected: ${reason}`);
+    super('ERR_ZT_XDS_RESOURCE', `resource ${resource || '(unnamed)'} rejected: ${reason}`);
     this.name = 'ResourceError';
     this.resource = resource;
     this.reason = reason;
@@ -30,7 +33,7 @@ export class LocalConfigError extends XdsError {
       .filter(Boolean)
       .join(', ');
     super(
-      'ERR_XDS_LOCAL_CONFIG',
+      'ERR_ZT_XDS_LOCAL_CONFIG',
       `local xDS config ${source}${at ? ` (${at})` : ''}: ${why}; check LOCAL_XDS_PATH / LOCAL_XDS against ztunnel's local config format`,
     );
     this.name = 'LocalConfigError';
@@ -42,7 +45,7 @@ export class LocalConfigError extends XdsError {
 /** The xDS client options cannot work (bad address, unreadable root certificate). */
 export class XdsConfigError extends XdsError {
   constructor(message: string) {
-    super('ERR_XDS_CONFIG', message);
+    super('ERR_ZT_XDS_CONFIG', message);
     this.name = 'XdsConfigError';
   }
 }

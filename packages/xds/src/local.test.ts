@@ -161,7 +161,7 @@ function rejects(yaml: string, expect: { key?: string; line?: number; message: R
     () => parseLocalConfig(yaml, 'test.yaml'),
     (e: unknown) => {
       assert.ok(e instanceof LocalConfigError, String(e));
-      assert.equal(e.code, 'ERR_XDS_LOCAL_CONFIG');
+      assert.equal(e.code, 'ERR_ZT_XDS_LOCAL_CONFIG');
       if (expect.key !== undefined) assert.equal(e.key, expect.key);
       if (expect.line !== undefined) assert.equal(e.line, expect.line);
       assert.match(e.message, expect.message);
@@ -211,7 +211,7 @@ test('a bad file names the key and the line', () => {
 
 test('LOCAL_XDS_PATH and LOCAL_XDS both set is an error; a missing file too', () => {
   assert.throws(() => loadLocalConfig({ path: LOCALHOST_CONFIG_PATH, inline: 'workloads: []' }), {
-    code: 'ERR_XDS_LOCAL_CONFIG',
+    code: 'ERR_ZT_XDS_LOCAL_CONFIG',
     message: /both are set/,
   });
   const dir = mkdtempSync(join(tmpdir(), 'zt-local-'));

@@ -71,13 +71,13 @@ function snapshot(): StateSnapshot {
 test('workloads by uid and by (network, ip); host-network workloads are not indexed by IP', () => {
   const s = new ProxyState(snapshot());
   assert.equal(s.version, 7);
-  assert.equal(s.workloadByUid('Kubernetes//v1/Pod/app/web-1')?.name, 'web-1');
+  assert.equal(s.workloadByUid('Kubernetes//Pod/app/web-1')?.name, 'web-1');
   assert.equal(s.workloadByAddress('', '10.0.0.1')?.name, 'web-1');
   assert.equal(s.workloadByAddress('remote', '10.0.0.1')?.name, 'db', 'same IP, other network');
   assert.equal(s.workloadByAddress('remote', 'FD00:0:0::5')?.name, 'db', 'any spelling of the IP');
   assert.equal(s.workloadByAddress('', '10.0.0.9'), undefined);
   assert.equal(s.workloadByAddress('', '192.168.1.10'), undefined);
-  assert.equal(s.workloadByUid('Kubernetes//v1/Pod/kube-system/hostnet')?.name, 'hostnet');
+  assert.equal(s.workloadByUid('Kubernetes//Pod/kube-system/hostnet')?.name, 'hostnet');
 });
 
 test('services by VIP and by namespace/hostname', () => {
@@ -104,16 +104,16 @@ test('endpoints resolve the port mapping (workload mapping first, then the servi
 test('policiesFor: global, own namespace, and every policy the workload names, whatever its scope', () => {
   const s = new ProxyState(snapshot());
   const names = (uid: string) => s.policiesFor(s.workloadByUid(uid)!).map((p) => `${p.namespace}/${p.name}`);
-  assert.deepEqual(names('Kubernetes//v1/Pod/app/web-1'), ['istio-system/mesh-deny', 'app/app-ns']);
+  assert.deepEqual(names('Kubernetes//Pod/app/web-1'), ['istio-system/mesh-deny', 'app/app-ns']);
   // As upstream's assert_rbac: app/app-ns is Namespace-scoped in another namespace, and applies to
   // db because db names it. The global one it also names is not repeated; a missing one is skipped.
-  assert.deepEqual(names('Kubernetes//v1/Pod/data/db'), [
+  assert.deepEqual(names('Kubernetes//Pod/data/db'), [
     'istio-system/mesh-deny',
     'data/data-ns',
     'data/db-only',
     'app/app-ns',
   ]);
-  assert.deepEqual(names('Kubernetes//v1/Pod/kube-system/hostnet'), ['istio-system/mesh-deny']);
+  assert.deepEqual(names('Kubernetes//Pod/kube-system/hostnet'), ['istio-system/mesh-deny']);
 });
 
 test('ProxyState.fromSnapshot works in a worker thread on a structured-clone copy', async () => {
@@ -162,17 +162,17 @@ test('StateStore: atomic apply, versions, change events, removals by uid or name
     false,
     'no-op: no event',
   );
-  store.apply({ removedAddresses: ['Kubernetes//v1/Pod/app/web-2', KEY], removedPolicies: ['data/db-only'] });
+  store.apply({ removedAddresses: ['Kubernetes//Pod/app/web-2', KEY], removedPolicies: ['data/db-only'] });
   assert.equal(store.version, 2);
   assert.equal(seen.length, 2);
   assert.equal(seen[1]!.version, 2);
   const v2 = store.view();
   assert.notEqual(v2, v1);
-  assert.equal(v2.workloadByUid('Kubernetes//v1/Pod/app/web-2'), undefined);
+  assert.equal(v2.workloadByUid('Kubernetes//Pod/app/web-2'), undefined);
   assert.equal(v2.serviceByHostname('app', HOST), undefined);
   assert.equal(v2.policy('data', 'db-only'), undefined);
   // The old snapshot is untouched.
-  assert.ok(v1.workloadByUid('Kubernetes//v1/Pod/app/web-2'));
+  assert.ok(v1.workloadByUid('Kubernetes//Pod/app/web-2'));
   assert.equal(seen[0]!.workloads.length, 4);
 });
 
@@ -201,15 +201,15 @@ test('configDump: upstream shape', () => {
   const web1 = json.workloads.find((w: { name: string }) => w.name === 'web-1');
   assert.deepEqual(web1.workloadIps, ['10.0.0.1']);
   assert.equal(web1.protocol, 'HBONE');
-  assert.equal(web1.uid, 'Kubernetes//v1/Pod/app/web-1');
+  assert.equal(web1.uid, 'Kubernetes//Pod/app/web-1');
   assert.deepEqual(web1.services, [KEY]);
   assert.equal(web1.status, 'Healthy');
   const svc = json.services[0];
   assert.deepEqual(svc.vips, ['/10.96.0.1', 'remote/2001:db8::1']);
   assert.deepEqual(svc.ports, { 80: 8080, 443: 0 });
   assert.equal(svc.visibility, 'Public', 'always written, as upstream does, default Public');
-  assert.deepEqual(svc.endpoints['Kubernetes//v1/Pod/app/web-1'], {
-    workloadUid: 'Kubernetes//v1/Pod/app/web-1',
+  assert.deepEqual(svc.endpoints['Kubernetes//Pod/app/web-1'], {
+    workloadUid: 'Kubernetes//Pod/app/web-1',
     port: { 80: 8080, 443: 8443 },
     status: 'Healthy',
   });

@@ -244,8 +244,12 @@ describe('CA: garbage and another identity', { concurrency: false }, () => {
       // The other identities' certificates are untouched: new tunnels from the client pod work.
       await freshTunnelWorks();
     });
-  caCase('a CA answering a PEM block that is no certificate', 'garbage', 'ERR_CA_BAD_CERTIFICATE');
-  caCase('a CA answering a certificate for another identity', 'wrong-identity', 'ERR_CA_IDENTITY_MISMATCH');
+  caCase('a CA answering a PEM block that is no certificate', 'garbage', 'ERR_ZT_CA_BAD_CERTIFICATE');
+  caCase(
+    'a CA answering a certificate for another identity',
+    'wrong-identity',
+    'ERR_ZT_CA_IDENTITY_MISMATCH',
+  );
   after(() => mesh.ca.setMode('ok'));
 });
 

@@ -1,10 +1,12 @@
+import { ZtError } from '@zt/errors';
+
 /** A server could not bind its port. */
-export class ServerListenError extends Error {
-  readonly code = 'ZT_SERVER_LISTEN';
+export class ServerListenError extends ZtError {
   readonly server: string;
   constructor(server: string, host: string, port: number, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
+      'ERR_ZT_SERVER_LISTEN',
       `${server} server could not listen on ${host}:${port}: ${reason}; check that no other ztunnel, Envoy or ` +
         'process holds this port in the network namespace, and that zt may bind it',
       { cause },
@@ -15,10 +17,10 @@ export class ServerListenError extends Error {
 }
 
 /** The admin server was asked to listen beyond loopback. */
-export class AdminNotLoopbackError extends Error {
-  readonly code = 'ZT_ADMIN_NOT_LOOPBACK';
+export class AdminNotLoopbackError extends ZtError {
   constructor(host: string) {
     super(
+      'ERR_ZT_ADMIN_NOT_LOOPBACK',
       `admin server refuses to listen on ${host}: it can shut zt down and change its log level, so it binds ` +
         'loopback only (127.0.0.1, ::1 or localhost); reach it with kubectl port-forward or istioctl',
     );
@@ -27,10 +29,10 @@ export class AdminNotLoopbackError extends Error {
 }
 
 /** A log directive (RUST_LOG or admin `/logging?level=`) did not parse. */
-export class LogFilterError extends Error {
-  readonly code = 'ZT_LOG_FILTER';
+export class LogFilterError extends ZtError {
   constructor(directive: string, why: string) {
     super(
+      'ERR_ZT_LOG_FILTER',
       `invalid log level ${JSON.stringify(directive)}: ${why}; use a level (error, warn, info, debug, trace, off) ` +
         'or comma-separated <scope>=<level> clauses, e.g. "info,xds=debug"',
     );

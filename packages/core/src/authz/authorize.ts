@@ -1,5 +1,5 @@
 import type { Authorization, Cidr, Match, ServiceAccountMatch, StringMatch } from '@zt/xds';
-import { cidrContains, type ParsedIp, parseIp } from '../ip.ts';
+import { cidrContains, type ParsedIp, parseIp } from '@zt/xds';
 
 /** What authorization knows about a connection (upstream's rbac::Connection). */
 export interface AuthzConnection {

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
+import { DialError } from '../errors.ts';
 
 /**
  * A plain TCP connection, from inside `netns` when given, and from the client's `source` IP when
@@ -51,14 +52,4 @@ export async function dialTcp(
     };
     s.once('error', onErr);
   });
-}
-
-export class DialError extends Error {
-  readonly code = 'ERR_DIAL';
-  constructor(target: SocketAddr, why: string) {
-    super(
-      `connection to ${target.address}:${target.port} failed: ${why}; check that the destination is listening and no NetworkPolicy blocks it`,
-    );
-    this.name = 'DialError';
-  }
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { registry as metrics } from '@zt/metrics';
+import { makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
-import { workload } from '../testing/fixtures.ts';
 import { ConnectionRegistry } from './registry.ts';
 import { seriesFor } from './series.ts';
 
@@ -19,8 +19,8 @@ function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   return { log: pino({ level: 'info' }, stream), lines };
 }
 
-const src = workload({ name: 'sleep-reg', namespace: 'ns1', workloadIps: ['10.9.0.1'] });
-const dst = workload({ name: 'echo-reg', namespace: 'ns2', workloadIps: ['10.9.0.2'] });
+const src = makeWorkload({ name: 'sleep-reg', namespace: 'ns1', workloadIps: ['10.9.0.1'] });
+const dst = makeWorkload({ name: 'echo-reg', namespace: 'ns2', workloadIps: ['10.9.0.2'] });
 
 test('one access-log line per closed connection, with upstream fields; bytes counted as they flow', async () => {
   const { log, lines } = capture();
@@ -115,8 +115,8 @@ test('a failed connection logs its error and counts as failed and closed under i
 test('connections with one label set share its series; another revision of a workload gets its own', async () => {
   const { log } = capture();
   const reg = new ConnectionRegistry(log, 's-');
-  const a = workload({ name: 'series-a', namespace: 'ns5', workloadIps: ['10.9.5.1'] });
-  const b = workload({
+  const a = makeWorkload({ name: 'series-a', namespace: 'ns5', workloadIps: ['10.9.5.1'] });
+  const b = makeWorkload({
     name: 'series-b',
     namespace: 'ns5',
     workloadIps: ['10.9.5.2'],

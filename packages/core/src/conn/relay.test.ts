@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
-import { workload } from '../testing/fixtures.ts';
 import { ConnectionRegistry, type TrackedConnection } from './registry.ts';
 import { relay } from './relay.ts';
 
@@ -21,7 +21,7 @@ function tracked(): TrackedConnection {
     },
     labels: {
       reporter: 'destination',
-      destination: workload({ name: 'relay-dst', namespace: 'ns', workloadIps: ['10.9.1.2'] }),
+      destination: makeWorkload({ name: 'relay-dst', namespace: 'ns', workloadIps: ['10.9.1.2'] }),
       mtls: false,
     },
   });

@@ -98,6 +98,8 @@ function readEnded(s: Duplex, cb: (err?: Error) => void): void {
   s.on('close', onClose);
 }
 
+// Node's own error for a stream that closed without ending (what stream.finished() reports), not a
+// ZtError: readEnded stands in for finished(), so it reports what finished() would.
 function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }

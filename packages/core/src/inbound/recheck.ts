@@ -1,22 +1,32 @@
-import { type AuthzConnection, authorize } from '../authz/authorize.ts';
+import type { AuthzConnection, AuthzDecision } from '../authz/authorize.ts';
 import type { TrackedConnection } from '../conn/registry.ts';
 import type { FlowContext } from '../context.ts';
+import { PolicyDeniedError, WorkloadGoneError } from '../errors.ts';
+import { authorizeInbound, logDryRunMatches } from './flow.ts';
 
-const watched = new WeakMap<TrackedConnection, { uid: string; conn: AuthzConnection }>();
+interface Watched {
+  uid: string;
+  conn: AuthzConnection;
+  /** The dry-run matches last logged for this connection, joined. */
+  dryRun: string;
+}
+
+const watched = new WeakMap<TrackedConnection, Watched>();
 
 /** Remembers what an inbound connection was authorized as, so a policy change can re-check it. */
 export function watchPolicy(
-  _ctx: FlowContext,
   t: TrackedConnection,
   dstUid: string,
   conn: AuthzConnection,
+  decision: AuthzDecision,
 ): void {
-  watched.set(t, { uid: dstUid, conn });
+  watched.set(t, { uid: dstUid, conn, dryRun: decision.dryRunMatches.join(',') });
 }
 
 /**
  * After a state update: every open inbound connection is authorized again against the new
- * policies (as upstream's connection manager does); those now denied are closed. Returns how many.
+ * policies (as upstream's connection manager does), with the flows' own authorizeInbound; those now
+ * denied are closed. Returns how many.
  */
 export function recheckInbound(ctx: FlowContext): number {
   const view = ctx.view();
@@ -25,23 +35,44 @@ export function recheckInbound(ctx: FlowContext): number {
     const w = watched.get(t);
     if (!w || t.closed) continue;
     const wl = view.workloadByUid(w.uid);
-    const decision = wl
-      ? authorize(w.conn, view.policiesFor(wl))
-      : { allowed: false, reason: 'workload removed' as const };
+    if (!wl) {
+      closeNoLongerAllowed(
+        ctx,
+        t,
+        undefined,
+        'workload removed',
+        new WorkloadGoneError(w.uid, 'was removed'),
+      );
+      closed++;
+      continue;
+    }
+    // Every state update re-checks every connection: a dry-run match is logged again only when the
+    // set of matching dry-run policies changed, not once per update.
+    const decision = authorizeInbound(ctx, w.conn, wl, false);
+    const dryRun = decision.dryRunMatches.join(',');
+    if (dryRun !== w.dryRun) {
+      w.dryRun = dryRun;
+      logDryRunMatches(ctx, w.conn, decision);
+    }
     if (decision.allowed) continue;
-    t.info.verdict = 'deny';
-    const policy = 'policy' in decision ? decision.policy : undefined;
-    if (policy) t.info.policy = policy;
-    ctx.log.info(
-      { id: t.info.id, policy, reason: decision.reason },
-      'closing connection no longer allowed after a policy change',
-    );
-    t.abort(
-      new Error(
-        `connection closed: no longer allowed (${policy ? `policy ${policy}` : decision.reason}) after a policy change`,
-      ),
-    );
+    closeNoLongerAllowed(ctx, t, decision.policy, decision.reason, new PolicyDeniedError(decision));
     closed++;
   }
   return closed;
+}
+
+function closeNoLongerAllowed(
+  ctx: FlowContext,
+  t: TrackedConnection,
+  policy: string | undefined,
+  reason: string,
+  err: Error,
+): void {
+  t.info.verdict = 'deny';
+  if (policy) t.info.policy = policy;
+  ctx.log.info(
+    { id: t.info.id, policy, reason },
+    'closing connection no longer allowed after a policy change',
+  );
+  t.abort(err);
 }

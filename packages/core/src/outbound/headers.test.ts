@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { service, workload } from '../testing/fixtures.ts';
+import { makeService, makeWorkload } from '@zt/xds/testing';
 import { baggageHeader, forwardedHeader, newTraceparent, traceIdOf } from './headers.ts';
 
 test('baggage as upstream: cluster, namespace, typed workload name, service, version, locality', () => {
-  const w = workload({
+  const w = makeWorkload({
     name: 'sleep',
     workloadIps: ['10.0.0.1'],
     locality: { region: 'r1', zone: 'z1', subzone: '' },
@@ -20,7 +20,7 @@ test('baggage as upstream: cluster, namespace, typed workload name, service, ver
 });
 test('forwarded: for="ip:port" and host= for services; IPv6 bracketed', () => {
   assert.equal(forwardedHeader({ address: '10.0.0.1', port: 5000 }, undefined), 'for="10.0.0.1:5000"');
-  const svc = service({ name: 'echo', vips: ['10.96.0.1'], ports: { 80: 8080 } });
+  const svc = makeService({ name: 'echo', vips: ['10.96.0.1'], ports: { 80: 8080 } });
   assert.equal(
     forwardedHeader({ address: 'fd00::1', port: 5000 }, svc),
     'for="[fd00::1]:5000";host=echo.default.svc.cluster.local',

@@ -1,5 +1,5 @@
+import { socketIp } from '@zt/xds';
 import type { SocketAddr } from '../addr.ts';
-import { canonicalIp } from '../ip.ts';
 
 /**
  * Upstream refuses an outbound connection to one of its own ports (15001, 15006, 15008 and the
@@ -12,7 +12,7 @@ export function isSelfCall(
   ownAddresses: ReadonlySet<string>,
 ): boolean {
   if (!ownPorts.has(dst.port)) return false;
-  const ip = canonicalIp(dst.address);
+  const ip = socketIp(dst.address);
   return isLoopback(ip) || ownAddresses.has(ip);
 }
 

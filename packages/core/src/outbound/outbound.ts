@@ -1,17 +1,18 @@
 import type { Socket } from 'node:net';
+import { workloadIdentity } from '@zt/identity';
 import { HboneConnectError } from '@zt/transport';
 import type { Workload } from '@zt/xds';
+import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import { dialTcp } from '../conn/dial.ts';
 import type { ResponseFlag } from '../conn/labels.ts';
 import { earlyDenials, type TrackedConnection } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
-import { canonicalIp } from '../ip.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { baggageHeader, forwardedHeader, newTraceparent } from './headers.ts';
 import { isSelfCall } from './loop.ts';
-import { parseIdentity, routeOutbound, workloadIdentity } from './route.ts';
+import { parseIdentity, routeOutbound } from './route.ts';
 
 function refuse(
   ctx: FlowContext,
@@ -46,8 +47,8 @@ export async function proxyOutbound(
   target: SocketAddr,
   source?: Workload,
 ): Promise<void> {
-  const src: SocketAddr = { address: canonicalIp(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
-  const dst: SocketAddr = { address: canonicalIp(target.address), port: target.port };
+  const src: SocketAddr = { address: socketIp(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
+  const dst: SocketAddr = { address: socketIp(target.address), port: target.port };
   if (isSelfCall(dst, ctx.ownPorts, ctx.ownAddresses)) {
     return refuse(
       ctx,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProxyState } from '@zt/xds';
-import { service, snapshot, workload } from '../testing/fixtures.ts';
+import { makeService, makeSnapshot, makeWorkload } from '@zt/xds/testing';
 import { parseIdentity, type Route, type RouteOptions, routeOutbound } from './route.ts';
 
 const opts: RouteOptions = {
@@ -10,29 +10,30 @@ const opts: RouteOptions = {
   hbonePort: 15008,
   pick: (xs) => xs[0] as never,
 };
-const src = workload({ name: 'client', workloadIps: ['10.0.0.1'] });
-const echo = workload({
+const src = makeWorkload({ name: 'client', workloadIps: ['10.0.0.1'] });
+const echo = makeWorkload({
   name: 'echo',
+  serviceAccount: 'echo',
   workloadIps: ['10.0.1.5'],
   services: { 'default/echo.default.svc.cluster.local': { 80: 8080 } },
 });
-const tcpPod = workload({
+const tcpPod = makeWorkload({
   name: 'legacy',
   workloadIps: ['10.0.1.6'],
   protocol: 'TCP',
   services: { 'default/legacy.default.svc.cluster.local': { 80: 9090 } },
 });
-const wp = workload({ name: 'waypoint', workloadIps: ['10.0.9.9'], serviceAccount: 'waypoint' });
-const echoSvc = service({
+const wp = makeWorkload({ name: 'waypoint', workloadIps: ['10.0.9.9'], serviceAccount: 'waypoint' });
+const echoSvc = makeService({
   name: 'echo',
   vips: ['10.96.0.10'],
   ports: { 80: 8080 },
   subjectAltNames: ['spiffe://cluster.local/ns/default/sa/echo-extra'],
 });
 
-function route(extra: Parameters<typeof snapshot>[1], to: string, port: number): Route {
+function route(extra: NonNullable<Parameters<typeof makeSnapshot>[1]>, to: string, port: number): Route {
   const view = new ProxyState(
-    snapshot(1, {
+    makeSnapshot(1, {
       workloads: [src, echo, tcpPod, wp, ...(extra.workloads ?? [])],
       services: extra.services ?? [echoSvc],
     }),
@@ -75,33 +76,36 @@ describe('routeOutbound', () => {
     assert.equal(r.kind === 'error' && r.code, 'no-healthy-upstream');
   });
   test('service VIP whose only endpoint is unhealthy: no healthy upstream', () => {
-    const sick = workload({
+    const sick = makeWorkload({
       name: 'sick',
       workloadIps: ['10.0.1.7'],
       status: 'Unhealthy',
       services: { 'default/sick.default.svc.cluster.local': { 80: 80 } },
     });
     const r = route(
-      { workloads: [sick], services: [service({ name: 'sick', vips: ['10.96.0.11'], ports: { 80: 80 } })] },
+      {
+        workloads: [sick],
+        services: [makeService({ name: 'sick', vips: ['10.96.0.11'], ports: { 80: 80 } })],
+      },
       '10.96.0.11',
       80,
     );
     assert.equal(r.kind === 'error' && r.code, 'no-healthy-upstream');
   });
   test('service VIP with endpoints of mixed health picks a healthy one', () => {
-    const a = workload({
+    const a = makeWorkload({
       name: 'a',
       workloadIps: ['10.0.2.1'],
       status: 'Unhealthy',
       services: { 'default/m.default.svc.cluster.local': { 80: 80 } },
     });
-    const b = workload({
+    const b = makeWorkload({
       name: 'b',
       workloadIps: ['10.0.2.2'],
       services: { 'default/m.default.svc.cluster.local': { 80: 81 } },
     });
     const r = route(
-      { workloads: [a, b], services: [service({ name: 'm', vips: ['10.96.0.12'], ports: { 80: 80 } })] },
+      { workloads: [a, b], services: [makeService({ name: 'm', vips: ['10.96.0.12'], ports: { 80: 80 } })] },
       '10.96.0.12',
       80,
     );
@@ -109,18 +113,18 @@ describe('routeOutbound', () => {
     assert.equal(r.kind === 'hbone' && r.authority.port, 81);
   });
   test('named target port (0) resolved through the workload; endpoints without it are skipped', () => {
-    const a = workload({
+    const a = makeWorkload({
       name: 'a',
       workloadIps: ['10.0.2.1'],
       services: { 'default/n.default.svc.cluster.local': {} },
     });
-    const b = workload({
+    const b = makeWorkload({
       name: 'b',
       workloadIps: ['10.0.2.2'],
       services: { 'default/n.default.svc.cluster.local': { 80: 7070 } },
     });
     const r = route(
-      { workloads: [a, b], services: [service({ name: 'n', vips: ['10.96.0.13'], ports: { 80: 0 } })] },
+      { workloads: [a, b], services: [makeService({ name: 'n', vips: ['10.96.0.13'], ports: { 80: 0 } })] },
       '10.96.0.13',
       80,
     );
@@ -128,7 +132,7 @@ describe('routeOutbound', () => {
   });
   test('TCP workload: plain TCP to the mapped port', () => {
     const r = route(
-      { services: [service({ name: 'legacy', vips: ['10.96.0.20'], ports: { 80: 9090 } })] },
+      { services: [makeService({ name: 'legacy', vips: ['10.96.0.20'], ports: { 80: 9090 } })] },
       '10.96.0.20',
       80,
     );
@@ -154,7 +158,7 @@ describe('routeOutbound', () => {
     assert.equal(r.service?.name, 'echo');
   });
   test('waypoint by hostname resolves through the waypoint service', () => {
-    const wpSvc = service({ name: 'wp', vips: ['10.96.0.99'], ports: { 15008: 15008 } });
+    const wpSvc = makeService({ name: 'wp', vips: ['10.96.0.99'], ports: { 15008: 15008 } });
     const wpPod = { ...wp, services: { 'default/wp.default.svc.cluster.local': { 15008: 15008 } } };
     const svc = {
       ...echoSvc,
@@ -167,7 +171,7 @@ describe('routeOutbound', () => {
         hboneMtlsPort: 15008,
       },
     };
-    const view = new ProxyState(snapshot(1, { workloads: [src, echo, wpPod], services: [svc, wpSvc] }));
+    const view = new ProxyState(makeSnapshot(1, { workloads: [src, echo, wpPod], services: [svc, wpSvc] }));
     const r = routeOutbound(view, src, { address: '10.96.0.10', port: 80 }, opts);
     assert.deepEqual(r.kind === 'hbone' && r.connect, { address: '10.0.9.9', port: 15008 });
   });
@@ -187,8 +191,8 @@ describe('routeOutbound', () => {
       destination: { kind: 'address' as const, network: '', address: '10.0.9.9' },
       hboneMtlsPort: 15008,
     };
-    const guarded = workload({ name: 'guarded', workloadIps: ['10.0.3.3'], waypoint: gw });
-    const view = new ProxyState(snapshot(1, { workloads: [src, guarded, wp] }));
+    const guarded = makeWorkload({ name: 'guarded', workloadIps: ['10.0.3.3'], waypoint: gw });
+    const view = new ProxyState(makeSnapshot(1, { workloads: [src, guarded, wp] }));
     const r = routeOutbound(view, src, { address: '10.0.3.3', port: 80 }, opts);
     assert.equal(r.kind === 'hbone' && r.via, 'workload-waypoint');
     assert.deepEqual(r.kind === 'hbone' && r.authority, { address: '10.0.3.3', port: 80 });
@@ -196,8 +200,8 @@ describe('routeOutbound', () => {
     assert.equal(fromWp.kind === 'hbone' && fromWp.via, 'workload');
   });
   test('IPv6 pod: HBONE to [ip]:15008', () => {
-    const v6 = workload({ name: 'v6', workloadIps: ['fd00::5'] });
-    const view = new ProxyState(snapshot(1, { workloads: [src, v6] }));
+    const v6 = makeWorkload({ name: 'v6', workloadIps: ['fd00::5'] });
+    const view = new ProxyState(makeSnapshot(1, { workloads: [src, v6] }));
     const r = routeOutbound(view, src, { address: 'fd00::5', port: 80 }, opts);
     assert.deepEqual(r.kind === 'hbone' && r.connect, { address: 'fd00::5', port: 15008 });
   });
@@ -208,6 +212,6 @@ test('parseIdentity: one parsed identity per URI, bad URIs still rejected every 
   assert.equal(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/sleep'));
   assert.equal(a.serviceAccount, 'sleep');
   assert.notEqual(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/other'));
-  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_INVALID_IDENTITY' });
-  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_INVALID_IDENTITY' });
+  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_ZT_IDENTITY_INVALID' });
+  assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_ZT_IDENTITY_INVALID' });
 });

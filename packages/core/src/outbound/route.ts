@@ -1,4 +1,4 @@
-import { Identity } from '@zt/identity';
+import { Identity, workloadIdentity } from '@zt/identity';
 import type { Endpoint, GatewayAddress, ProxyStateView, Service, Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 
@@ -33,10 +33,6 @@ export interface RouteOptions {
   hbonePort: number;
   /** Picks one of several candidates; injectable so tests are deterministic. */
   pick?: <T>(candidates: readonly T[]) => T;
-}
-
-export function workloadIdentity(w: Workload, defaultTrustDomain: string): string {
-  return `spiffe://${w.trustDomain || defaultTrustDomain}/ns/${w.namespace}/sa/${w.serviceAccount || 'default'}`;
 }
 
 // Identities are immutable and few (one per service account and SAN); parsing them on every

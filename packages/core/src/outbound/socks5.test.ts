@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, isIPv6, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { parseIp } from '@zt/xds';
 import fc from 'fast-check';
-import { parseIp } from '../ip.ts';
 import { negotiateSocks5, parseGreeting, parseRequest, SOCKS_REPLY } from './socks5.ts';
 
 function encodeRequest(address: string, port: number): Buffer {
@@ -121,7 +121,7 @@ describe('negotiateSocks5 over a socket', () => {
     const replyP = once(client, 'data');
     client.write(Buffer.from([5, 1, 0]));
     client.write(Buffer.from([5, 3, 0, 1, 1, 2, 3, 4, 0, 80]));
-    await assert.rejects(got, { code: 'ERR_SOCKS5' });
+    await assert.rejects(got, { code: 'ERR_ZT_PROXY_SOCKS5' });
     const chunks: Buffer[] = [((await replyP) as [Buffer])[0]];
     const all = Buffer.concat(chunks);
     assert.deepEqual([...all.subarray(0, 2)], [5, 0]);
@@ -157,7 +157,7 @@ describe('SOCKS5 failures name a stable reason', () => {
     const [server] = (await once(srv, 'connection')) as [Socket];
     const got = negotiateSocks5(server);
     client.end(Buffer.from([5, 1, 0, 5, 1]));
-    await assert.rejects(got, { code: 'ERR_SOCKS5', reason: 'socks5-truncated' });
+    await assert.rejects(got, { code: 'ERR_ZT_PROXY_SOCKS5', reason: 'socks5-truncated' });
     client.destroy();
     server.destroy();
     srv.close();

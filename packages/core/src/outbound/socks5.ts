@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
+import { bytesToIp } from '@zt/xds';
 import type { SocketAddr } from '../addr.ts';
+import { Socks5Error } from '../errors.ts';
 
 // SOCKS5 (RFC 1928) as upstream's 15080 listener speaks it: no authentication only, CONNECT only,
 // IPv4 and IPv6 targets (domain names need upstream's DNS proxy, which zt does not have).
@@ -64,10 +66,8 @@ export function parseRequest(buf: Uint8Array): ParseResult<SocketAddr> {
     at = 8;
   } else if (atyp === 4) {
     if (buf.length < 22) return more;
-    const groups: string[] = [];
-    for (let i = 0; i < 8; i++)
-      groups.push((((buf[4 + 2 * i] ?? 0) << 8) | (buf[5 + 2 * i] ?? 0)).toString(16));
-    address = compressV6(groups);
+    // RFC 5952 text, as the state writes IPs (16 bytes always format).
+    address = bytesToIp(buf.subarray(4, 20)) as string;
     at = 20;
   } else if (atyp === 3) {
     if (buf.length < 5) return more;
@@ -81,44 +81,9 @@ export function parseRequest(buf: Uint8Array): ParseResult<SocketAddr> {
   return { kind: 'ok', value: { address, port }, consumed: at + 2 };
 }
 
-/** RFC 5952 text form, so addresses from SOCKS match the state's canonical IPs. */
-function compressV6(groups: string[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
 /** VER REP RSV ATYP BND.ADDR BND.PORT, with 0.0.0.0:0 as the bound address (as upstream). */
 export function reply(code: number): Buffer {
   return Buffer.from([5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
-}
-
-export class Socks5Error extends Error {
-  readonly code = 'ERR_SOCKS5';
-  readonly reply: number;
-  readonly reason: Socks5Failure;
-  constructor(message: string, replyCode: number, reason: Socks5Failure) {
-    super(
-      `SOCKS5 negotiation failed: ${message}; the client must offer no-auth and CONNECT to an IP address`,
-    );
-    this.name = 'Socks5Error';
-    this.reply = replyCode;
-    this.reason = reason;
-  }
 }
 
 /**

@@ -3,11 +3,11 @@ import { Identity } from '@zt/identity';
 import type { TestCa } from '@zt/identity/testing';
 import { type EchoServer, startEchoServer } from '@zt/transport/testing';
 import type { Authorization, Service, StateSnapshot, Workload } from '@zt/xds';
+import { makeService, makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
 import { DataPlane } from '../dataplane.ts';
 import type { BoundListener } from '../options.ts';
 import { testCaCertSource } from './certs.ts';
-import { service, workload } from './fixtures.ts';
 
 export interface MeshOptions {
   ca: TestCa;
@@ -50,14 +50,20 @@ export async function startLoopbackMesh(opts: MeshOptions): Promise<Mesh> {
   const pod = (n: number, host: number) => `127.${octet}.${n}.${host}`;
   const echo = await startEchoServer(pod(2, 10));
   const svcKey = `default/echo.default.svc.cluster.local`;
-  const client = workload({ name: 'client', workloadIps: [pod(1, 10)], node: 'node-a' });
-  const server = workload({
+  const client = makeWorkload({
+    name: 'client',
+    serviceAccount: 'client',
+    workloadIps: [pod(1, 10)],
+    node: 'node-a',
+  });
+  const server = makeWorkload({
     name: 'echo',
+    serviceAccount: 'echo',
     workloadIps: [pod(2, 10)],
     node: 'node-b',
     services: { [svcKey]: { 80: echo.address.port } },
   });
-  const svc = service({ name: 'echo', vips: [pod(3, 10)], ports: { 80: echo.address.port } });
+  const svc = makeService({ name: 'echo', vips: [pod(3, 10)], ports: { 80: echo.address.port } });
   let version = 1;
   const snapshot = (policies: Authorization[] = [], v = version++): StateSnapshot => ({
     version: v,

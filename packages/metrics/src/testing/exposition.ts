@@ -1,3 +1,5 @@
+import { ZtError } from '@zt/errors';
+
 /**
  * A small parser for the Prometheus text exposition format (0.0.4), for tests that scrape a real
  * endpoint and assert exact names, labels and values. Strict: a line it does not understand throws.
@@ -17,10 +19,9 @@ export interface Exposition {
   help: Map<string, string>;
 }
 
-export class ExpositionParseError extends Error {
-  readonly code = 'ZT_METRICS_PARSE';
+export class ExpositionParseError extends ZtError {
   constructor(line: number, text: string, why: string) {
-    super(`line ${line}: ${why}: ${JSON.stringify(text)}`);
+    super('ERR_ZT_METRICS_PARSE', `line ${line}: ${why}: ${JSON.stringify(text)}`);
     this.name = 'ExpositionParseError';
   }
 }

@@ -104,6 +104,7 @@ export class RawH2 {
     socket.once('close', () => {
       this.closed = true;
     });
+    // A raw test peer: the tests assert on what the server does (`closed`, frames), not on resets.
     socket.on('error', () => undefined);
     socket.on('data', (d: Buffer) => {
       this.#buf = Buffer.concat([this.#buf, d]);

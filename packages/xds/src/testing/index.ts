@@ -4,7 +4,9 @@ export {
   localhostConfigYaml,
   makePolicy,
   makeService,
+  makeSnapshot,
   makeWorkload,
+  type ServiceOverrides,
 } from './fixtures.ts';
 export {
   type RawResource,

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { errorSchemeProblems } from '@zt/errors/testing';
+import { CORE_ERROR_CODES } from './errors.ts';
+import * as api from './index.ts';
+
+test('every core error is a ZtError whose code is ERR_ZT_PROXY_* or ERR_ZT_CORE_*', () => {
+  assert.deepEqual(
+    errorSchemeProblems({
+      module: api,
+      samples: {
+        CoreError: () => new api.CoreError('ERR_ZT_PROXY_DIAL', 'x'),
+        DialError: () => new api.DialError({ address: '10.0.0.1', port: 80 }, 'refused'),
+        ListenError: () => new api.ListenError('inbound', '10.0.0.1', 15008, new Error('EADDRINUSE')),
+        Socks5Error: () => new api.Socks5Error('bad version', 7, 'socks5-version'),
+        PolicyDeniedError: () => new api.PolicyDeniedError({ policy: 'ns/deny' }),
+        WorkloadGoneError: () => new api.WorkloadGoneError('uid-1', 'left this node 5000ms ago'),
+        DrainDeadlineError: () => new api.DrainDeadlineError(5000),
+        NoLocalWorkloadError: () => new api.NoLocalWorkloadError('node-a', '10.0.0.9'),
+        NativeRequiredError: () => new api.NativeRequiredError('in-pod listeners'),
+      },
+      codes: CORE_ERROR_CODES,
+      prefixes: ['ERR_ZT_PROXY_', 'ERR_ZT_CORE_'],
+    }),
+    [],
+  );
+});
+
+test('a policy denial reads the same whichever policy decided', () => {
+  assert.equal(new api.PolicyDeniedError({ policy: 'ns/deny' }).message, 'denied by policy ns/deny');
+  assert.equal(new api.PolicyDeniedError({}).message, 'denied by default deny (no ALLOW policy matched)');
+});

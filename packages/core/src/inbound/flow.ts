@@ -1,0 +1,157 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { workloadIdentity } from '@zt/identity';
+import { socketIp, type Workload } from '@zt/xds';
+import { formatAddr, type SocketAddr } from '../addr.ts';
+import { type AuthzConnection, type AuthzDecision, authorize } from '../authz/authorize.ts';
+import { dialTcp } from '../conn/dial.ts';
+import { earlyDenials } from '../conn/registry.ts';
+import { relay } from '../conn/relay.ts';
+import type { FlowContext } from '../context.ts';
+import { PolicyDeniedError } from '../errors.ts';
+import { watchPolicy } from './recheck.ts';
+
+// The one inbound flow: HBONE (15008) and plaintext (15006) differ only in how a request arrives
+// and how it is turned down; from the destination workload on, both run serveInbound, and the
+// policy re-check (recheck.ts) authorizes with the same authorizeInbound. So one policy gives one
+// decision, one log line and one set of metric labels whichever way the connection came.
+
+/** What one inbound protocol hands the shared flow. */
+export interface InboundRequest {
+  readonly protocol: 'HBONE' | 'TCP';
+  /** The client as seen on the connection (socketIp form). */
+  readonly src: SocketAddr;
+  /** Where the client asked to go: the HBONE :authority, or the original destination. */
+  readonly dst: SocketAddr;
+  /** The verified peer identity (HBONE); plaintext has none. */
+  readonly peerIdentity?: string;
+  /** Turns the request down: HBONE answers `status`, plaintext closes the socket. */
+  reject(status: 400 | 401 | 503): void;
+  /** The client side of the byte stream, once the destination is connected (may throw: a reset tunnel). */
+  accept(): Duplex;
+}
+
+/** The local workload a connection arriving at `address` is for: the pod owning that address. */
+export function localWorkloadAt(ctx: FlowContext, address: string): Workload | undefined {
+  const w = ctx.view().workloadByAddress(ctx.config.network, socketIp(address));
+  return w && w.node === ctx.config.nodeName ? w : undefined;
+}
+
+/**
+ * A request refused before it was tracked (no destination here, a loop, no original destination):
+ * logged as the access log logs a failure, counted by reason, then closed by `close`.
+ */
+export function refuseEarly(
+  ctx: FlowContext,
+  fields: Record<string, string | undefined>,
+  reason: string,
+  message: string,
+  close: () => void,
+): void {
+  earlyDenials.inc({ direction: 'inbound', reason });
+  const line: Record<string, string> = { scope: 'access' };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) line[k] = v;
+  ctx.log.warn({ ...line, direction: 'inbound', error: message }, 'connection failed');
+  close();
+}
+
+/**
+ * Upstream's L4 decision for a connection to `dst`, against the policies that apply to it. Dry-run
+ * matches are logged (`logDryRun`), never enforced: upstream logs them wherever it authorizes.
+ */
+export function authorizeInbound(
+  ctx: FlowContext,
+  conn: AuthzConnection,
+  dst: Workload,
+  logDryRun = true,
+): AuthzDecision {
+  const decision = authorize(conn, ctx.view().policiesFor(dst));
+  if (logDryRun) logDryRunMatches(ctx, conn, decision);
+  return decision;
+}
+
+/** One line per dry-run policy that matched; the same line on every inbound path. */
+export function logDryRunMatches(ctx: FlowContext, conn: AuthzConnection, decision: AuthzDecision): void {
+  for (const policy of decision.dryRunMatches) {
+    ctx.log.info(
+      {
+        policy,
+        'src.addr': formatAddr(conn.src),
+        ...(conn.srcIdentity !== undefined ? { 'src.identity': conn.srcIdentity } : {}),
+        'dst.addr': formatAddr(conn.dst),
+        allowed: decision.allowed,
+      },
+      'dry-run: policy match',
+    );
+  }
+}
+
+/**
+ * An inbound connection for `dstWl`, a workload of this node: authorize, track, refuse (401) when
+ * policy denies, connect to the workload (503 when it cannot be reached), then bytes both ways,
+ * watched by the policy re-check until the connection ends.
+ */
+export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl: Workload): Promise<void> {
+  const { src, dst, peerIdentity } = req;
+  const mtls = req.protocol === 'HBONE';
+  const srcWl = ctx.view().workloadByAddress(ctx.config.network, src.address);
+  const conn: AuthzConnection = {
+    src,
+    dst,
+    ...(peerIdentity !== undefined ? { srcIdentity: peerIdentity } : {}),
+  };
+  const decision = authorizeInbound(ctx, conn, dstWl);
+  const dstId = workloadIdentity(dstWl, ctx.config.trustDomain);
+  const t = ctx.registry.open({
+    info: {
+      direction: 'inbound',
+      protocol: req.protocol,
+      src: {
+        ...src,
+        ...(peerIdentity !== undefined ? { identity: peerIdentity } : {}),
+        ...(srcWl ? { workload: `${srcWl.namespace}/${srcWl.name}` } : {}),
+      },
+      dst: { ...dst, workload: `${dstWl.namespace}/${dstWl.name}`, identity: dstId },
+      verdict: decision.allowed ? 'allow' : 'deny',
+      ...(decision.policy ? { policy: decision.policy } : {}),
+    },
+    // Identities label a connection only when mTLS proved them (upstream's connection_security_policy).
+    labels: {
+      reporter: 'destination',
+      ...(srcWl ? { source: srcWl } : {}),
+      ...(mtls && peerIdentity !== undefined ? { sourceIdentity: peerIdentity } : {}),
+      destination: dstWl,
+      ...(mtls ? { destinationIdentity: dstId } : {}),
+      mtls,
+    },
+    ...(mtls ? { hboneAddr: formatAddr(dst) } : {}),
+  });
+  if (!decision.allowed) {
+    req.reject(401);
+    t.finish(new PolicyDeniedError(decision), 'DENY');
+    return;
+  }
+  let upstream: Socket;
+  try {
+    upstream = await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
+  } catch (e) {
+    req.reject(503);
+    t.finish(e as Error, 'CONNECT');
+    return;
+  }
+  let client: Duplex;
+  try {
+    client = req.accept();
+  } catch (e) {
+    upstream.destroy();
+    t.finish(e as Error, 'CONNECT');
+    return;
+  }
+  watchPolicy(t, dstWl.uid, conn, decision);
+  try {
+    await relay(client, upstream, t);
+    t.finish();
+  } catch (e) {
+    t.finish(e as Error);
+  }
+}
