@@ -50,7 +50,8 @@ export interface CaClientOptions {
   logger?: Logger;
 }
 
-const DEFAULT_TTL_SECONDS = 24 * 3600;
+/** SECRET_TTL: the certificate lifetime zt asks the CA for (upstream: 24h). */
+export const DEFAULT_CERT_TTL_SECONDS = 24 * 3600;
 
 /** Client of istiod's `istio.v1.auth.IstioCertificateService/CreateCertificate`. */
 export class CaClient implements CertificateProvider {
@@ -141,7 +142,7 @@ export class CaClient implements CertificateProvider {
     const [metadata, csr] = await Promise.all([this.#metadata(), this.#generate(identity)]);
     const request: CertificateRequestMessage = {
       csr: csr.csrPem,
-      validityDuration: String(this.#opts.ttlSeconds ?? DEFAULT_TTL_SECONDS),
+      validityDuration: String(this.#opts.ttlSeconds ?? DEFAULT_CERT_TTL_SECONDS),
       metadata:
         this.#opts.impersonate === false
           ? null

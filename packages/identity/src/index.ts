@@ -2,7 +2,7 @@
 
 export { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, backoffDelay } from './backoff.ts';
 export { type CertInfo, certInfo, splitPem, toWorkloadCertificate, uriSans } from './certificate.ts';
-export { CaClient, type CaClientOptions } from './client.ts';
+export { CaClient, type CaClientOptions, DEFAULT_CERT_TTL_SECONDS } from './client.ts';
 export { type Clock, systemClock, type TimerHandle } from './clock.ts';
 // Lower level: CSRs, certificate parsing, time, the in-memory CA.
 export { type CsrGenerator, type GeneratedCsr, generateCsr } from './csr.ts';

@@ -3,14 +3,20 @@
 
 export { XdsClient, type XdsClientEvents, type XdsClientOptions } from './client.ts';
 // Lower level: protobuf <-> model conversion (the bench and tools use these).
-export { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
+export {
+  DEFAULT_CLUSTER_ID,
+  DEFAULT_TRUST_DOMAIN,
+  type DecodedAddress,
+  decodeAddress,
+  decodeAuthorization,
+} from './decode.ts';
 export { type ConfigDump, configDump } from './dump.ts';
 export { encodeAuthorization, encodeService, encodeWorkload } from './encode.ts';
 export { LocalConfigError, ResourceError, XdsConfigError, XdsError } from './errors.ts';
 export { canonicalIp } from './ip.ts';
 export { type LocalConfigSource, loadLocalConfig, parseLocalConfig } from './local.ts';
 export type { TerminationReason } from './metrics.ts';
-export { buildNode, type NodeInfo, proxyMetadataFromEnv, xdsHeadersFromEnv } from './node.ts';
+export { buildNode, type NodeInfo } from './node.ts';
 export {
   ADDRESS_TYPE_URL,
   AUTHORIZATION_TYPE_URL,
