@@ -7,20 +7,14 @@ import {
   type CertificateProvider,
   CsrWorkerPool,
   FakeCaProvider,
-  Identity,
   SecretManager,
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
 import { recordBuildInfo } from '@zt/metrics';
-import {
-  configDump,
-  loadLocalConfig,
-  type StateSnapshot,
-  StateStore,
-  type Workload,
-  XdsClient,
-} from '@zt/xds';
+import { configDump, loadLocalConfig, StateStore, XdsClient } from '@zt/xds';
+import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
 import type { Config } from './config.ts';
+import { podNetnsMap } from './pod-netns.ts';
 import {
   createLogger,
   type Logging,
@@ -58,10 +52,6 @@ function readRoots(source: string): string | undefined {
   if (source === 'SYSTEM') return undefined;
   if (source.includes('-----BEGIN')) return source;
   return existsSync(source) ? readFileSync(source, 'utf8') : undefined;
-}
-
-function identityOf(w: Workload, trustDomain: string): Identity {
-  return new Identity(w.trustDomain || trustDomain, w.namespace, w.serviceAccount);
 }
 
 async function certificateProvider(
@@ -158,35 +148,27 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 
-  // Certificates of this node's workloads are fetched ahead of their first connection, and
-  // forgotten when the last workload of an identity leaves the node.
-  let localIdentities = new Map<string, Identity>();
-  const prefetchLocal = (snap: StateSnapshot): Promise<unknown> => {
-    const next = new Map<string, Identity>();
-    for (const w of snap.workloads) {
-      if (w.node !== config.nodeName || config.nodeName === '') continue;
-      const id = identityOf(w, config.trustDomain);
-      next.set(id.toString(), id);
-    }
-    for (const [key, id] of localIdentities) if (!next.has(key)) secrets.forget(id);
-    localIdentities = next;
-    return Promise.allSettled([...next.values()].map((id) => secrets.fetchCertificate(id, 'prefetch')));
-  };
-
+  const prefetch = new CertPrefetch({
+    nodeName: config.nodeName,
+    trustDomain: config.trustDomain,
+    certs: secrets,
+    logger: logging.scope('cert'),
+  });
+  // Readiness waits for the certificates of the first synced state (fetched or failed).
   let firstSync = true;
   store.on('change', (snap) => {
     dataPlane.setState(snap);
-    const fetched = prefetchLocal(snap);
+    const fetched = prefetch.update(snap);
     if (firstSync && store.synced) {
       firstSync = false;
-      fetched.then(certsReady, certsReady);
+      void fetched.then(certsReady);
     }
   });
   store.on('synced', () => {
     stateReady();
     if (firstSync) {
       firstSync = false;
-      prefetchLocal(store.snapshot()).then(certsReady, certsReady);
+      void prefetch.update(store.snapshot()).then(certsReady);
     }
   });
 
@@ -219,7 +201,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   }
 
   // In-pod mode: istio-cni hands over each pod's network namespace; the data plane binds that
-  // pod's listeners inside it. Pods are matched to workloads by namespace/name on this node.
+  // pod's listeners inside it.
   let inpod: ZdsClient | undefined;
   if (config.inpodEnabled) {
     inpod = new ZdsClient({
@@ -229,22 +211,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     });
     inpod.bindReadiness((name) => readiness.register(name));
     const client = inpod;
-    const syncNetns = (): void => {
-      const byName = new Map<string, string>();
-      for (const pod of client.pods.pods())
-        byName.set(`${pod.namespace}/${pod.name}`, `/proc/self/fd/${pod.netns}`);
-      const map: Record<string, string> = {};
-      for (const w of store.snapshot().workloads) {
-        const path = w.node === config.nodeName ? byName.get(`${w.namespace}/${w.name}`) : undefined;
-        if (path) map[w.uid] = path;
-      }
-      dataPlane.setPodNetns(map);
-    };
-    client.pods.on(
-      'identityAdded',
-      (id) => void secrets.fetchCertificate(id, 'prefetch').catch(() => undefined),
-    );
-    client.pods.on('identityRemoved', (id) => secrets.forget(id));
+    const syncNetns = (): void =>
+      dataPlane.setPodNetns(podNetnsMap(client.pods.pods(), store.snapshot().workloads, config.nodeName));
+    prefetchForPods(client.pods, secrets, logging.scope('cert'));
     client.pods.on('podAdded', syncNetns);
     client.pods.on('podRemoved', syncNetns);
     store.on('change', syncNetns);
