@@ -1,7 +1,7 @@
 // Wiring: configuration in, a running zt out. Every decision of substance lives in the packages;
 // this file only connects them and owns the order of start-up and shutdown.
 import { existsSync, readFileSync } from 'node:fs';
-import { type BoundListener, type ConnectionInfo, DataPlane } from '@zt/core';
+import { type BoundListener, type ConnectionInfo, DataPlane, DEFAULT_HBONE_PORT } from '@zt/core';
 import {
   CaClient,
   type CertificateProvider,
@@ -10,16 +10,13 @@ import {
   SecretManager,
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
+import { Logging } from '@zt/log';
 import { recordBuildInfo } from '@zt/metrics';
 import { configDump, loadLocalConfig, StateStore, XdsClient } from '@zt/xds';
 import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
 import type { Config } from './config.ts';
 import { podNetnsMap } from './pod-netns.ts';
 import {
-  createLogger,
-  type Logging,
-  parseLogFilter,
-  pinoLevelFor,
   Readiness,
   type RunningServer,
   startAdminServer,
@@ -76,7 +73,7 @@ async function certificateProvider(
 }
 
 export async function startZtunnel(config: Config, opts: StartOptions = {}): Promise<Ztunnel> {
-  const logging = createLogger({ env: { RUST_LOG: config.logLevel }, format: config.logFormat });
+  const logging = new Logging({ filter: config.logLevel, format: config.logFormat });
   const log = logging.root;
   log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
 
@@ -95,7 +92,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   const dataPlane = new DataPlane({
     workers: config.workerThreads,
     certs: secrets,
-    logger: logging.scope('proxy'),
+    logging,
     nodeName: config.nodeName,
     network: config.network,
     trustDomain: config.trustDomain,
@@ -127,7 +124,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       address: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
       port: config.socks5Port,
     },
-    hbonePort: 15008,
+    hbonePort: DEFAULT_HBONE_PORT,
     pool: {
       maxStreamsPerConnection: config.poolMaxStreamsPerConnection,
       unusedReleaseTimeoutMs: config.poolUnusedReleaseTimeoutMs,
@@ -143,8 +140,6 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     },
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
-    logLevel: pinoLevelFor(parseLogFilter(config.logLevel), ['proxy', 'access']),
-    logFormat: config.logFormat,
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 
@@ -157,7 +152,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   // Readiness waits for the certificates of the first synced state (fetched or failed).
   let firstSync = true;
   store.on('change', (snap) => {
-    dataPlane.setState(snap);
+    void dataPlane.setState(snap);
     const fetched = prefetch.update(snap);
     if (firstSync && store.synced) {
       firstSync = false;

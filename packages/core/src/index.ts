@@ -8,7 +8,6 @@ export {
 } from './authz/authorize.ts';
 export type { SocketOps } from './context.ts';
 export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
-export { type LogFormat, parseLogFormat, plainLine, ztLogger, ztLoggerOptions } from './log-format.ts';
 export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';
 export {
   DEFAULT_DRAIN_DEADLINE_MS,

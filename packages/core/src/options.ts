@@ -1,6 +1,5 @@
 import { ZT_SOCKET_MARK } from '@zt/native';
 import type { FlowControl } from '@zt/transport';
-import type { LogFormat } from './log-format.ts';
 
 /** Ports of one listener set; 0 picks a free port (tests). */
 export interface ListenerPorts {
@@ -60,10 +59,6 @@ export interface ProxyConfig {
    * source, zt connects from the pod's own address.
    */
   originalSource?: boolean;
-  /** pino level for the proxy's (and access) logs in workers. */
-  logLevel?: string;
-  /** LOG_FORMAT of the workers' lines (default plain, as upstream). */
-  logFormat?: LogFormat;
 }
 
 /** The address actually bound for a listener. */

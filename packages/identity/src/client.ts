@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Client, ClientOptions, Metadata, ServiceError } from '@grpc/grpc-js';
+import { defaultLogger, type Logger } from '@zt/log';
 import { grpcJs as grpc } from '@zt/proto';
 import { splitPem, toWorkloadCertificate, uriSans } from './certificate.ts';
 import { type CsrGenerator, generateCsr } from './csr.ts';
@@ -12,7 +13,6 @@ import {
   TokenError,
 } from './errors.ts';
 import type { Identity } from './identity.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import { countCsr, countCsrFailure } from './metrics.ts';
 import {
   type CertificateRequestMessage,
@@ -65,7 +65,7 @@ export class CaClient implements CertificateProvider {
     this.#opts = options;
     this.address = options.address;
     this.#generate = options.csrGenerator ?? generateCsr;
-    this.#log = options.logger ?? defaultLogger();
+    this.#log = options.logger ?? defaultLogger('identity');
     let url: URL;
     try {
       url = new URL(options.address);

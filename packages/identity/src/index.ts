@@ -20,6 +20,5 @@ export {
 export { type FakeCaOptions, FakeCaProvider } from './fake.ts';
 export { Identity } from './identity.ts';
 export { type IssueOptions, LocalCa } from './local-ca.ts';
-export type { Logger } from './log.ts';
 export { type CertState, type CertsDump, SecretManager, type SecretManagerOptions } from './manager.ts';
 export type { CertificateProvider, CertPriority, CertSource, WorkloadCertificate } from './types.ts';

@@ -7,10 +7,10 @@ import type {
   Metadata,
   StatusObject,
 } from '@grpc/grpc-js';
+import { defaultLogger, type Logger } from '@zt/log';
 import { grpcJs } from '@zt/proto';
 import { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
 import { ResourceError, XdsConfigError } from './errors.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import {
   type TerminationReason,
   xdsMessageBytes,
@@ -101,7 +101,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   constructor(opts: XdsClientOptions) {
     super();
     this.#opts = opts;
-    this.#log = opts.logger ?? defaultLogger();
+    this.#log = opts.logger ?? defaultLogger('xds');
     this.#backoff = opts.initialBackoffMs ?? 10;
     let url: URL;
     try {
