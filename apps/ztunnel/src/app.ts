@@ -2,6 +2,7 @@
 // this file only connects them and owns the order of start-up and shutdown.
 import { existsSync, readFileSync } from 'node:fs';
 import { type BoundListener, type ConnectionInfo, DataPlane, DEFAULT_HBONE_PORT } from '@zt/core';
+import { errorMessage } from '@zt/errors';
 import {
   CaClient,
   type CertificateProvider,
@@ -14,7 +15,7 @@ import { Logging } from '@zt/log';
 import { recordBuildInfo } from '@zt/metrics';
 import { configDump, loadLocalConfig, StateStore, XdsClient } from '@zt/xds';
 import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { podNetnsMap } from './pod-netns.ts';
 import {
   Readiness,
@@ -57,7 +58,7 @@ async function certificateProvider(
   csrPool: CsrWorkerPool,
 ): Promise<CertificateProvider> {
   if (config.fakeCa) return FakeCaProvider.create({ ttlSeconds: Math.round(config.secretTtlMs / 1000) });
-  if (!config.caAddress) throw new Error('CA_ADDRESS is required unless FAKE_CA=true');
+  if (!config.caAddress) throw new ConfigError('CA_ADDRESS', '', 'the CA address, unless FAKE_CA=true');
   const rootCert = config.caAddress.startsWith('https:') ? readRoots(config.caRootCaPath) : undefined;
   return new CaClient({
     address: config.caAddress,
@@ -268,7 +269,16 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       await dataPlane.close();
       secrets.close();
       await csrPool.close();
-      await Promise.allSettled([servers.admin.close(), servers.metrics.close(), servers.readiness.close()]);
+      const closed = await Promise.allSettled([
+        servers.admin.close(),
+        servers.metrics.close(),
+        servers.readiness.close(),
+      ]);
+      for (const r of closed) {
+        // Nothing is lost: zt is leaving, and the process exit closes what a server still holds.
+        if (r.status === 'rejected')
+          log.debug({ err: errorMessage(r.reason) }, 'a server did not close cleanly at shutdown');
+      }
       log.info('shutdown complete');
       opts.onExit?.();
     })();
