@@ -114,6 +114,8 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
         .setState(snapshot)
         .catch((e: unknown) => this.#log.error({ err: e, version: snapshot.version }, 'state update failed'));
     }
+    // Closing: no worker is left to apply it, and none will start.
+    if (this.#closing) return Promise.resolve();
     const applied: Promise<void>[] = [];
     for (const s of this.#slots) {
       applied.push(this.#stateApplied(s, seq));
