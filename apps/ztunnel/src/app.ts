@@ -1,26 +1,24 @@
 // Wiring: configuration in, a running zt out. Every decision of substance lives in the packages;
 // this file only connects them and owns the order of start-up and shutdown.
 import { existsSync, readFileSync } from 'node:fs';
-import { type BoundListener, type ConnectionInfo, DataPlane } from '@zt/core';
+import { type BoundListener, type ConnectionInfo, DataPlane, DEFAULT_HBONE_PORT } from '@zt/core';
+import { errorMessage } from '@zt/errors';
 import {
   CaClient,
   type CertificateProvider,
   CsrWorkerPool,
   FakeCaProvider,
-  Identity,
   SecretManager,
-  workloadIdentity,
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
+import { Logging } from '@zt/log';
 import { recordBuildInfo } from '@zt/metrics';
-import { loadLocalConfig, type StateSnapshot, StateStore, type Workload, XdsClient } from '@zt/xds';
-import type { Config } from './config.ts';
+import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/xds';
+import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
+import { type Config, ConfigError } from './config.ts';
+import { podNetnsMap } from './pod-netns.ts';
 import {
   buildConfigDump,
-  createLogger,
-  type Logging,
-  parseLogFilter,
-  pinoLevelFor,
   Readiness,
   type RunningServer,
   startAdminServer,
@@ -55,17 +53,13 @@ function readRoots(source: string): string | undefined {
   return existsSync(source) ? readFileSync(source, 'utf8') : undefined;
 }
 
-function identityOf(w: Workload, trustDomain: string): Identity {
-  return Identity.parse(workloadIdentity(w, trustDomain));
-}
-
 async function certificateProvider(
   config: Config,
   log: Logging,
   csrPool: CsrWorkerPool,
 ): Promise<CertificateProvider> {
   if (config.fakeCa) return FakeCaProvider.create({ ttlSeconds: Math.round(config.secretTtlMs / 1000) });
-  if (!config.caAddress) throw new Error('CA_ADDRESS is required unless FAKE_CA=true');
+  if (!config.caAddress) throw new ConfigError('CA_ADDRESS', '', 'the CA address, unless FAKE_CA=true');
   const rootCert = config.caAddress.startsWith('https:') ? readRoots(config.caRootCaPath) : undefined;
   return new CaClient({
     address: config.caAddress,
@@ -81,7 +75,7 @@ async function certificateProvider(
 }
 
 export async function startZtunnel(config: Config, opts: StartOptions = {}): Promise<Ztunnel> {
-  const logging = createLogger({ env: { RUST_LOG: config.logLevel }, format: config.logFormat });
+  const logging = new Logging({ filter: config.logLevel, format: config.logFormat });
   const log = logging.root;
   log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
 
@@ -100,7 +94,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   const dataPlane = new DataPlane({
     workers: config.workerThreads,
     certs: secrets,
-    logger: logging.scope('proxy'),
+    logging,
     nodeName: config.nodeName,
     network: config.network,
     trustDomain: config.trustDomain,
@@ -132,7 +126,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       address: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
       port: config.socks5Port,
     },
-    hbonePort: 15008,
+    hbonePort: DEFAULT_HBONE_PORT,
     pool: {
       maxStreamsPerConnection: config.poolMaxStreamsPerConnection,
       unusedReleaseTimeoutMs: config.poolUnusedReleaseTimeoutMs,
@@ -148,40 +142,30 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     },
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
-    logLevel: pinoLevelFor(parseLogFilter(config.logLevel), ['proxy', 'access']),
-    logFormat: config.logFormat,
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 
-  // Certificates of this node's workloads are fetched ahead of their first connection, and
-  // forgotten when the last workload of an identity leaves the node.
-  let localIdentities = new Map<string, Identity>();
-  const prefetchLocal = (snap: StateSnapshot): Promise<unknown> => {
-    const next = new Map<string, Identity>();
-    for (const w of snap.workloads) {
-      if (w.node !== config.nodeName || config.nodeName === '') continue;
-      const id = identityOf(w, config.trustDomain);
-      next.set(id.toString(), id);
-    }
-    for (const [key, id] of localIdentities) if (!next.has(key)) secrets.forget(id);
-    localIdentities = next;
-    return Promise.allSettled([...next.values()].map((id) => secrets.fetchCertificate(id, 'prefetch')));
-  };
-
+  const prefetch = new CertPrefetch({
+    nodeName: config.nodeName,
+    trustDomain: config.trustDomain,
+    certs: secrets,
+    logger: logging.scope('cert'),
+  });
+  // Readiness waits for the certificates of the first synced state (fetched or failed).
   let firstSync = true;
   store.on('change', (snap) => {
-    dataPlane.setState(snap);
-    const fetched = prefetchLocal(snap);
+    void dataPlane.setState(snap);
+    const fetched = prefetch.update(snap);
     if (firstSync && store.synced) {
       firstSync = false;
-      fetched.then(certsReady, certsReady);
+      void fetched.then(certsReady);
     }
   });
   store.on('synced', () => {
     stateReady();
     if (firstSync) {
       firstSync = false;
-      prefetchLocal(store.snapshot()).then(certsReady, certsReady);
+      void prefetch.update(store.snapshot()).then(certsReady);
     }
   });
 
@@ -216,7 +200,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   }
 
   // In-pod mode: istio-cni hands over each pod's network namespace; the data plane binds that
-  // pod's listeners inside it. Pods are matched to workloads by namespace/name on this node.
+  // pod's listeners inside it.
   let inpod: ZdsClient | undefined;
   if (config.inpodEnabled) {
     inpod = new ZdsClient({
@@ -226,22 +210,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     });
     inpod.bindReadiness((name) => readiness.register(name));
     const client = inpod;
-    const syncNetns = (): void => {
-      const byName = new Map<string, string>();
-      for (const pod of client.pods.pods())
-        byName.set(`${pod.namespace}/${pod.name}`, `/proc/self/fd/${pod.netns}`);
-      const map: Record<string, string> = {};
-      for (const w of store.snapshot().workloads) {
-        const path = w.node === config.nodeName ? byName.get(`${w.namespace}/${w.name}`) : undefined;
-        if (path) map[w.uid] = path;
-      }
-      dataPlane.setPodNetns(map);
-    };
-    client.pods.on(
-      'identityAdded',
-      (id) => void secrets.fetchCertificate(id, 'prefetch').catch(() => undefined),
-    );
-    client.pods.on('identityRemoved', (id) => secrets.forget(id));
+    const syncNetns = (): void =>
+      dataPlane.setPodNetns(podNetnsMap(client.pods.pods(), store.snapshot().workloads, config.nodeName));
+    prefetchForPods(client.pods, secrets, logging.scope('cert'));
     client.pods.on('podAdded', syncNetns);
     client.pods.on('podRemoved', syncNetns);
     store.on('change', syncNetns);
@@ -298,7 +269,16 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       await dataPlane.close();
       secrets.close();
       await csrPool.close();
-      await Promise.allSettled([servers.admin.close(), servers.metrics.close(), servers.readiness.close()]);
+      const closed = await Promise.allSettled([
+        servers.admin.close(),
+        servers.metrics.close(),
+        servers.readiness.close(),
+      ]);
+      for (const r of closed) {
+        // Nothing is lost: zt is leaving, and the process exit closes what a server still holds.
+        if (r.status === 'rejected')
+          log.debug({ err: errorMessage(r.reason) }, 'a server did not close cleanly at shutdown');
+      }
       log.info('shutdown complete');
       opts.onExit?.();
     })();

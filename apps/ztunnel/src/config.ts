@@ -1,17 +1,35 @@
-// zt's configuration, read from upstream ztunnel's environment variables (src/config.rs upstream).
+// zt's configuration, read from upstream ztunnel's environment variables (src/config.rs upstream),
+// once, here: the packages take typed options and export their defaults, which this file imports.
 // Everything is parsed and validated up front: a bad value stops start-up with a message naming
 // the variable, instead of surfacing later as a confusing runtime failure.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type LogFormat, parseLogFormat } from '@zt/core';
+import { DEFAULT_DRAIN_DEADLINE_MS, DEFAULT_PORTS, DEFAULT_SOCKET_MARK, DEFAULT_SOCKS5_PORT } from '@zt/core';
+import { DEFAULT_CERT_TTL_SECONDS } from '@zt/identity';
+import { DEFAULT_INPOD_UDS } from '@zt/inpod';
+import { type LogFormat, parseLogFilter, parseLogFormat } from '@zt/log';
+import {
+  DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+  DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
+  FLOW_CONTROL_LIMITS,
+} from '@zt/transport';
+import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN } from '@zt/xds';
+import {
+  bool,
+  ConfigError,
+  duration,
+  type Env,
+  headers,
+  int,
+  optInt,
+  str,
+  uri,
+  withPrefix,
+} from './config-env.ts';
+import { ADMIN_PORT, METRICS_PORT, READINESS_PORT } from './servers/index.ts';
 
-export class ConfigError extends Error {
-  readonly code = 'ERR_ZT_CONFIG';
-  constructor(variable: string, value: string, expected: string) {
-    super(`invalid ${variable}="${value}": expected ${expected}`);
-    this.name = 'ConfigError';
-  }
-}
+export { parseDurationMs } from './config-duration.ts';
+export { ConfigError } from './config-env.ts';
 
 export interface Config {
   xdsAddress: string;
@@ -45,6 +63,7 @@ export interface Config {
   http2FrameSize: number | undefined;
   tls12Enabled: boolean;
   socks5Enabled: boolean;
+  /** RUST_LOG, checked: the startup log filter. */
   logLevel: string;
   /** LOG_FORMAT: `json` for JSON lines, else upstream's plain lines (the default). */
   logFormat: LogFormat;
@@ -68,82 +87,14 @@ export interface Config {
   enableOriginalSource: boolean;
 }
 
-type Env = Record<string, string | undefined>;
-
-const UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  ms: 1,
-  s: 1000,
-  sec: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** humantime-style durations as upstream accepts them: `5s`, `24h`, `1m30s`, `250ms`. */
-export function parseDuration(variable: string, text: string): number {
-  const trimmed = text.trim();
-  const re = /(\d+(?:\.\d+)?)\s*([a-z]+)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(trimmed); m !== null; m = re.exec(trimmed)) {
-    const unit = UNITS[m[2] ?? ''];
-    if (unit === undefined) break;
-    total += Number(m[1]) * unit;
-    consumed = re.lastIndex;
-  }
-  if (consumed === 0 || consumed !== trimmed.length) {
-    throw new ConfigError(variable, text, 'a duration such as 5s, 1m30s or 24h');
-  }
-  return Math.round(total);
-}
-
-function str(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v === '' ? undefined : v;
-}
-
-function bool(env: Env, name: string, dflt: boolean): boolean {
-  const v = str(env, name);
-  if (v === undefined) return dflt;
-  if (/^(true|1)$/i.test(v)) return true;
-  if (/^(false|0)$/i.test(v)) return false;
-  throw new ConfigError(name, v, 'true or false');
-}
-
-function int(env: Env, name: string, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  const v = str(env, name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new ConfigError(name, v, `an integer in [${min}, ${max}]`);
-  return n;
-}
-
-function optInt(env: Env, name: string, min: number, max: number): number | undefined {
-  return str(env, name) === undefined ? undefined : int(env, name, 0, min, max);
-}
-
-function duration(env: Env, name: string, dflt: number): number {
-  const v = str(env, name);
-  return v === undefined ? dflt : parseDuration(name, v);
-}
-
-function withPrefix(env: Env, prefix: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith(prefix) && k.length > prefix.length && v !== undefined) out[k.slice(prefix.length)] = v;
-  }
-  return out;
-}
-
-function uri(name: string, value: string): string {
-  if (!/^(https?):\/\/[^/]+/.test(value))
-    throw new ConfigError(name, value, 'a URI such as https://istiod:15012');
-  return value;
-}
+// Upstream's defaults that belong to no package: where istiod and its files are.
+const ISTIOD_IN_CLUSTER = 'https://istiod.istio-system.svc:15012';
+const ISTIOD_LOCAL = 'https://localhost:15012';
+const DEFAULT_ROOT_CERT = './var/run/secrets/istio/root-cert.pem';
+const DEFAULT_TOKEN = './var/run/secrets/tokens/istio-token';
+const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+/** HTTP/2 allows no more: a larger POOL_MAX_STREAMS_PER_CONNECTION is a u16 upstream, too. */
+const MAX_STREAMS_LIMIT = 65_535;
 
 /** Upstream's default: the cgroup-limited CPU count when known, else the machine's. */
 function defaultWorkers(env: Env): number {
@@ -155,66 +106,93 @@ function defaultWorkers(env: Env): number {
   return availableParallelism();
 }
 
+/** RUST_LOG, checked here so that a bad filter stops start-up like any other bad variable. */
+function logFilter(env: Env): string {
+  const v = str(env, 'RUST_LOG') ?? 'info';
+  try {
+    parseLogFilter(v);
+  } catch {
+    // The filter's own message says which clause; ours names the variable and what it takes.
+    throw new ConfigError(
+      'RUST_LOG',
+      v,
+      'a level (error, warn, info, debug, trace, off) or <scope>=<level> clauses',
+    );
+  }
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Config {
-  const defaultIstiod =
-    env['KUBERNETES_SERVICE_HOST'] !== undefined
-      ? 'https://istiod.istio-system.svc:15012'
-      : 'https://localhost:15012';
+  const defaultIstiod = env['KUBERNETES_SERVICE_HOST'] !== undefined ? ISTIOD_IN_CLUSTER : ISTIOD_LOCAL;
   const fakeCa = bool(env, 'FAKE_CA', false);
   const localXdsPath = str(env, 'LOCAL_XDS_PATH');
   const localXds = str(env, 'LOCAL_XDS');
   if (localXdsPath !== undefined && localXds !== undefined) {
     throw new ConfigError('LOCAL_XDS', '<inline>', 'only one of LOCAL_XDS_PATH and LOCAL_XDS, not both');
   }
-  const clusterId = str(env, 'ISTIO_META_CLUSTER_ID') ?? str(env, 'CLUSTER_ID') ?? 'Kubernetes';
-  const proxyMetadata = withPrefix(env, 'ISTIO_META_');
-  const defaultToken = './var/run/secrets/tokens/istio-token';
+  const { window, frameSize } = FLOW_CONTROL_LIMITS;
   return {
     xdsAddress: uri('XDS_ADDRESS', str(env, 'XDS_ADDRESS') ?? defaultIstiod),
     caAddress: fakeCa ? undefined : uri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
-    xdsRootCaPath: str(env, 'XDS_ROOT_CA') ?? './var/run/secrets/istio/root-cert.pem',
-    caRootCaPath: str(env, 'CA_ROOT_CA') ?? './var/run/secrets/istio/root-cert.pem',
+    xdsRootCaPath: str(env, 'XDS_ROOT_CA') ?? DEFAULT_ROOT_CERT,
+    caRootCaPath: str(env, 'CA_ROOT_CA') ?? DEFAULT_ROOT_CERT,
     // Unset: the projected token when it exists, else no authorization header (as upstream).
-    authTokenPath: str(env, 'AUTH_TOKEN') ?? (existsSync(defaultToken) ? defaultToken : undefined),
-    clusterId,
-    clusterDomain: str(env, 'CLUSTER_DOMAIN') ?? 'cluster.local',
-    trustDomain: str(env, 'TRUST_DOMAIN') ?? 'cluster.local',
+    authTokenPath: str(env, 'AUTH_TOKEN') ?? (existsSync(DEFAULT_TOKEN) ? DEFAULT_TOKEN : undefined),
+    clusterId: str(env, 'ISTIO_META_CLUSTER_ID') ?? str(env, 'CLUSTER_ID') ?? DEFAULT_CLUSTER_ID,
+    clusterDomain: str(env, 'CLUSTER_DOMAIN') ?? DEFAULT_CLUSTER_DOMAIN,
+    trustDomain: str(env, 'TRUST_DOMAIN') ?? DEFAULT_TRUST_DOMAIN,
     network: str(env, 'NETWORK') ?? '',
     localXdsPath,
     localXds,
     fakeCa,
-    secretTtlMs: duration(env, 'SECRET_TTL', 24 * 3_600_000),
-    xdsHeaders: withPrefix(env, 'XDS_HEADER_'),
-    caHeaders: withPrefix(env, 'CA_HEADER_'),
-    proxyMetadata,
+    secretTtlMs: duration(env, 'SECRET_TTL', DEFAULT_CERT_TTL_SECONDS * 1000),
+    xdsHeaders: headers(env, 'XDS_HEADER_'),
+    caHeaders: headers(env, 'CA_HEADER_'),
+    proxyMetadata: withPrefix(env, 'ISTIO_META_'),
     instanceIp: str(env, 'INSTANCE_IP') ?? '127.0.0.1',
     podName: str(env, 'POD_NAME') ?? 'ztunnel',
     podNamespace: str(env, 'POD_NAMESPACE') ?? 'istio-system',
     nodeName: str(env, 'NODE_NAME') ?? '',
     serviceAccount: str(env, 'SERVICE_ACCOUNT') ?? 'ztunnel',
     workerThreads: int(env, 'ZTUNNEL_WORKER_THREADS', defaultWorkers(env), 0, 256),
-    connectionTerminationDeadlineMs: duration(env, 'CONNECTION_TERMINATION_DEADLINE', 5000),
-    poolMaxStreamsPerConnection: int(env, 'POOL_MAX_STREAMS_PER_CONNECTION', 100, 1, 100_000),
-    poolUnusedReleaseTimeoutMs: duration(env, 'POOL_UNUSED_RELEASE_TIMEOUT', 5 * 60_000),
-    http2StreamWindowSize: optInt(env, 'HTTP2_STREAM_WINDOW_SIZE', 65_535, 2 ** 31 - 1),
-    http2ConnectionWindowSize: optInt(env, 'HTTP2_CONNECTION_WINDOW_SIZE', 65_535, 2 ** 31 - 1),
-    http2FrameSize: optInt(env, 'HTTP2_FRAME_SIZE', 16_384, 2 ** 24 - 1),
+    connectionTerminationDeadlineMs: duration(
+      env,
+      'CONNECTION_TERMINATION_DEADLINE',
+      DEFAULT_DRAIN_DEADLINE_MS,
+    ),
+    // At least 1: a pool that may open no stream could carry nothing.
+    poolMaxStreamsPerConnection: int(
+      env,
+      'POOL_MAX_STREAMS_PER_CONNECTION',
+      DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
+      1,
+      MAX_STREAMS_LIMIT,
+    ),
+    poolUnusedReleaseTimeoutMs: duration(
+      env,
+      'POOL_UNUSED_RELEASE_TIMEOUT',
+      DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
+    ),
+    // Unset: @zt/transport's DEFAULT_FLOW_CONTROL (measured for Node; upstream's are larger).
+    http2StreamWindowSize: optInt(env, 'HTTP2_STREAM_WINDOW_SIZE', window.min, window.max),
+    http2ConnectionWindowSize: optInt(env, 'HTTP2_CONNECTION_WINDOW_SIZE', window.min, window.max),
+    http2FrameSize: optInt(env, 'HTTP2_FRAME_SIZE', frameSize.min, frameSize.max),
     tls12Enabled: bool(env, 'TLS12_ENABLED', false),
     socks5Enabled: bool(env, 'UNSTABLE_ENABLE_SOCKS5', false),
-    logLevel: str(env, 'RUST_LOG') ?? 'info',
+    logLevel: logFilter(env),
     logFormat: parseLogFormat(str(env, 'LOG_FORMAT')),
     bindAddress: str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0',
-    adminPort: int(env, 'ZT_ADMIN_PORT', 15000, 0, 65535),
-    statsPort: int(env, 'ZT_STATS_PORT', 15020, 0, 65535),
-    readinessPort: int(env, 'ZT_READINESS_PORT', 15021, 0, 65535),
-    outboundPort: int(env, 'ZT_OUTBOUND_PORT', 15001, 0, 65535),
-    inboundPort: int(env, 'ZT_INBOUND_PORT', 15008, 0, 65535),
-    inboundPlaintextPort: int(env, 'ZT_INBOUND_PLAINTEXT_PORT', 15006, 0, 65535),
-    socks5Port: int(env, 'ZT_SOCKS5_PORT', 15080, 0, 65535),
+    adminPort: int(env, 'ZT_ADMIN_PORT', ADMIN_PORT, 0, 65535),
+    statsPort: int(env, 'ZT_STATS_PORT', METRICS_PORT, 0, 65535),
+    readinessPort: int(env, 'ZT_READINESS_PORT', READINESS_PORT, 0, 65535),
+    outboundPort: int(env, 'ZT_OUTBOUND_PORT', DEFAULT_PORTS.outbound, 0, 65535),
+    inboundPort: int(env, 'ZT_INBOUND_PORT', DEFAULT_PORTS.inbound, 0, 65535),
+    inboundPlaintextPort: int(env, 'ZT_INBOUND_PLAINTEXT_PORT', DEFAULT_PORTS.inboundPlaintext, 0, 65535),
+    socks5Port: int(env, 'ZT_SOCKS5_PORT', DEFAULT_SOCKS5_PORT, 0, 65535),
     perWorkloadListeners: bool(env, 'ZT_PER_WORKLOAD_LISTENERS', false),
     inpodEnabled: bool(env, 'INPOD_ENABLED', false),
-    inpodUds: str(env, 'INPOD_UDS') ?? '/var/run/ztunnel/ztunnel.sock',
-    inpodMark: int(env, 'INPOD_MARK', 1337, 0, 2 ** 32 - 1),
+    inpodUds: str(env, 'INPOD_UDS') ?? DEFAULT_INPOD_UDS,
+    inpodMark: int(env, 'INPOD_MARK', DEFAULT_SOCKET_MARK, 0, 2 ** 32 - 1),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
   };
 }

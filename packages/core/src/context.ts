@@ -1,8 +1,8 @@
 import type { Server, Socket } from 'node:net';
 import type { CertSource } from '@zt/identity';
+import type { Logger } from '@zt/log';
 import type { HbonePool } from '@zt/transport';
 import type { ProxyStateView } from '@zt/xds';
-import type { Logger } from 'pino';
 import type { SocketAddr } from './addr.ts';
 import type { ConnectionRegistry } from './conn/registry.ts';
 import type { ProxyConfig } from './options.ts';

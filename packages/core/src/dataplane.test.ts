@@ -96,12 +96,11 @@ for (const workers of [0, 2]) {
     });
 
     test('deny policy at B: connection closed, counted as failed with DENY', async () => {
-      mesh.setPolicies([
+      await mesh.setPolicies([
         makePolicy({ name: 'deny-client', action: 'Deny' }, [
           { principals: [{ kind: 'suffix', value: '/sa/client' }] },
         ]),
       ]);
-      await sleep(100);
       const s = await mesh.dial(mesh.echo.address);
       const chunks: Buffer[] = [];
       s.on('data', (d: Buffer) => chunks.push(d));
@@ -115,9 +114,26 @@ for (const workers of [0, 2]) {
         text,
         /istio_tcp_connections_failed_total\{[^}]*reporter="destination"[^}]*response_flags="DENY"[^}]*\} [1-9]/,
       );
-      mesh.setPolicies([]);
-      await sleep(100);
+      await mesh.setPolicies([]);
     });
+
+    if (workers > 0) {
+      test('a state change resolves once every worker applied it, also when a worker dies meanwhile', async () => {
+        const restarted = once(mesh.b, 'workerRestart');
+        const applied = mesh.setPolicies([]);
+        await mesh.b.workerThreads[0]?.terminate();
+        const outcome = await Promise.race([applied.then(() => 'applied'), sleep(15_000, 'still waiting')]);
+        assert.equal(
+          outcome,
+          'applied',
+          'the replacement worker applies the state and answers for the dead one',
+        );
+        await restarted;
+        // The restarted worker serves with the state it started from.
+        const s = await mesh.dial(mesh.echo.address);
+        assert.equal((await roundTrip(s, Buffer.from('after a restart'))).toString(), 'after a restart');
+      });
+    }
 
     test('a policy change closes an open connection that is now denied', async () => {
       const s = await mesh.dial(mesh.echo.address);
@@ -125,15 +141,15 @@ for (const workers of [0, 2]) {
       await once(s, 'data');
       s.on('error', () => {});
       const closed = Promise.race([once(s, 'end'), once(s, 'close')]);
-      mesh.setPolicies([
+      const applied = mesh.setPolicies([
         makePolicy({ name: 'allow-nobody', action: 'Allow' }, [
           { namespaces: [{ kind: 'exact', value: 'nobody' }] },
         ]),
       ]);
+      await applied;
       await closed;
       await until('B has no connection', async () => (await mesh.b.connections()).length === 0);
-      mesh.setPolicies([]);
-      await sleep(100);
+      await mesh.setPolicies([]);
     });
   });
 }

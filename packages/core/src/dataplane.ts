@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import { errorMessage } from '@zt/errors';
 import { type CertSource, Identity } from '@zt/identity';
+import { defaultLogging, type Logger, type Logging } from '@zt/log';
 import { counter, type MetricsSnapshot, registry, WorkerMetrics } from '@zt/metrics';
 import type { ProxyStateView, StateSnapshot } from '@zt/xds';
-import pino, { type Logger } from 'pino';
 import { nativeSocketOps } from './native.ts';
-import type { BoundListener, ProxyConfig } from './options.ts';
+import { type BoundListener, DEFAULT_DRAIN_DEADLINE_MS, type ProxyConfig } from './options.ts';
 import { ProxyEngine } from './proxy.ts';
 import type { ConnectionInfo } from './types.ts';
 import { toWire } from './worker/certs.ts';
@@ -17,7 +18,12 @@ export interface DataPlaneOptions extends ProxyConfig {
   workers: number;
   /** Where workloads' certificates come from (the SecretManager). */
   certs: CertSource;
-  logger?: Logger;
+  /**
+   * The main thread's logging. The data plane logs in its `proxy` and `access` scopes; workers
+   * write in its format to its file descriptor and follow its filter, also after `setLevel`
+   * (admin `/logging`). Default: @zt/log's process-wide logging.
+   */
+  logging?: Logging;
   /** In-process mode only: builds the read view of a snapshot (default: core's own). */
   viewOf?: (s: StateSnapshot) => ProxyStateView;
 }
@@ -47,6 +53,9 @@ interface Slot {
   pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
   started: boolean;
   exiting: boolean;
+  /** The highest state `seq` this worker has applied, and who waits for a higher one. */
+  stateSeq: number;
+  stateWaiters: { seq: number; resolve: () => void }[];
 }
 
 /**
@@ -56,6 +65,7 @@ interface Slot {
  */
 export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent]; workerError: [Error] }> {
   readonly #opts: DataPlaneOptions;
+  readonly #logging: Logging;
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
   readonly #metrics = new WorkerMetrics();
@@ -65,19 +75,25 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   #fixedPorts: Record<string, number> = {};
   #bound: BoundListener[] = [];
   #nextReq = 0;
+  #stateSeq = 0;
   #closing = false;
   #restarts = 0;
   #unsubscribeRotate: (() => void) | undefined;
+  readonly #unsubscribeLogFilter: () => void;
 
   constructor(opts: DataPlaneOptions) {
     super();
     this.#opts = opts;
-    this.#log = opts.logger ?? pino({ level: opts.logLevel ?? 'info' });
+    this.#logging = opts.logging ?? defaultLogging();
+    this.#log = this.#logging.scope('proxy');
+    this.#unsubscribeLogFilter = this.#logging.onChange((filter) => {
+      for (const s of this.#slots) this.#post(s, { t: 'log-filter', filter });
+    });
   }
 
   /** The proxy config as workers receive it (plain data only). */
   get #config(): ProxyConfig {
-    const { workers: _w, certs: _c, logger: _l, viewOf: _v, ...config } = this.#opts;
+    const { workers: _w, certs: _c, logging: _l, viewOf: _v, ...config } = this.#opts;
     return config;
   }
 
@@ -85,15 +101,42 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     return this.#restarts;
   }
 
-  /** Sends the current state to every worker (structured clone). Latest wins. */
-  setState(snapshot: StateSnapshot): void {
+  /**
+   * Sends the state to every worker (structured clone); latest wins. Resolves when every worker has
+   * applied it (a failure is logged where it happens, never thrown here). Workers started later,
+   * restarted ones included, begin with the latest state; before `start()` it resolves at once.
+   */
+  setState(snapshot: StateSnapshot): Promise<void> {
     this.#state = snapshot;
+    const seq = ++this.#stateSeq;
     if (this.#inproc) {
-      this.#inproc
+      return this.#inproc
         .setState(snapshot)
-        .catch((e: unknown) => this.#log.error({ err: e }, 'state update failed'));
+        .catch((e: unknown) => this.#log.error({ err: e, version: snapshot.version }, 'state update failed'));
     }
-    for (const s of this.#slots) this.#post(s, { t: 'state', snapshot });
+    // Closing: no worker is left to apply it, and none will start.
+    if (this.#closing) return Promise.resolve();
+    const applied: Promise<void>[] = [];
+    for (const s of this.#slots) {
+      applied.push(this.#stateApplied(s, seq));
+      this.#post(s, { t: 'state', seq, snapshot });
+    }
+    return Promise.all(applied).then(() => undefined);
+  }
+
+  #stateApplied(slot: Slot, seq: number): Promise<void> {
+    if (slot.stateSeq >= seq) return Promise.resolve();
+    return new Promise((resolve) => slot.stateWaiters.push({ seq, resolve }));
+  }
+
+  #onStateApplied(slot: Slot, seq: number): void {
+    slot.stateSeq = Math.max(slot.stateSeq, seq);
+    const waiting = slot.stateWaiters;
+    slot.stateWaiters = [];
+    for (const w of waiting) {
+      if (w.seq <= slot.stateSeq) w.resolve();
+      else slot.stateWaiters.push(w);
+    }
   }
 
   /** In-pod mode: the network namespace path of each local pod, by workload uid. */
@@ -109,6 +152,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
       this.#inproc = new ProxyEngine(this.#config, {
         certs: this.#opts.certs,
         log: this.#log,
+        accessLog: this.#logging.access,
         ops: await nativeSocketOps(),
         ...(this.#opts.viewOf ? { viewOf: this.#opts.viewOf } : {}),
       });
@@ -136,9 +180,20 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   }
 
   #spawn(index: number, generation: number): Slot {
-    const init: WorkerInit = { config: this.#config, index, generation };
+    // The filter as it is now: a worker restarted after a `/logging` change starts at the new level.
+    const log = { filter: this.#logging.level(), format: this.#logging.format, fd: this.#logging.fd };
+    const init: WorkerInit = { config: this.#config, index, generation, log };
     const worker = new Worker(WORKER_ENTRY, { workerData: init });
-    const slot: Slot = { index, generation, worker, pending: new Map(), started: false, exiting: false };
+    const slot: Slot = {
+      index,
+      generation,
+      worker,
+      pending: new Map(),
+      started: false,
+      exiting: false,
+      stateSeq: 0,
+      stateWaiters: [],
+    };
     this.#slots[index] = slot;
     worker.on('message', (m: WorkerToMain) => this.#onMessage(slot, m));
     worker.on('error', (e) => {
@@ -146,7 +201,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
       this.emit('workerError', e);
     });
     worker.on('exit', (code) => this.#onExit(slot, code));
-    if (this.#state) this.#post(slot, { t: 'state', snapshot: this.#state });
+    if (this.#state) this.#post(slot, { t: 'state', seq: this.#stateSeq, snapshot: this.#state });
     if (Object.keys(this.#netns).length > 0) this.#post(slot, { t: 'netns', map: this.#netns });
     return slot;
   }
@@ -161,8 +216,21 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     for (const p of slot.pending.values())
       p.reject(new Error(`worker ${slot.index} exited with code ${code}`));
     slot.pending.clear();
-    this.#metrics.retire(`${slot.index}.${slot.generation}`).catch(() => {});
-    if (this.#closing || slot.exiting || this.#slots[slot.index] !== slot) return;
+    this.#metrics
+      .retire(`${slot.index}.${slot.generation}`)
+      .catch((e: unknown) =>
+        this.#log.debug(
+          { err: errorMessage(e), worker: slot.index },
+          "the dead worker's last metric values could not be kept; its counters restart from zero",
+        ),
+      );
+    const waiting = slot.stateWaiters;
+    slot.stateWaiters = [];
+    if (this.#closing || slot.exiting || this.#slots[slot.index] !== slot) {
+      // No worker will take its place: nothing is left to apply the state, so nobody waits for it.
+      for (const w of waiting) w.resolve();
+      return;
+    }
     this.#restarts++;
     workerRestarts.inc({ reason: code === 0 ? 'exit' : 'crash' });
     this.#log.warn(
@@ -170,6 +238,8 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
       'data-plane worker died; restarting it (its connections are lost, the others go on)',
     );
     const next = this.#spawn(slot.index, slot.generation + 1);
+    // The replacement starts from the latest state, so it answers whoever waited on the dead one.
+    next.stateWaiters.push(...waiting);
     this.#startSlot(next).then(
       () => this.emit('workerRestart', { index: slot.index, exitCode: code, restarts: this.#restarts }),
       (e: unknown) => this.#log.error({ err: e, worker: slot.index }, 'restarted worker failed to start'),
@@ -177,6 +247,10 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   }
 
   #onMessage(slot: Slot, m: WorkerToMain): void {
+    if (m.t === 'state-applied') {
+      this.#onStateApplied(slot, m.seq);
+      return;
+    }
     if (m.t === 'res') {
       const p = slot.pending.get(m.id);
       slot.pending.delete(m.id);
@@ -219,7 +293,15 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   async connections(): Promise<ConnectionInfo[]> {
     if (this.#inproc) return this.#inproc.connections();
     const lists = await Promise.all(
-      this.#live().map((s) => this.#request(s, { t: 'connections' }).catch(() => [] as ConnectionInfo[])),
+      this.#live().map((s) =>
+        this.#request(s, { t: 'connections' }).catch((e: unknown) => {
+          this.#log.warn(
+            { err: errorMessage(e), worker: s.index },
+            'a worker did not list its connections; they are missing from this answer',
+          );
+          return [] as ConnectionInfo[];
+        }),
+      ),
     );
     return lists.flat();
   }
@@ -251,16 +333,22 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   }
 
   /** Stop accepting, GOAWAY, give open connections `deadlineMs`, close the rest. */
-  async drain(deadlineMs = this.#opts.drainDeadlineMs ?? 5000): Promise<void> {
+  async drain(deadlineMs = this.#opts.drainDeadlineMs ?? DEFAULT_DRAIN_DEADLINE_MS): Promise<void> {
     if (this.#inproc) return this.#inproc.drain(deadlineMs);
     await Promise.all(
-      this.#live().map((s) => this.#request(s, { t: 'drain', deadlineMs }).catch(() => null)),
+      this.#live().map((s) =>
+        this.#request(s, { t: 'drain', deadlineMs }).catch((e: unknown) =>
+          // A worker that died meanwhile took its connections with it: nothing is left to drain there.
+          this.#log.warn({ err: errorMessage(e), worker: s.index }, 'a worker failed to drain'),
+        ),
+      ),
     );
   }
 
   async close(): Promise<void> {
     this.#closing = true;
     this.#unsubscribeRotate?.();
+    this.#unsubscribeLogFilter();
     if (this.#inproc) {
       await this.#inproc.close();
       return;
@@ -271,7 +359,12 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
         // A worker gets a moment to close its connections cleanly; whatever it still holds then
         // goes with the thread, so close() always completes.
         await Promise.race([
-          this.#request(s, { t: 'close' }).catch(() => null),
+          this.#request(s, { t: 'close' }).catch((e: unknown) =>
+            this.#log.debug(
+              { err: errorMessage(e), worker: s.index },
+              'a worker failed to close its connections; terminating it closes them',
+            ),
+          ),
           sleep(2000, null, { ref: false }),
         ]);
         await s.worker.terminate();

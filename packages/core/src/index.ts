@@ -20,9 +20,14 @@ export {
   Socks5Error,
   WorkloadGoneError,
 } from './errors.ts';
-export { type LogFormat, parseLogFormat, plainLine, ztLogger, ztLoggerOptions } from './log-format.ts';
 export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';
-export { DEFAULT_PORTS } from './options.ts';
+export {
+  DEFAULT_DRAIN_DEADLINE_MS,
+  DEFAULT_HBONE_PORT,
+  DEFAULT_PORTS,
+  DEFAULT_SOCKET_MARK,
+  DEFAULT_SOCKS5_PORT,
+} from './options.ts';
 export { type Route, type RouteOptions, routeOutbound } from './outbound/route.ts';
 export { type ProxyDeps, ProxyEngine } from './proxy.ts';
 export type { ConnectionInfo } from './types.ts';

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '@zt/log';
 import type { Workload } from '@zt/xds';
-import type { Logger } from 'pino';
 import { formatAddr } from './addr.ts';
 import { ListenError } from './errors.ts';
 import type { BoundListener } from './options.ts';

@@ -8,13 +8,12 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCa } from '@zt/identity/testing';
+import { Logging } from '@zt/log';
 import * as native from '@zt/native';
 import { addVethPod, enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
 import type { Authorization } from '@zt/xds';
 import { makePolicy, makeService, makeWorkload } from '@zt/xds/testing';
-import pino from 'pino';
 import { DataPlane } from './dataplane.ts';
 import { testCaCertSource } from './testing/index.ts';
 
@@ -91,7 +90,7 @@ function removePod(p: Pod): void {
 
 describe('multi-node with network namespaces and in-pod capture', { skip }, () => {
   const pods: Pod[] = [];
-  const log = pino({ level: 'silent' });
+  const logging = new Logging({ filter: 'off' });
   let a: DataPlane;
   let b: DataPlane;
   let echo: Server;
@@ -99,7 +98,7 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
   let p1: Pod;
   let p2: Pod;
   const vip = `10.${X}.3.10`;
-  let state: (policies?: Authorization[]) => void;
+  let state: (policies?: Authorization[]) => Promise<void>;
 
   let undoForwarding = () => {};
 
@@ -133,7 +132,7 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
       network: '',
       trustDomain: 'cluster.local',
       certs,
-      logger: log,
+      logging,
       socketMark: 1337,
       drainDeadlineMs: 500,
     };
@@ -143,15 +142,15 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
     let version = 1;
     state = (policies = []) => {
       const s = { version: version++, workloads: [w1, w2], services: [svc], policies };
-      a.setState(s);
-      b.setState(s);
+      return Promise.all([a.setState(s), b.setState(s)]).then(() => undefined);
     };
-    state();
+    await state();
     a.setPodNetns({ [w1.uid]: p1.path });
     b.setPodNetns({ [w2.uid]: p2.path });
     await Promise.all([a.start(), b.start()]);
-    // Listeners in the pods follow asynchronously; wait until both pods have theirs.
-    for (let i = 0; i < 100 && (a.bound().length < 3 || b.bound().length < 3); i++) await sleep(20);
+    // start() resolves once the pods' listeners are bound.
+    assert.equal(a.bound().length, 3);
+    assert.equal(b.bound().length, 3);
   });
 
   after(async () => {
@@ -203,15 +202,13 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
   });
 
   test('a deny policy is enforced at the destination node', async () => {
-    state([
+    await state([
       makePolicy({ name: 'deny-pod1', action: 'Deny' }, [
         { principals: [{ kind: 'suffix', value: '/sa/pod1' }] },
       ]),
     ]);
-    await sleep(100);
     assert.equal(await exchange(await fromPod1(p2.ip, echoPort), 'blocked'), '');
-    state([]);
-    await sleep(100);
+    await state([]);
     assert.equal(await exchange(await fromPod1(p2.ip, echoPort), 'open again'), 'open again');
   });
 });

@@ -1,5 +1,5 @@
+import { ZT_SOCKET_MARK } from '@zt/native';
 import type { FlowControl } from '@zt/transport';
-import type { LogFormat } from './log-format.ts';
 
 /** Ports of one listener set; 0 picks a free port (tests). */
 export interface ListenerPorts {
@@ -12,6 +12,14 @@ export interface ListenerPorts {
 }
 
 export const DEFAULT_PORTS: ListenerPorts = { outbound: 15001, inboundPlaintext: 15006, inbound: 15008 };
+/** Upstream's SOCKS5 port (UNSTABLE_ENABLE_SOCKS5), on loopback. */
+export const DEFAULT_SOCKS5_PORT = 15080;
+/** Peers are dialled on upstream's HBONE port. */
+export const DEFAULT_HBONE_PORT = DEFAULT_PORTS.inbound;
+/** CONNECTION_TERMINATION_DEADLINE: how long drain gives open connections (upstream: 5s). */
+export const DEFAULT_DRAIN_DEADLINE_MS = 5000;
+/** The SO_MARK of zt's own sockets in in-pod mode (upstream's default packet mark). */
+export const DEFAULT_SOCKET_MARK = ZT_SOCKET_MARK;
 
 export interface ListenerOptions {
   /** One set on the node address. Omit for none. A port set to -1 is not bound. */
@@ -35,14 +43,14 @@ export interface ProxyConfig {
   listeners: ListenerOptions;
   /** UNSTABLE_ENABLE_SOCKS5: a SOCKS5 listener on loopback (port 0 allowed). */
   socks5?: { enabled: boolean; address?: string; port?: number };
-  /** HBONE port of peers (upstream uses its own inbound port); default 15008. */
+  /** HBONE port of peers (upstream uses its own inbound port); default DEFAULT_HBONE_PORT. */
   hbonePort?: number;
   pool?: { maxStreamsPerConnection?: number; unusedReleaseTimeoutMs?: number; connectTimeoutMs?: number };
   http2?: Partial<FlowControl>;
   tls12Enabled?: boolean;
-  /** CONNECTION_TERMINATION_DEADLINE, default 5000. */
+  /** CONNECTION_TERMINATION_DEADLINE, default DEFAULT_DRAIN_DEADLINE_MS. */
   drainDeadlineMs?: number;
-  /** Mark zt's own sockets (SO_MARK 1337) so in-pod capture rules skip them; needs @zt/native. */
+  /** Mark zt's own sockets (DEFAULT_SOCKET_MARK) so in-pod capture rules skip them; needs @zt/native. */
   socketMark?: number;
   /**
    * In-pod inbound: connect to the pod's app from the client's own IP (IP_TRANSPARENT inside the
@@ -51,10 +59,6 @@ export interface ProxyConfig {
    * source, zt connects from the pod's own address.
    */
   originalSource?: boolean;
-  /** pino level for the proxy's (and access) logs in workers. */
-  logLevel?: string;
-  /** LOG_FORMAT of the workers' lines (default plain, as upstream). */
-  logFormat?: LogFormat;
 }
 
 /** The address actually bound for a listener. */

@@ -1,9 +1,9 @@
 import type { Server, Socket } from 'node:net';
 import { type CertSource, Identity, workloadIdentity } from '@zt/identity';
+import type { Logger } from '@zt/log';
 import { HbonePool, HboneServer } from '@zt/transport';
 import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
 import { ProxyState, socketIp } from '@zt/xds';
-import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
 import { MemoryRelease } from './conn/memory-release.ts';
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
@@ -20,7 +20,14 @@ import { serveTunnel } from './inbound/hbone.ts';
 import { servePlaintext } from './inbound/plaintext.ts';
 import { recheckInbound } from './inbound/recheck.ts';
 import { Listeners, localWorkloads } from './listeners.ts';
-import { type BoundListener, DEFAULT_PORTS, type ListenerPorts, type ProxyConfig } from './options.ts';
+import {
+  type BoundListener,
+  DEFAULT_DRAIN_DEADLINE_MS,
+  DEFAULT_PORTS,
+  DEFAULT_SOCKS5_PORT,
+  type ListenerPorts,
+  type ProxyConfig,
+} from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
 import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
 import type { ConnectionInfo } from './types.ts';
@@ -28,6 +35,8 @@ import type { ConnectionInfo } from './types.ts';
 export interface ProxyDeps {
   certs: CertSource;
   log: Logger;
+  /** Where the access lines go (the `access` scope); default: a child of `log` with that scope. */
+  accessLog?: Logger;
   ops?: SocketOps;
   /** Builds the read view of a snapshot (default: @zt/xds ProxyState). */
   viewOf?: (s: StateSnapshot) => ProxyStateView;
@@ -69,7 +78,11 @@ export class ProxyEngine {
           () => this.#registry.size,
         )
       : undefined;
-    this.#registry = new ConnectionRegistry(deps.log, deps.idPrefix ?? '', this.#memory);
+    this.#registry = new ConnectionRegistry(
+      deps.accessLog ?? deps.log.child({ scope: 'access' }),
+      deps.idPrefix ?? '',
+      this.#memory,
+    );
     this.#view = (deps.viewOf ?? ((s) => new ProxyState(s)))(EMPTY);
     this.#pool = new HbonePool({
       certs: deps.certs,
@@ -163,7 +176,7 @@ export class ProxyEngine {
       await this.#bindSet('shared', shared.address, p, undefined);
     }
     if (c.socks5?.enabled) {
-      const port = fixed['socks5/socks5'] ?? c.socks5.port ?? 15080;
+      const port = fixed['socks5/socks5'] ?? c.socks5.port ?? DEFAULT_SOCKS5_PORT;
       const b = await this.#listeners.bind('socks5', 'socks5', c.socks5.address ?? '127.0.0.1', port, (s) =>
         this.#onSocks(s),
       );
@@ -222,7 +235,7 @@ export class ProxyEngine {
    */
   #retireWorkload(uid: string): void {
     void this.#listeners.closeSet(uid);
-    const deadlineMs = this.#config.drainDeadlineMs ?? 5000;
+    const deadlineMs = this.#config.drainDeadlineMs ?? DEFAULT_DRAIN_DEADLINE_MS;
     setTimeout(() => {
       let aborted = 0;
 
@@ -345,7 +358,7 @@ export class ProxyEngine {
    * Stop accepting, GOAWAY the HBONE peers, give open connections `deadlineMs`, then close what
    * is left. Resolves when no connection is left.
    */
-  async drain(deadlineMs = this.#config.drainDeadlineMs ?? 5000): Promise<void> {
+  async drain(deadlineMs = this.#config.drainDeadlineMs ?? DEFAULT_DRAIN_DEADLINE_MS): Promise<void> {
     if (this.#draining) return this.#registry.idle();
     this.#draining = true;
     await this.#reconcile;

@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
+import { Logging } from '@zt/log';
 import { registry } from '@zt/metrics';
-import { pino } from 'pino';
 import { CaClient, type CaClientOptions } from './client.ts';
 import { CaConfigError, CaUnavailableError, IdentityMismatchError, TokenError } from './errors.ts';
 import { Identity } from './identity.ts';
 import { TestCa, TestCaServer } from './testing/index.ts';
 
 const ID = Identity.parse('spiffe://cluster.local/ns/default/sa/echo');
-const logger = pino({ level: 'silent' });
+const logger = new Logging({ filter: 'off' }).root;
 let dir: string;
 let tokenPath: string;
 let plain: TestCaServer;

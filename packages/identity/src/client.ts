@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Client, ClientOptions, Metadata, ServiceError } from '@grpc/grpc-js';
+import { defaultLogger, type Logger } from '@zt/log';
 import { grpcJs as grpc } from '@zt/proto';
 import { splitPem, toWorkloadCertificate, uriSans } from './certificate.ts';
 import { type CsrGenerator, generateCsr } from './csr.ts';
@@ -12,7 +13,6 @@ import {
   TokenError,
 } from './errors.ts';
 import type { Identity } from './identity.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import { countCsr, countCsrFailure } from './metrics.ts';
 import {
   type CertificateRequestMessage,
@@ -50,7 +50,8 @@ export interface CaClientOptions {
   logger?: Logger;
 }
 
-const DEFAULT_TTL_SECONDS = 24 * 3600;
+/** SECRET_TTL: the certificate lifetime zt asks the CA for (upstream: 24h). */
+export const DEFAULT_CERT_TTL_SECONDS = 24 * 3600;
 
 /** Client of istiod's `istio.v1.auth.IstioCertificateService/CreateCertificate`. */
 export class CaClient implements CertificateProvider {
@@ -64,7 +65,7 @@ export class CaClient implements CertificateProvider {
     this.#opts = options;
     this.address = options.address;
     this.#generate = options.csrGenerator ?? generateCsr;
-    this.#log = options.logger ?? defaultLogger();
+    this.#log = options.logger ?? defaultLogger('identity');
     let url: URL;
     try {
       url = new URL(options.address);
@@ -141,7 +142,7 @@ export class CaClient implements CertificateProvider {
     const [metadata, csr] = await Promise.all([this.#metadata(), this.#generate(identity)]);
     const request: CertificateRequestMessage = {
       csr: csr.csrPem,
-      validityDuration: String(this.#opts.ttlSeconds ?? DEFAULT_TTL_SECONDS),
+      validityDuration: String(this.#opts.ttlSeconds ?? DEFAULT_CERT_TTL_SECONDS),
       metadata:
         this.#opts.impersonate === false
           ? null

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pino } from 'pino';
+import { Logging } from '@zt/log';
 import { CaClient } from './client.ts';
 import { CsrWorkerPool } from './csr-pool.ts';
 import { Identity } from './identity.ts';
@@ -13,7 +13,7 @@ test('CSRs made in a worker thread are signed and accepted', async (t) => {
   const client = new CaClient({
     address: server.address,
     csrGenerator: pool.generate,
-    logger: pino({ level: 'silent' }),
+    logger: new Logging({ filter: 'off' }).root,
   });
   t.after(async () => {
     client.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
-import { pino } from 'pino';
+import { Logging } from '@zt/log';
 import { FakeCaProvider } from './fake.ts';
 import { Identity } from './identity.ts';
 import { SecretManager } from './manager.ts';
@@ -13,7 +13,7 @@ test('FAKE_CA: certificates without a CA, under a root every fake-CA zt shares',
   const a = await FakeCaProvider.create();
   const b = await FakeCaProvider.create({ ttlSeconds: 600 });
   assert.equal(a.rootPem, b.rootPem, 'two nodes with FAKE_CA trust each other');
-  const mgr = new SecretManager({ provider: b, logger: pino({ level: 'silent' }) });
+  const mgr = new SecretManager({ provider: b, logger: new Logging({ filter: 'off' }).root });
   t.after(() => mgr.close());
   const cert = await mgr.fetchCertificate(ID);
   const leaf = new X509Certificate(cert.certChain[0] as string);

@@ -1,3 +1,4 @@
+import { DEFAULT_CERT_TTL_SECONDS } from './client.ts';
 import type { Identity } from './identity.ts';
 import { LocalCa } from './local-ca.ts';
 import type { CertificateProvider, WorkloadCertificate } from './types.ts';
@@ -49,7 +50,7 @@ export class FakeCaProvider implements CertificateProvider {
 
   static async create(options: FakeCaOptions = {}): Promise<FakeCaProvider> {
     const ca = options.ca ?? (await LocalCa.load({ certPem: FAKE_ROOT_CERT, keyPem: FAKE_ROOT_KEY }));
-    return new FakeCaProvider(ca, (options.ttlSeconds ?? 24 * 3600) * 1000);
+    return new FakeCaProvider(ca, (options.ttlSeconds ?? DEFAULT_CERT_TTL_SECONDS) * 1000);
   }
 
   /** The root peers verify fake certificates with. */

@@ -4,7 +4,7 @@
 // What most users need: an identity, a workload's identity, a certificate source and the two ways
 // to fill it (the CA client, or the fake CA), and the errors they throw.
 
-export { CaClient, type CaClientOptions } from './client.ts';
+export { CaClient, type CaClientOptions, DEFAULT_CERT_TTL_SECONDS } from './client.ts';
 export {
   CaConfigError,
   CaResponseError,
@@ -18,7 +18,6 @@ export {
 } from './errors.ts';
 export { type FakeCaOptions, FakeCaProvider } from './fake.ts';
 export { Identity } from './identity.ts';
-export type { Logger } from './log.ts';
 export { type CertState, type CertsDump, SecretManager, type SecretManagerOptions } from './manager.ts';
 export type { CertificateProvider, CertPriority, CertSource, WorkloadCertificate } from './types.ts';
 export {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { pino } from 'pino';
+import { Logging } from '@zt/log';
 import { CaClient } from './client.ts';
 import { CaUnavailableError, CertForgottenError } from './errors.ts';
 import { Identity } from './identity.ts';
@@ -9,7 +9,7 @@ import { SecretManager } from './manager.ts';
 import { ManualClock, TestCaServer } from './testing/index.ts';
 import type { CertificateProvider, WorkloadCertificate } from './types.ts';
 
-const logger = pino({ level: 'silent' });
+const logger = new Logging({ filter: 'off' }).root;
 const ID = Identity.parse('spiffe://cluster.local/ns/default/sa/echo');
 let server: TestCaServer;
 // Certificates are issued at the time of the test's clock, so they expire in that time too.

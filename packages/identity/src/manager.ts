@@ -1,9 +1,9 @@
 import { backoffDelay } from '@zt/errors';
+import { defaultLogger, type Logger } from '@zt/log';
 import { type CertInfo, certInfo } from './certificate.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { CertForgottenError, IdentityError } from './errors.ts';
 import type { Identity } from './identity.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import { countRotation, countState } from './metrics.ts';
 import type { CertificateProvider, CertPriority, CertSource, WorkloadCertificate } from './types.ts';
 
@@ -83,7 +83,7 @@ export class SecretManager implements CertSource {
     this.#random = options.random ?? Math.random;
     this.#concurrency = options.concurrency ?? 8;
     if (!(this.#concurrency >= 1)) throw new RangeError('SecretManager concurrency must be at least 1');
-    this.#log = options.logger ?? defaultLogger();
+    this.#log = options.logger ?? defaultLogger('identity');
   }
 
   /**

@@ -5,11 +5,12 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { type Logger, Logging } from '@zt/log';
+import { captureLog } from '@zt/log/testing';
 import { registry } from '@zt/metrics';
 import { available, connectSocket, listenServer, unavailableReason } from '@zt/native';
 import { ZdsClient, type ZdsClientOptions } from './client.ts';
 import { encodeRequest } from './codec.ts';
-import type { Logger } from './log.ts';
 import type { Pod, RemoveReason } from './pods.ts';
 import { type InpodStatus, READINESS_TASK } from './readiness.ts';
 import { FakeCniServer, netnsUnsupported } from './testing/index.ts';
@@ -17,12 +18,10 @@ import { FakeCniServer, netnsUnsupported } from './testing/index.ts';
 const skip = !available ? `addon unavailable: ${unavailableReason}` : (netnsUnsupported() ?? false);
 
 /** A logger that keeps warnings and errors, so tests can see what an operator would. */
-function captureLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (o: unknown, msg?: string): void => {
-    lines.push(typeof o === 'string' ? o : (msg ?? ''));
-  };
-  return { lines, debug() {}, info() {}, warn: keep, error: keep } as Logger & { lines: string[] };
+function captureLogger(): { logger: Logger; lines(): string[] } {
+  const sink = captureLog();
+  const logger = new Logging({ filter: 'warn', format: 'json', destination: sink }).scope('inpod');
+  return { logger, lines: () => sink.lines().map((l) => String(l['message'])) };
 }
 
 async function counterValue(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -71,7 +70,12 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
   } {
     const fake = new FakeCniServer();
     const log = captureLogger();
-    const client = new ZdsClient({ path: fake.path, logger: log, trustDomain: 'cluster.local', ...opts });
+    const client = new ZdsClient({
+      path: fake.path,
+      logger: log.logger,
+      trustDomain: 'cluster.local',
+      ...opts,
+    });
     cleanups.push(
       () => fake.close(),
       () => client.close(),
@@ -218,8 +222,8 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
     );
     assert.equal(await counterValue('workload_manager_request_errors_total', { reason: 'fd' }), fdBefore + 2);
     assert.ok(
-      log.lines.some((l) => /refused a ZDS request: WorkloadRequest does not decode/.test(l)),
-      log.lines.join('\n'),
+      log.lines().some((l) => /refused a ZDS request: WorkloadRequest does not decode/.test(l)),
+      log.lines().join('\n'),
     );
     assert.deepEqual(
       client.pods.pods().map((p) => p.uid),
@@ -254,7 +258,7 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
     // The node agent is not there yet: zt retries with backoff and is not ready.
     const path = join(tmpdir(), `zt-inpod-ready-${process.pid}.sock`);
     const log = captureLogger();
-    const client = new ZdsClient({ path, logger: log, initialBackoffMs: 5, maxBackoffMs: 40 });
+    const client = new ZdsClient({ path, logger: log.logger, initialBackoffMs: 5, maxBackoffMs: 40 });
     const registrations: string[] = [];
     const pending = new Map<string, number>();
     const register = (name: string): (() => void) => {
@@ -279,7 +283,7 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
       client.status.t === 'connecting' ? (client.status.lastError ?? '') : '',
       /No such file|refused/,
     );
-    assert.ok(log.lines.some((l) => /is the node agent healthy/.test(l)));
+    assert.ok(log.lines().some((l) => /is the node agent healthy/.test(l)));
 
     const fake = new FakeCniServer({ path });
     cleanups.push(() => fake.close());
@@ -356,7 +360,7 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
     assert.deepEqual(reasons, ['s1 shutdown']);
     assert.equal(fdsOpenOn(fp.netnsPath), 0);
     assert.equal(client.status.t, 'closed');
-    const idle = new ZdsClient({ path: fake.path, logger: captureLogger() });
+    const idle = new ZdsClient({ path: fake.path, logger: captureLogger().logger });
     const waiting = idle.whenReady();
     await idle.close();
     await assert.rejects(waiting, /closed before the node agent sent its snapshot/);

@@ -1,12 +1,13 @@
 // The ZDS client: zt connects to the istio-cni node agent over a SOCK_SEQPACKET Unix socket,
 // announces itself with ZdsHello, then answers every WorkloadRequest with an Ack, and reconnects with
 // backoff when the node agent goes away (upstream's workloadmanager.rs / protocol.rs).
+
 import { EventEmitter } from 'node:events';
 import { Backoff } from '@zt/errors';
+import { defaultLogger, type Logger } from '@zt/log';
 import { closeFd, MessageTruncatedError, SeqpacketSocket } from '@zt/native';
 import { decodeRequest, encodeAck, encodeHello } from './codec.ts';
 import { InpodConfigError, InpodError, ZdsRequestError } from './errors.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import { type ConnectionEnd, cniConnections, requestErrors } from './metrics.ts';
 import { type Pod, PodManager } from './pods.ts';
 import { type InpodStatus, ReadinessGate, type RegisterTask } from './readiness.ts';
@@ -80,7 +81,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     this.path = opts.path ?? DEFAULT_INPOD_UDS;
     if (this.path === '')
       throw new InpodConfigError('INPOD_UDS is empty; set it to the istio-cni node agent socket path');
-    this.#log = opts.logger ?? defaultLogger();
+    this.#log = opts.logger ?? defaultLogger('inpod');
     this.pods = opts.pods ?? new PodManager({ trustDomain: opts.trustDomain, logger: this.#log });
     this.#backoff = new Backoff({
       initialMs: opts.initialBackoffMs ?? 10,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { fstatSync, openSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Identity } from '@zt/identity';
+import { Logging } from '@zt/log';
 import { available, unavailableReason } from '@zt/native';
 import { netnsUnsupported, TestNetns } from '@zt/native/testing';
 import type { WorkloadInfo } from './codec.ts';
@@ -10,7 +11,7 @@ import { type Pod, PodManager, type RemoveReason } from './pods.ts';
 
 const skip = !available ? `addon unavailable: ${unavailableReason}` : (netnsUnsupported() ?? false);
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet = new Logging({ filter: 'off' }).scope('inpod');
 
 const info = (name: string, serviceAccount = 'default', namespace = 'default'): WorkloadInfo => ({
   name,

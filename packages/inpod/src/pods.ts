@@ -1,13 +1,14 @@
 // The pods istio-cni gave this zt, by uid, with their network namespaces. Applies ZDS requests with
 // upstream's semantics (statemanager.rs): idempotent adds, keep and del before the snapshot, and
 // reconciliation at SnapshotSent that drops what the node agent no longer has.
+
 import { EventEmitter } from 'node:events';
 import { Identity, InvalidIdentityError, workloadIdentity } from '@zt/identity';
+import { defaultLogger, type Logger } from '@zt/log';
 import { closeFd } from '@zt/native';
 import type { WorkloadInfo, ZdsRequest } from './codec.ts';
 import { PodGoneError, ZdsRequestError } from './errors.ts';
 import { IdentityRefs } from './identities.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import { activeProxies, proxiesStarted, proxiesStopped } from './metrics.ts';
 import { netnsIdOf } from './netns.ts';
 
@@ -102,7 +103,7 @@ export class PodManager extends EventEmitter<PodManagerEvents> {
   constructor(opts: PodManagerOptions = {}) {
     super();
     this.trustDomain = opts.trustDomain ?? 'cluster.local';
-    this.#log = opts.logger ?? defaultLogger();
+    this.#log = opts.logger ?? defaultLogger('inpod');
   }
 
   get(uid: string): Pod | undefined {

@@ -41,89 +41,25 @@ export const PING_TIMEOUT_MS = 20_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** HBONE settings read from upstream ztunnel's environment variables. */
-export interface TransportEnv {
-  flowControl: FlowControl;
-  tls12Enabled: boolean;
-  maxStreamsPerConnection: number;
-  unusedReleaseTimeoutMs: number;
-}
-
-export function transportEnv(env: NodeJS.ProcessEnv = process.env): TransportEnv {
-  return {
-    flowControl: {
-      streamWindowSize: envInt(env, 'HTTP2_STREAM_WINDOW_SIZE', DEFAULT_FLOW_CONTROL.streamWindowSize),
-      connectionWindowSize: envInt(
-        env,
-        'HTTP2_CONNECTION_WINDOW_SIZE',
-        DEFAULT_FLOW_CONTROL.connectionWindowSize,
-      ),
-      frameSize: envInt(env, 'HTTP2_FRAME_SIZE', DEFAULT_FLOW_CONTROL.frameSize),
-    },
-    tls12Enabled: envBool(env, 'TLS12_ENABLED', false),
-    maxStreamsPerConnection: envInt(
-      env,
-      'POOL_MAX_STREAMS_PER_CONNECTION',
-      DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
-    ),
-    unusedReleaseTimeoutMs: envDurationMs(
-      env,
-      'POOL_UNUSED_RELEASE_TIMEOUT',
-      DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
-    ),
-  };
-}
-
-function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^[0-9]+$/.test(raw)) throw new Error(`${name}="${raw}" is not a non-negative integer`);
-  return Number(raw);
-}
-
-function envBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (/^(true|1)$/i.test(raw)) return true;
-  if (/^(false|0)$/i.test(raw)) return false;
-  throw new Error(`${name}="${raw}" must be true or false`);
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Durations as upstream writes them: `300s`, `5m`, `1h30m`, `250ms`. */
-export function parseDurationMs(text: string): number {
-  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * (UNITS[m[2] as string] ?? 0);
-    end = re.lastIndex;
-  }
-  if (end === 0 || end !== text.length) throw new Error(`"${text}" is not a duration like 300s or 5m`);
-  return total;
-}
-
-function envDurationMs(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  try {
-    return parseDurationMs(raw);
-  } catch (e) {
-    throw new Error(`${name}: ${(e as Error).message}`);
-  }
-}
+/** HTTP/2's bounds (RFC 9113 6.5.2, 6.9.1): what a flow-control setting may be. */
+export const FLOW_CONTROL_LIMITS = {
+  window: { min: 65_535, max: 2 ** 31 - 1 },
+  frameSize: { min: 16_384, max: 2 ** 24 - 1 },
+} as const;
 
 /** Validates flow control values against the HTTP/2 limits before a session sees them. */
 export function checkFlowControl(fc: FlowControl): FlowControl {
-  if (fc.frameSize < 16_384 || fc.frameSize > 16_777_215) {
-    throw new RangeError(`HTTP2_FRAME_SIZE ${fc.frameSize} must be within 16384..16777215`);
+  const { window, frameSize } = FLOW_CONTROL_LIMITS;
+  if (fc.frameSize < frameSize.min || fc.frameSize > frameSize.max) {
+    throw new RangeError(
+      `HTTP2_FRAME_SIZE ${fc.frameSize} must be within ${frameSize.min}..${frameSize.max}`,
+    );
   }
   for (const [name, v] of [
     ['HTTP2_STREAM_WINDOW_SIZE', fc.streamWindowSize],
     ['HTTP2_CONNECTION_WINDOW_SIZE', fc.connectionWindowSize],
   ] as const) {
-    if (v < 65_535 || v > 2 ** 31 - 1) throw new RangeError(`${name} ${v} must be within 65535..2^31-1`);
+    if (v < window.min || v > window.max) throw new RangeError(`${name} ${v} must be within 65535..2^31-1`);
   }
   return fc;
 }

@@ -10,10 +10,8 @@ export {
   DEFAULT_FLOW_CONTROL,
   DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION,
   DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS,
+  FLOW_CONTROL_LIMITS,
   type FlowControl,
-  parseDurationMs,
-  type TransportEnv,
-  transportEnv,
 } from './config.ts';
 export type { Dialer } from './dialer.ts';
 export {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { Logging } from '@zt/log';
+import { captureLog } from '@zt/log/testing';
 import { registry } from '@zt/metrics';
 import { XdsClient, type XdsClientOptions } from './client.ts';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, encodeAddressBytes } from './pb.ts';
@@ -16,7 +18,7 @@ import {
   TestXdsServer,
 } from './testing/index.ts';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const silent = new Logging({ filter: 'off' }).scope('xds');
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -295,12 +297,12 @@ test('an empty token file is not sent: no stream until the token appears; cluste
   const dir = mkdtempSync(join(tmpdir(), 'zt-xds-'));
   const tokenPath = join(dir, 'token');
   writeFileSync(tokenPath, '');
-  const warnings: unknown[] = [];
-  const logger = { ...silent, warn: (o: unknown) => void warnings.push(o) };
+  const sink = captureLog();
+  const logger = new Logging({ filter: 'warn', format: 'json', destination: sink }).scope('xds');
   const { server, store } = await setup({ tokenPath, clusterId: 'c1', logger });
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(server.requests.length, 0, 'a request went out with an empty token');
-  assert.ok(warnings.length > 0, 'the empty token was not reported');
+  assert.ok(sink.lines().length > 0, 'the empty token was not reported');
   writeFileSync(tokenPath, 'late-token\n');
   await store.whenSynced();
   const first = server.requests[0];

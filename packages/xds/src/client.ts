@@ -8,10 +8,10 @@ import type {
   StatusObject,
 } from '@grpc/grpc-js';
 import { Backoff } from '@zt/errors';
+import { defaultLogger, type Logger } from '@zt/log';
 import { grpcJs } from '@zt/proto';
 import { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
 import { ResourceError, XdsConfigError } from './errors.ts';
-import { defaultLogger, type Logger } from './log.ts';
 import {
   type TerminationReason,
   xdsMessageBytes,
@@ -105,7 +105,7 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   constructor(opts: XdsClientOptions) {
     super();
     this.#opts = opts;
-    this.#log = opts.logger ?? defaultLogger();
+    this.#log = opts.logger ?? defaultLogger('xds');
     this.#backoff = new Backoff({
       initialMs: opts.initialBackoffMs ?? 10,
       maxMs: opts.maxBackoffMs ?? 15_000,

@@ -19,7 +19,7 @@ export {
 } from './ip.ts';
 export { type LocalConfigSource, loadLocalConfig, parseLocalConfig } from './local.ts';
 export type { TerminationReason } from './metrics.ts';
-export { buildNode, type NodeInfo, proxyMetadataFromEnv, xdsHeadersFromEnv } from './node.ts';
+export { buildNode, type NodeInfo } from './node.ts';
 export { ProxyState } from './state.ts';
 export { StateStore, type StateStoreEvents, type StateUpdate } from './store.ts';
 export type {
@@ -48,7 +48,13 @@ export type {
 
 // Lower level: protobuf <-> model conversion (the bench and tools use these).
 
-export { type DecodedAddress, decodeAddress, decodeAuthorization } from './decode.ts';
+export {
+  DEFAULT_CLUSTER_ID,
+  DEFAULT_TRUST_DOMAIN,
+  type DecodedAddress,
+  decodeAddress,
+  decodeAuthorization,
+} from './decode.ts';
 export { encodeAuthorization, encodeService, encodeWorkload } from './encode.ts';
 export {
   ADDRESS_TYPE_URL,

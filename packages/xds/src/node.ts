@@ -10,7 +10,8 @@ export interface NodeInfo {
   nodeName?: string;
   /**
    * Extra node metadata, e.g. the ISTIO_META_* variables with the prefix stripped (CLUSTER_ID,
-   * ISTIO_VERSION, ...), as upstream sends them. Values here override the built-in keys.
+   * ISTIO_VERSION, ...), as upstream sends them; the app reads them. Values here override the
+   * built-in keys.
    */
   metadata?: Record<string, string>;
 }
@@ -36,22 +37,4 @@ export function buildNode(info: NodeInfo): NodeMessage {
   const fields: Record<string, { stringValue: string }> = {};
   for (const [k, v] of Object.entries(meta)) fields[k] = { stringValue: v };
   return { id: `ztunnel~${ip}~${pod}.${ns}~${ns}.svc.cluster.local`, metadata: { fields } };
-}
-
-/** ISTIO_META_* environment variables with the prefix stripped, as upstream adds them to the node. */
-export function proxyMetadataFromEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith('ISTIO_META_') && v !== undefined) out[k.slice('ISTIO_META_'.length)] = v;
-  }
-  return out;
-}
-
-/** XDS_HEADER_* environment variables with the prefix stripped: extra headers on the xDS stream. */
-export function xdsHeadersFromEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith('XDS_HEADER_') && v !== undefined) out[k.slice('XDS_HEADER_'.length)] = v;
-  }
-  return out;
 }

@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { Logging } from '@zt/log';
 import { type Browser, chromium } from 'playwright-core';
-import { type ConnectionInfo, createLogger, startAdminServer } from './index.ts';
+import { type ConnectionInfo, startAdminServer } from './index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM)
@@ -71,7 +72,7 @@ test('the admin page shows a live connection and drops it once it closes', { ski
       certificates: [],
     }),
     connections: live,
-    logging: createLogger({ env: {}, destination: { write: () => {} } }),
+    logging: new Logging({ destination: { write: () => {} } }),
     shutdown: () => {},
   });
   let browser: Browser | undefined;

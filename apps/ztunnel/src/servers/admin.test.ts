@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { TestCa } from '@zt/identity/testing';
+import { Logging } from '@zt/log';
 import { registry } from '@zt/metrics';
 import { parseExposition, sampleValue } from '@zt/metrics/testing';
 import { ADMIN_PAGE_SCRIPT } from './admin-page.ts';
@@ -9,13 +10,12 @@ import {
   type ConfigDump,
   type ConnectionInfo,
   certsDumpOf,
-  createLogger,
   startAdminServer,
 } from './index.ts';
 
 const ca = await TestCa.create({ trustDomain: 'cluster.local' });
 const cert = await ca.issue('spiffe://cluster.local/ns/default/sa/sleep');
-const logging = createLogger({ env: { RUST_LOG: 'info' }, destination: { write: () => {} } });
+const logging = new Logging({ filter: 'info', destination: { write: () => {} } });
 let shutdowns = 0;
 let connections: ConnectionInfo[] = [];
 let dump: () => ConfigDump = () => ({

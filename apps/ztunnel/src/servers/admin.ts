@@ -1,12 +1,11 @@
 import { isIP } from 'node:net';
+import { LogFilterError, type Logger, type LogLevelControl } from '@zt/log';
 import { counter } from '@zt/metrics';
-import type { Logger } from 'pino';
 import { ADMIN_PAGE_CSP, ADMIN_PAGE_SCRIPT, adminPageHtml } from './admin-page.ts';
 import { type ConfigDumpProvider, redactPrivateKeys } from './config-dump.ts';
 import type { ConnectionsProvider, ConnectionsView } from './connections.ts';
-import { AdminNotLoopbackError, LogFilterError } from './errors.ts';
+import { AdminNotLoopbackError } from './errors.ts';
 import { drain, methodNotAllowed, type RunningServer, send, serve } from './http.ts';
-import type { LogLevelControl } from './logging.ts';
 
 export const ADMIN_PORT = 15000;
 
@@ -19,7 +18,7 @@ export interface AdminServerOptions {
   configDump: ConfigDumpProvider;
   /** The live connections for `/` and `/connections`. */
   connections: ConnectionsProvider;
-  /** What `/logging` reads and changes: `createLogger()`'s Logging. */
+  /** What `/logging` reads and changes: the app's Logging (every thread follows it). */
   logging: LogLevelControl;
   /** Called once by `POST /quitquitquit`, after the response is sent. */
   shutdown: () => void | Promise<void>;

@@ -11,9 +11,8 @@ test("every error of the app's servers is a ZtError with an ERR_ZT_<AREA>_<WHAT>
         ServerListenError: () =>
           new errors.ServerListenError('metrics', '0.0.0.0', 15020, new Error('EADDRINUSE')),
         AdminNotLoopbackError: () => new errors.AdminNotLoopbackError('0.0.0.0'),
-        LogFilterError: () => new errors.LogFilterError('xds=loud', 'unknown level'),
       },
-      prefixes: ['ERR_ZT_SERVER_', 'ERR_ZT_ADMIN_', 'ERR_ZT_LOG_'],
+      prefixes: ['ERR_ZT_SERVER_', 'ERR_ZT_ADMIN_'],
     }),
     [],
   );

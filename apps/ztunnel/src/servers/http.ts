@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '@zt/log';
 import { counter } from '@zt/metrics';
-import type { Logger } from 'pino';
 import { ServerListenError } from './errors.ts';
 
 /** A started server: where it listens and how to stop it. */

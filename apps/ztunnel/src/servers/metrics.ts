@@ -1,5 +1,5 @@
+import type { Logger } from '@zt/log';
 import { PROMETHEUS_CONTENT_TYPE } from '@zt/metrics';
-import type { Logger } from 'pino';
 import { methodNotAllowed, type RunningServer, send, serve } from './http.ts';
 
 export const METRICS_PORT = 15020;

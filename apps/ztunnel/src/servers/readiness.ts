@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '@zt/log';
 import { methodNotAllowed, type RunningServer, send, serve } from './http.ts';
 
 export const READINESS_PORT = 15021;

@@ -1,30 +1,30 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { type Logger, Logging } from '@zt/log';
+import { captureLog } from '@zt/log/testing';
 import { registry as metrics } from '@zt/metrics';
 import { makeWorkload } from '@zt/xds/testing';
-import pino from 'pino';
 import { ConnectionRegistry } from './registry.ts';
 import { seriesFor } from './series.ts';
 
-function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n'))
-        if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
+/** The access scope of a JSON Logging, and what it wrote. */
+function capture(): { log: Logger; lines: Record<string, unknown>[] } {
+  const sink = captureLog();
+  const log = new Logging({ format: 'json', destination: sink }).access;
+  return {
+    log,
+    get lines() {
+      return sink.lines();
     },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
+  };
 }
 
 const src = makeWorkload({ name: 'sleep-reg', namespace: 'ns1', workloadIps: ['10.9.0.1'] });
 const dst = makeWorkload({ name: 'echo-reg', namespace: 'ns2', workloadIps: ['10.9.0.2'] });
 
 test('one access-log line per closed connection, with upstream fields; bytes counted as they flow', async () => {
-  const { log, lines } = capture();
-  const reg = new ConnectionRegistry(log, 't-');
+  const logged = capture();
+  const reg = new ConnectionRegistry(logged.log, 't-');
   const t = reg.open({
     info: {
       direction: 'inbound',
@@ -56,7 +56,7 @@ test('one access-log line per closed connection, with upstream fields; bytes cou
   t.finish();
   t.finish();
   assert.equal(reg.size, 0);
-  const access = lines.filter((l) => l['scope'] === 'access');
+  const access = logged.lines.filter((l) => l['scope'] === 'access');
   assert.equal(access.length, 1);
   const a = access[0] ?? {};
   assert.equal(a['src.addr'], '10.9.0.1:5000');
@@ -70,6 +70,8 @@ test('one access-log line per closed connection, with upstream fields; bytes cou
   assert.equal(a['bytes_recv'], 10);
   assert.match(String(a['duration']), /^\d+ms$/);
   assert.equal(a['error'], undefined);
+  assert.equal(a['level'], 'info');
+  assert.equal(a['message'], 'connection complete');
   assert.match(
     await metrics.metrics(),
     /istio_tcp_connections_closed_total\{[^}]*destination_workload="echo-reg"[^}]*response_flags="-"[^}]*\} 1/,
@@ -77,8 +79,8 @@ test('one access-log line per closed connection, with upstream fields; bytes cou
 });
 
 test('a failed connection logs its error and counts as failed and closed under its response flag only', async () => {
-  const { log, lines } = capture();
-  const reg = new ConnectionRegistry(log);
+  const logged = capture();
+  const reg = new ConnectionRegistry(logged.log);
   const t = reg.open({
     info: {
       direction: 'outbound',
@@ -93,8 +95,9 @@ test('a failed connection logs its error and counts as failed and closed under i
     },
   });
   t.finish(new Error('connection refused'), 'CONNECT');
-  const a = lines.find((l) => l['scope'] === 'access') ?? {};
+  const a = logged.lines.find((l) => l['scope'] === 'access') ?? {};
   assert.equal(a['error'], 'connection refused');
+  assert.equal(a['level'], 'warn', 'a failed connection is logged at warn');
   assert.equal(a['src.identity'], undefined);
   const text = await metrics.metrics();
   assert.match(
@@ -163,7 +166,7 @@ test('connections with one label set share its series; another revision of a wor
 
 test('the watch hears each open and each close once, after the registry has counted it', () => {
   const seen: string[] = [];
-  const reg: ConnectionRegistry = new ConnectionRegistry(pino({ level: 'silent' }), 'w-', {
+  const reg: ConnectionRegistry = new ConnectionRegistry(new Logging({ filter: 'off' }).access, 'w-', {
     opened: () => seen.push(`open ${reg.size}`),
     closed: () => seen.push(`close ${reg.size}`),
   });

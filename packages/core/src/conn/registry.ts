@@ -1,10 +1,10 @@
+import { type AccessLine, accessLevel, type Logger, logAccess } from '@zt/log';
 import {
   counter,
   type Counter as MetricCounter,
   tcpConnectionsClosed,
   tcpConnectionsFailed,
 } from '@zt/metrics';
-import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
 import type { LabelInput, ResponseFlag } from './labels.ts';
@@ -126,6 +126,7 @@ export class ConnectionRegistry {
   readonly #idle: (() => void)[] = [];
   readonly #watch: RegistryWatch | undefined;
 
+  /** `log` takes the access lines: the `access` scope's logger. */
   constructor(log: Logger, idPrefix = '', watch?: RegistryWatch) {
     this.#log = log;
     this.idPrefix = idPrefix;
@@ -171,11 +172,11 @@ export class ConnectionRegistry {
 
 function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): void {
   // The fields cost more than the line's level check: build them only for a line that is written.
-  if (!log.isLevelEnabled(err ? 'warn' : 'info')) return;
+  if (!log.isLevelEnabled(accessLevel(err !== undefined))) return;
   const i = t.info;
   const l = t.labelInput;
   const mtls = l.mtls;
-  const fields: Record<string, string | number | undefined> = {
+  const line: AccessLine = {
     'src.addr': formatAddr(i.src as SocketAddr),
     'src.workload': l.source?.name,
     'src.namespace': l.source?.namespace,
@@ -190,11 +191,7 @@ function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): v
     bytes_sent: i.bytesSent,
     bytes_recv: i.bytesReceived,
     duration: `${Date.now() - i.startedAt}ms`,
+    error: err?.message,
   };
-  if (err) {
-    fields.error = err.message;
-    log.warn({ scope: 'access', ...fields }, 'connection complete');
-  } else {
-    log.info({ scope: 'access', ...fields }, 'connection complete');
-  }
+  logAccess(log, line);
 }

@@ -3,12 +3,12 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { Logging } from '@zt/log';
 import { makeWorkload } from '@zt/xds/testing';
-import pino from 'pino';
 import { ConnectionRegistry, type TrackedConnection } from './registry.ts';
 import { relay } from './relay.ts';
 
-const log = pino({ level: 'silent' });
+const log = new Logging({ filter: 'off' }).access;
 
 function tracked(): TrackedConnection {
   const reg = new ConnectionRegistry(log, 'relay-');

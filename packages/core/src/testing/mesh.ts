@@ -1,10 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import { Identity } from '@zt/identity';
 import type { TestCa } from '@zt/identity/testing';
+import { Logging } from '@zt/log';
 import { type EchoServer, startEchoServer } from '@zt/transport/testing';
 import type { Authorization, Service, StateSnapshot, Workload } from '@zt/xds';
 import { makeService, makeWorkload } from '@zt/xds/testing';
-import pino from 'pino';
 import { DataPlane } from '../dataplane.ts';
 import type { BoundListener } from '../options.ts';
 import { testCaCertSource } from './certs.ts';
@@ -18,6 +18,7 @@ export interface MeshOptions {
    * node A's pods are 127.<octet>.1.x, node B's 127.<octet>.2.x. Default: random 100..250.
    */
   octet?: number;
+  /** RUST_LOG-style filter of both nodes' logs (default `off`). */
   logLevel?: string;
   drainDeadlineMs?: number;
 }
@@ -38,8 +39,8 @@ export interface Mesh {
   vip: string;
   socksA: BoundListener;
   snapshot(policies?: Authorization[], version?: number): StateSnapshot;
-  /** Pushes a snapshot with these policies to both nodes. */
-  setPolicies(policies: Authorization[]): void;
+  /** Pushes a snapshot with these policies to both nodes; resolves when every worker applied it. */
+  setPolicies(policies: Authorization[]): Promise<void>;
   /** Opens a SOCKS5 connection from the client pod's address through node A to `target`. */
   dial(target: { address: string; port: number }): Promise<Socket>;
   close(): Promise<void>;
@@ -72,14 +73,12 @@ export async function startLoopbackMesh(opts: MeshOptions): Promise<Mesh> {
     policies,
   });
   const certs = testCaCertSource(opts.ca);
-  const logger = pino({ level: opts.logLevel ?? 'silent' });
   const common = {
     workers: opts.workers ?? 0,
     network: '',
     trustDomain: opts.ca.trustDomain,
     certs,
-    logger,
-    logLevel: opts.logLevel ?? 'silent',
+    logging: new Logging({ filter: opts.logLevel ?? 'off' }),
     drainDeadlineMs: opts.drainDeadlineMs ?? 5000,
   };
   const a = new DataPlane({
@@ -93,8 +92,7 @@ export async function startLoopbackMesh(opts: MeshOptions): Promise<Mesh> {
   });
   const b = new DataPlane({ ...common, nodeName: 'node-b', listeners: { workloads: { mode: 'loopback' } } });
   const initial = snapshot();
-  a.setState(initial);
-  b.setState(initial);
+  await Promise.all([a.setState(initial), b.setState(initial)]);
   const boundA = await a.start();
   await b.start();
   const socksA = boundA.find((l) => l.kind === 'socks5');
@@ -112,10 +110,9 @@ export async function startLoopbackMesh(opts: MeshOptions): Promise<Mesh> {
     vip: pod(3, 10),
     socksA,
     snapshot,
-    setPolicies(policies) {
+    async setPolicies(policies) {
       const s = snapshot(policies);
-      a.setState(s);
-      b.setState(s);
+      await Promise.all([a.setState(s), b.setState(s)]);
     },
     dial: (target) => socksDial(socksA, pod(1, 10), target),
     async close() {

@@ -1,7 +1,7 @@
 // Entry point of a data-plane worker thread: one ProxyEngine, driven by the main thread's messages.
 import { parentPort, workerData } from 'node:worker_threads';
+import { Logging } from '@zt/log';
 import { metricsSnapshot } from '@zt/metrics';
-import { ztLogger } from '../log-format.ts';
 import { nativeSocketOps } from '../native.ts';
 import { ProxyEngine } from '../proxy.ts';
 import { RemoteCertSource } from './certs.ts';
@@ -17,8 +17,10 @@ import type {
 const port = parentPort;
 if (!port) throw new Error('worker/entry.ts must run in a worker thread');
 const init = workerData as WorkerInit;
-// The main thread's line shape and format, so workers' lines (access logs among them) match.
-const log = ztLogger(init.config.logLevel ?? 'info', init.config.logFormat ?? 'plain');
+// The main thread's filter, format and output, so workers' lines (access logs among them) match
+// its lines and obey its RUST_LOG and `/logging` changes.
+const logging = new Logging(init.log);
+const log = logging.scope('proxy');
 
 let nextCert = 0;
 const pendingCerts = new Map<number, { resolve: (c: WireCert) => void; reject: (e: Error) => void }>();
@@ -34,6 +36,7 @@ const certs = new RemoteCertSource(
 const proxy = new ProxyEngine(init.config, {
   certs,
   log,
+  accessLog: logging.access,
   ops: await nativeSocketOps(),
   idPrefix: `w${init.index}.${init.generation}-`,
 });
@@ -69,7 +72,14 @@ port.on('message', (m: MainToWorker) => {
       );
       break;
     case 'state':
-      proxy.setState(m.snapshot).catch((e: unknown) => log.error({ err: e }, 'state update failed'));
+      // Acknowledged either way: a failure is logged here, and the main thread's wait must end.
+      proxy
+        .setState(m.snapshot)
+        .catch((e: unknown) => log.error({ err: e, version: m.snapshot.version }, 'state update failed'))
+        .finally(() => post({ t: 'state-applied', seq: m.seq }));
+      break;
+    case 'log-filter':
+      logging.follow(m.filter);
       break;
     case 'netns':
       proxy.setPodNetns(m.map).catch((e: unknown) => log.error({ err: e }, 'netns update failed'));

@@ -1,5 +1,6 @@
 // The message protocol between the main thread and a data-plane worker. Everything here is
 // structured-clone safe: plain objects, no class instances (Identity travels as its URI).
+import type { LogFormat } from '@zt/log';
 import type { MetricsSnapshot } from '@zt/metrics';
 import type { StateSnapshot } from '@zt/xds';
 import type { BoundListener, ProxyConfig } from '../options.ts';
@@ -21,6 +22,16 @@ export interface WorkerInit {
   index: number;
   /** Generation of this worker slot (bumps on restart), part of connection ids. */
   generation: number;
+  /** The main thread's logging as it is when the worker starts; `log-filter` messages follow it. */
+  log: WorkerLogging;
+}
+
+/** How a worker logs: the main thread's current filter and format, to the same file descriptor. */
+export interface WorkerLogging {
+  /** RUST_LOG syntax, as `Logging.level()` formats it. */
+  filter: string;
+  format: LogFormat;
+  fd: number;
 }
 
 /** Requests the main thread makes; each is answered by one `res` with the same id. */
@@ -44,7 +55,10 @@ export interface WorkerResults {
 
 export type MainToWorker =
   | { t: 'req'; id: number; body: WorkerRequest }
-  | { t: 'state'; snapshot: StateSnapshot }
+  /** A new state; answered by `state-applied` with the same `seq` once the worker uses it. */
+  | { t: 'state'; seq: number; snapshot: StateSnapshot }
+  /** The main thread's log filter changed (admin `/logging`): the worker's scopes follow it. */
+  | { t: 'log-filter'; filter: string }
   | { t: 'netns'; map: Record<string, string> }
   | { t: 'cert-res'; id: number; cert?: WireCert; error?: string }
   | { t: 'cert-rotated'; cert: WireCert };
@@ -52,4 +66,6 @@ export type MainToWorker =
 export type WorkerToMain =
   | { t: 'res'; id: number; ok: true; value: WorkerResults[keyof WorkerResults] }
   | { t: 'res'; id: number; ok: false; error: string }
-  | { t: 'cert-req'; id: number; identity: string };
+  | { t: 'cert-req'; id: number; identity: string }
+  /** States up to `seq` are applied (or failed, logged by the worker): the proxy routes by them. */
+  | { t: 'state-applied'; seq: number };

@@ -24,9 +24,13 @@ export function ztLoggerOptions(level: string): LoggerOptions {
   };
 }
 
-/** A logger writing to `dest` (default: stdout, synchronously) in `format`. */
-export function ztLogger(level: string, format: LogFormat, dest?: DestinationStream): Logger {
-  const out = dest ?? pino.destination({ dest: 1, sync: true });
+/**
+ * A logger writing in `format` to `dest`, or else synchronously to file descriptor `fd` (default 1,
+ * stdout). A file descriptor is what a worker thread can be given: every thread writes whole lines
+ * to it, so lines of several threads never interleave.
+ */
+export function ztLogger(level: string, format: LogFormat, dest?: DestinationStream, fd = 1): Logger {
+  const out = dest ?? pino.destination({ dest: fd, sync: true });
   return pino(ztLoggerOptions(level), format === 'json' ? out : plainStream(out));
 }
 
@@ -38,6 +42,7 @@ export function plainLine(json: string): string {
   try {
     rec = JSON.parse(json) as Record<string, unknown>;
   } catch {
+    // Not one of our JSON lines (pino wrote something else): pass it through unchanged.
     return json.endsWith('\n') ? json : `${json}\n`;
   }
   const fields: string[] = [];

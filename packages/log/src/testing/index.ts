@@ -1,0 +1,1 @@
+export { captureLog, type LogCapture } from './capture.ts';
