@@ -10,6 +10,7 @@ import type { FlowContext } from '../context.ts';
 import { canonicalIp } from '../ip.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { baggageHeader, forwardedHeader, newTraceparent } from './headers.ts';
+import { hostResolverFor, needsResolution, resolveRouteHost } from './hostname.ts';
 import { isSelfCall } from './loop.ts';
 import { parseIdentity, routeOutbound, workloadIdentity } from './route.ts';
 
@@ -71,11 +72,15 @@ export async function proxyOutbound(
     );
   }
   const hbonePort = ctx.config.hbonePort ?? DEFAULT_PORTS.inbound;
-  const route = routeOutbound(view, srcWl, dst, {
+  let route = routeOutbound(view, srcWl, dst, {
     network: ctx.config.network,
     trustDomain: ctx.config.trustDomain,
     hbonePort,
   });
+  if (needsResolution(route)) {
+    const resolver = hostResolverFor(ctx.config);
+    route = await resolveRouteHost(route, srcWl, dst, resolver, ctx.config.trustDomain);
+  }
   if (route.kind === 'error') return refuse(ctx, socket, src, dst, route.code, route.message);
 
   const srcId = workloadIdentity(srcWl, ctx.config.trustDomain);
