@@ -37,12 +37,14 @@ export function eligibleEndpoints(
   svc: Service,
   port: number,
   mode: ResolutionMode,
+  reachable?: (w: Workload) => boolean,
 ): Endpoint[] {
   const svcPort = svc.ports.find((p) => p.servicePort === port);
   if (mode === 'standard' && !svcPort) return [];
   return state.endpoints(svc).filter((ep) => {
     const w = ep.workload;
     if (!admitsEndpoint(svc, w)) return false;
+    if (reachable && !reachable(w)) return false;
     if (w.workloadIps.length === 0 && !w.hostname) {
       const inNetwork = (w.network || '') === (source.network || '');
       if (inNetwork || !w.networkGateway) return false;
@@ -105,9 +107,9 @@ export function localityRank(source: Workload, w: Workload, lb: LoadBalancer): n
  * The candidates the load balancer may pick from: all of them without locality preferences
  * (no `loadBalancer`, or mode `Standard`), otherwise those of the best rank present.
  */
-export function bestRanked(source: Workload, svc: Service, eps: readonly Endpoint[]): Endpoint[] {
+export function bestRanked(source: Workload, svc: Service, eps: readonly Endpoint[]): readonly Endpoint[] {
   const lb = svc.loadBalancer;
-  if (!lb || lb.mode === 'Standard') return [...eps];
+  if (!lb || lb.mode === 'Standard') return eps;
   let best = -1;
   let out: Endpoint[] = [];
   for (const ep of eps) {
@@ -165,9 +167,7 @@ export function loadBalance(
   port: number,
   opts: BalanceOptions,
 ): Endpoint | undefined {
-  const reachable = opts.reachable;
-  let eps = eligibleEndpoints(state, source, svc, port, opts.mode);
-  if (reachable) eps = eps.filter((ep) => reachable(ep.workload));
+  const eps = eligibleEndpoints(state, source, svc, port, opts.mode, opts.reachable);
   const candidates = bestRanked(source, svc, eps);
   if (candidates.length === 0) return undefined;
   return (opts.choose ?? chooseByCapacity)(candidates);
@@ -195,10 +195,17 @@ export function selectIp(w: Workload, like: string, families?: Service['ipFamili
  * so a workload on another network is never a candidate: upstream would tunnel through the
  * workload's E/W gateway, or fail the connection when it has none.
  */
-export const onNetwork =
-  (network: string) =>
-  (w: Workload): boolean =>
-    (w.network || '') === (network || '');
+export function onNetwork(network: string): (w: Workload) => boolean {
+  let f = sameNetwork.get(network);
+  if (!f) {
+    const n = network || '';
+    f = (w: Workload) => (w.network || '') === n;
+    sameNetwork.set(network, f);
+  }
+  return f;
+}
+// One predicate per network name (a handful per mesh): routes run per connection.
+const sameNetwork = new Map<string, (w: Workload) => boolean>();
 
 /**
  * A workload by `namespace/hostname`, for a waypoint named by hostname that is no service. As

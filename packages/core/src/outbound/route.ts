@@ -88,7 +88,7 @@ function upstreamFromService(
   const ep = loadBalance(state, source, svc, port, {
     mode: waypointMode ? 'waypoint' : 'standard',
     reachable: onNetwork(opts.network),
-    ...(opts.pick ? { choose: opts.pick } : {}),
+    choose: opts.pick,
   });
   const target = ep && targetPort(ep, port);
   if (!ep || target === undefined) return undefined;
