@@ -59,6 +59,11 @@ export interface ProxyConfig {
    * source, zt connects from the pod's own address.
    */
   originalSource?: boolean;
+  /**
+   * On-demand DNS for workloads known by hostname only: the servers to ask (`ip` or `ip:port`;
+   * default the system's /etc/resolv.conf) and whether to ask for AAAA too (IPV6_ENABLED, default true).
+   */
+  dns?: { servers?: string[]; ipv6?: boolean };
 }
 
 /** The address actually bound for a listener. */

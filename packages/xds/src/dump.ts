@@ -71,7 +71,11 @@ export function dumpService(s: Service, state: ProxyStateView): Json {
   const ports: { [k: string]: Json } = {};
   for (const p of s.ports) ports[String(p.servicePort)] = p.targetPort;
   const endpoints: { [k: string]: Json } = {};
+  // Upstream's service store keeps only the endpoints the health policy admits: unhealthy ones
+  // are left out unless the service's load balancer says AllowAll.
+  const allowAll = s.loadBalancer?.healthPolicy === 'AllowAll';
   for (const ep of state.endpoints(s)) {
+    if (ep.workload.status !== 'Healthy' && !allowAll) continue;
     const port: { [k: string]: Json } = {};
     for (const [sp, tp] of Object.entries(ep.workload.services[`${s.namespace}/${s.hostname}`] ?? {}))
       port[sp] = tp;

@@ -249,11 +249,12 @@ function workload(r: Reader, v: unknown, p: string): Workload {
   const gw = r.gateway(o.networkGateway, `${p}.networkGateway`);
   if (gw) w.networkGateway = gw;
   if (o.locality !== undefined && o.locality !== null) {
+    // As upstream's Locality: all three keys are required (an empty string is a value).
     const l = r.obj(o.locality, `${p}.locality`, ['region', 'zone', 'subzone']);
     w.locality = {
-      region: r.str(l.region, `${p}.locality.region`, ''),
-      zone: r.str(l.zone, `${p}.locality.zone`, ''),
-      subzone: r.str(l.subzone, `${p}.locality.subzone`, ''),
+      region: r.str(l.region, `${p}.locality.region`),
+      zone: r.str(l.zone, `${p}.locality.zone`),
+      subzone: r.str(l.subzone, `${p}.locality.subzone`),
     };
   }
   if (r.bool(o.nativeTunnel, `${p}.nativeTunnel`)) w.nativeTunnel = true;
@@ -315,24 +316,20 @@ function service(r: Reader, v: unknown, p: string): Service {
     s.ipFamilies = r.oneOf(o.ipFamilies, `${p}.ipFamilies`, ['IPv4', 'IPv6', 'Dual']);
   }
   if (o.loadBalancer !== undefined && o.loadBalancer !== null) {
-    const lb = r.obj(o.loadBalancer, `${p}.loadBalancer`, ['routingPreferences', 'mode', 'healthPolicy']);
+    // As upstream's LoadBalancer: routingPreferences, mode and healthPolicy are all required.
+    const lbPath = `${p}.loadBalancer`;
+    const lb = r.obj(o.loadBalancer, lbPath, ['routingPreferences', 'mode', 'healthPolicy']);
+    for (const k of ['routingPreferences', 'mode', 'healthPolicy']) {
+      if (lb[k] === undefined || lb[k] === null)
+        r.fail(`${lbPath}.${k}`, `required field "${k}" is missing (upstream requires it)`);
+    }
     const scopes = ['Region', 'Zone', 'Subzone', 'Node', 'Cluster', 'Network'] as const;
     const out: LoadBalancer = {
       routingPreferences: r
-        .list(lb.routingPreferences, `${p}.loadBalancer.routingPreferences`)
-        .map((x, i) => r.oneOf(x, `${p}.loadBalancer.routingPreferences[${i}]`, scopes)),
-      mode: r.oneOf(
-        lb.mode,
-        `${p}.loadBalancer.mode`,
-        ['Standard', 'Strict', 'Failover', 'Passthrough'],
-        'Standard',
-      ),
-      healthPolicy: r.oneOf(
-        lb.healthPolicy,
-        `${p}.loadBalancer.healthPolicy`,
-        ['OnlyHealthy', 'AllowAll'],
-        'OnlyHealthy',
-      ),
+        .list(lb.routingPreferences, `${lbPath}.routingPreferences`)
+        .map((x, i) => r.oneOf(x, `${lbPath}.routingPreferences[${i}]`, scopes)),
+      mode: r.oneOf(lb.mode, `${lbPath}.mode`, ['Standard', 'Strict', 'Failover', 'Passthrough']),
+      healthPolicy: r.oneOf(lb.healthPolicy, `${lbPath}.healthPolicy`, ['OnlyHealthy', 'AllowAll']),
     };
     s.loadBalancer = out;
   }

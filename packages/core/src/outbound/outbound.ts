@@ -11,6 +11,7 @@ import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { baggageHeader, forwardedHeader, newTraceparent } from './headers.ts';
+import { hostResolverFor, needsResolution, resolveRouteHost } from './hostname.ts';
 import { isSelfCall } from './loop.ts';
 import { parseIdentity, routeOutbound } from './route.ts';
 
@@ -72,11 +73,15 @@ export async function proxyOutbound(
     );
   }
   const hbonePort = ctx.config.hbonePort ?? DEFAULT_PORTS.inbound;
-  const route = routeOutbound(view, srcWl, dst, {
+  let route = routeOutbound(view, srcWl, dst, {
     network: ctx.config.network,
     trustDomain: ctx.config.trustDomain,
     hbonePort,
   });
+  if (needsResolution(route)) {
+    const resolver = hostResolverFor(ctx.config);
+    route = await resolveRouteHost(route, srcWl, dst, resolver, ctx.config.trustDomain);
+  }
   if (route.kind === 'error') return refuse(ctx, socket, src, dst, route.code, route.message);
 
   const srcId = workloadIdentity(srcWl, ctx.config.trustDomain);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ProxyState } from '@zt/xds';
+import { ProxyState, type Service, type Workload } from '@zt/xds';
 import { makeService, makeSnapshot, makeWorkload } from '@zt/xds/testing';
 import { parseIdentity, type Route, type RouteOptions, routeOutbound } from './route.ts';
 
@@ -204,6 +204,141 @@ describe('routeOutbound', () => {
     const view = new ProxyState(makeSnapshot(1, { workloads: [src, v6] }));
     const r = routeOutbound(view, src, { address: 'fd00::5', port: 80 }, opts);
     assert.deepEqual(r.kind === 'hbone' && r.connect, { address: 'fd00::5', port: 15008 });
+  });
+
+  // Load balancing as upstream (state.rs load_balance, proxy/outbound.rs build_request).
+  describe('load balancing', () => {
+    const KEY = 'default/lb.default.svc.cluster.local';
+    const backend = (name: string, ip: string, over: Partial<Workload> = {}) =>
+      makeWorkload({ name, workloadIps: [ip], services: { [KEY]: { 80: 8080 } }, ...over });
+    const lbSvc = (loadBalancer?: Service['loadBalancer'], over: Partial<Service> = {}): Service => ({
+      ...makeService({ name: 'lb', vips: ['10.96.7.7'], ports: { 80: 8080 } }),
+      ...(loadBalancer ? { loadBalancer } : {}),
+      ...over,
+    });
+    const lbRoute = (svc: Service, workloads: Workload[], from: Workload = src, to = '10.96.7.7'): Route =>
+      routeOutbound(
+        new ProxyState(makeSnapshot(1, { workloads: [from, ...workloads], services: [svc] })),
+        from,
+        { address: to, port: 80 },
+        { ...opts, pick: undefined },
+      );
+    const dest = (r: Route) =>
+      r.kind === 'hbone' ? r.workload.name : r.kind === 'tcp' ? r.workload.name : r.kind;
+    const zone = (z: string) => ({ locality: { region: 'r1', zone: z, subzone: '' } });
+    const client = { ...src, ...zone('z1') };
+    const failover: Service['loadBalancer'] = {
+      routingPreferences: ['Region', 'Zone'],
+      mode: 'Failover',
+      healthPolicy: 'OnlyHealthy',
+    };
+
+    test("failover: the source's zone first, the other zone once it has no healthy endpoint", () => {
+      const near = backend('near', '10.0.7.1', zone('z1'));
+      const far = backend('far', '10.0.7.2', zone('z2'));
+      for (let i = 0; i < 20; i++) assert.equal(dest(lbRoute(lbSvc(failover), [near, far], client)), 'near');
+      const sick = { ...near, status: 'Unhealthy' as const };
+      assert.equal(dest(lbRoute(lbSvc(failover), [sick, far], client)), 'far');
+    });
+    test('strict: no endpoint in the source zone is no healthy upstream', () => {
+      const far = backend('far', '10.0.7.2', zone('z2'));
+      const strict = { ...failover, mode: 'Strict' as const } as Service['loadBalancer'];
+      const r = lbRoute(lbSvc(strict), [far], client);
+      assert.equal(r.kind === 'error' && r.code, 'no-healthy-upstream');
+      assert.equal(
+        dest(lbRoute(lbSvc(strict), [far, backend('near', '10.0.7.1', zone('z1'))], client)),
+        'near',
+      );
+    });
+    test('health policy AllowAll routes to an unhealthy endpoint', () => {
+      const sick = backend('sick', '10.0.7.3', { status: 'Unhealthy' });
+      const allowAll: Service['loadBalancer'] = {
+        routingPreferences: [],
+        mode: 'Standard',
+        healthPolicy: 'AllowAll',
+      };
+      assert.equal(dest(lbRoute(lbSvc(allowAll), [sick])), 'sick');
+      assert.equal(dest(lbRoute(lbSvc(), [sick])), 'error');
+    });
+    test('capacity 0 is never picked', () => {
+      const off = backend('off', '10.0.7.4', { capacity: 0 });
+      const on = backend('on', '10.0.7.5', { capacity: 2 });
+      for (let i = 0; i < 20; i++) assert.equal(dest(lbRoute(lbSvc(), [off, on])), 'on');
+    });
+    test('endpoints on another network are not candidates (zt has no network gateway)', () => {
+      // upstream build_request_wrong_network / build_request_failover_to_remote: the remote endpoint
+      // needs an E/W gateway (double HBONE); zt routes locally while it can, and refuses otherwise.
+      const remote = backend('remote', '10.0.7.6', { network: 'remote' });
+      const local = backend('local', '10.0.7.7');
+      const byNetwork: Service['loadBalancer'] = {
+        routingPreferences: ['Network'],
+        mode: 'Failover',
+        healthPolicy: 'OnlyHealthy',
+      };
+      for (let i = 0; i < 20; i++) assert.equal(dest(lbRoute(lbSvc(byNetwork), [remote, local])), 'local');
+      const r = lbRoute(lbSvc(byNetwork), [remote, { ...local, status: 'Unhealthy' }]);
+      assert.equal(r.kind === 'error' && r.code, 'no-healthy-upstream');
+    });
+    test("the service's IP families choose the endpoint address", () => {
+      const dual = backend('dual', '10.0.7.8', { workloadIps: ['10.0.7.8', 'fd00::78'] });
+      const r = lbRoute(lbSvc(undefined, { ipFamilies: 'IPv6' }), [dual]);
+      assert.deepEqual(r.kind === 'hbone' && r.authority, { address: 'fd00::78', port: 8080 });
+    });
+    // upstream build_request_passthrough_svc / _with_waypoint.
+    test('passthrough service: to the original destination, not load balanced', () => {
+      const pt: Service['loadBalancer'] = {
+        routingPreferences: [],
+        mode: 'Passthrough',
+        healthPolicy: 'OnlyHealthy',
+      };
+      const svc = lbSvc(pt, {
+        vips: [
+          { network: '', address: '1.2.3.4' },
+          { network: '', address: '1.5.6.7' },
+        ],
+      });
+      assert.deepEqual(lbRoute(svc, [backend('b', '10.0.7.9')], src, '1.2.3.4'), {
+        kind: 'passthrough',
+        connect: { address: '1.2.3.4', port: 80 },
+      });
+      // No endpoints at all is no error either; without the mode, it is.
+      assert.equal(lbRoute(svc, [], src, '1.5.6.7').kind, 'passthrough');
+      const plain = { ...svc, loadBalancer: undefined };
+      assert.equal(dest(lbRoute(plain, [], src, '1.5.6.7')), 'error');
+    });
+    test('passthrough service with a waypoint: through the waypoint', () => {
+      const pt: Service['loadBalancer'] = {
+        routingPreferences: [],
+        mode: 'Passthrough',
+        healthPolicy: 'OnlyHealthy',
+      };
+      const svc = lbSvc(pt, {
+        vips: [{ network: '', address: '1.2.3.4' }],
+        waypoint: {
+          destination: { kind: 'address', network: '', address: '10.0.9.9' },
+          hboneMtlsPort: 15008,
+        },
+      });
+      const r = lbRoute(svc, [wp], src, '1.2.3.4');
+      assert.equal(r.kind === 'hbone' && r.via, 'service-waypoint');
+      assert.deepEqual(r.kind === 'hbone' && r.connect, { address: '10.0.9.9', port: 15008 });
+      assert.deepEqual(r.kind === 'hbone' && r.authority, { address: '1.2.3.4', port: 80 });
+    });
+    test('waypoint named by hostname that is a workload, not a service (upstream find_hostname)', () => {
+      const wpWl = { ...wp, hostname: 'wp.example.com' };
+      const svc = lbSvc(undefined, {
+        waypoint: {
+          destination: { kind: 'hostname', namespace: 'default', hostname: 'wp.example.com' },
+          hboneMtlsPort: 15008,
+        },
+      });
+      const r = lbRoute(svc, [wpWl, backend('b', '10.0.7.10')]);
+      assert.deepEqual(r.kind === 'hbone' && r.connect, { address: '10.0.9.9', port: 15008 });
+      // Known by hostname only: the address is left for DNS.
+      const byName = { ...wpWl, workloadIps: [] };
+      const r2 = lbRoute(svc, [byName, backend('b', '10.0.7.10')]);
+      assert.deepEqual(r2.kind === 'hbone' && r2.connect, { address: '', port: 15008 });
+    });
   });
 });
 

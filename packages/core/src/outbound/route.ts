@@ -1,8 +1,12 @@
 import { Identity, workloadIdentity } from '@zt/identity';
-import type { Endpoint, GatewayAddress, ProxyStateView, Service, Workload } from '@zt/xds';
+import type { GatewayAddress, ProxyStateView, Service, Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
+import { loadBalance, onNetwork, selectIp, targetPort, workloadByHostname } from './balance.ts';
 
-/** Where an outbound connection goes, decided from the state alone (no I/O). */
+/**
+ * Where an outbound connection goes, decided from the state alone (no I/O). A workload known by
+ * hostname only leaves `connect.address` empty, for DNS to fill (hostname.ts resolveRouteHost).
+ */
 export type Route =
   | {
       kind: 'hbone';
@@ -23,7 +27,12 @@ export type Route =
   | { kind: 'passthrough'; connect: SocketAddr }
   | { kind: 'error'; code: RouteErrorCode; message: string };
 
-export type RouteErrorCode = 'no-healthy-upstream' | 'unknown-waypoint' | 'no-valid-destination';
+export type RouteErrorCode =
+  | 'no-healthy-upstream'
+  | 'unknown-waypoint'
+  | 'no-valid-destination'
+  | 'no-resolved-addresses'
+  | 'empty-resolved-addresses';
 
 export interface RouteOptions {
   network: string;
@@ -31,7 +40,7 @@ export interface RouteOptions {
   trustDomain: string;
   /** Port of the destination zt's HBONE listener (upstream uses its own inbound port). */
   hbonePort: number;
-  /** Picks one of several candidates; injectable so tests are deterministic. */
+  /** Picks one of the best-ranked endpoints (default: at random, by capacity); tests fix it. */
   pick?: <T>(candidates: readonly T[]) => T;
 }
 
@@ -50,17 +59,8 @@ export function parseIdentity(uri: string): Identity {
   return id;
 }
 
-const randomPick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)] as T;
-
 function error(code: RouteErrorCode, message: string): Route {
   return { kind: 'error', code, message };
-}
-
-/** Prefer the IP the client used, else one of the same family, else any. */
-function pickIp(w: Workload, preferred: string | undefined, like: string): string | undefined {
-  if (preferred && w.workloadIps.includes(preferred)) return preferred;
-  const v6 = like.includes(':');
-  return w.workloadIps.find((ip) => ip.includes(':') === v6) ?? w.workloadIps[0];
 }
 
 interface Upstream {
@@ -70,46 +70,33 @@ interface Upstream {
   service?: Service;
 }
 
-function endpointsFor(
-  state: ProxyStateView,
-  svc: Service,
-  port: number,
-  network: string,
-  waypointMode: boolean,
-): Endpoint[] {
-  const svcPort = svc.ports.find((p) => p.servicePort === port);
-  // A service addressed on a port it does not declare is not routable (waypoints excepted).
-  if (!svcPort && !waypointMode) return [];
-  return state.endpoints(svc).filter((ep) => {
-    const w = ep.workload;
-    if (w.status !== 'Healthy' || w.workloadIps.length === 0) return false;
-    if ((w.network || '') !== (network || '')) return false;
-    if (waypointMode) return true;
-    return ep.ports[port] !== undefined || (svcPort?.targetPort ?? 0) > 0;
-  });
-}
-
+// An empty `ip` stands for a workload known by hostname only: the outbound flow resolves it
+// (hostname.ts resolveRouteHost) before dialling.
 function upstreamFromService(
   state: ProxyStateView,
+  source: Workload,
   svc: Service,
   port: number,
   like: string,
   opts: RouteOptions,
   waypointMode: boolean,
 ): Upstream | undefined {
-  const eps = endpointsFor(state, svc, port, opts.network, waypointMode);
-  if (eps.length === 0) return undefined;
-  const ep = (opts.pick ?? randomPick)(eps);
-  const svcTarget = svc.ports.find((p) => p.servicePort === port)?.targetPort ?? 0;
-  const target = ep.ports[port] ?? (svcTarget > 0 ? svcTarget : port);
-  const ip = pickIp(ep.workload, undefined, like);
-  if (!ip) return undefined;
+  const ep = loadBalance(state, source, svc, port, {
+    mode: waypointMode ? 'waypoint' : 'standard',
+    reachable: onNetwork(opts.network),
+    choose: opts.pick,
+  });
+  const target = ep && targetPort(ep, port);
+  if (!ep || target === undefined) return undefined;
+  const ip = selectIp(ep.workload, like, svc.ipFamilies) ?? '';
+  if (!ip && !ep.workload.hostname) return undefined;
   return { workload: ep.workload, ip, port: target, service: svc };
 }
 
 /** A waypoint referenced by address (a workload or a VIP) or by service hostname. */
 function resolveWaypoint(
   state: ProxyStateView,
+  source: Workload,
   gw: GatewayAddress,
   target: SocketAddr,
   opts: RouteOptions,
@@ -119,12 +106,16 @@ function resolveWaypoint(
     const w = state.workloadByAddress(d.network, d.address);
     if (w) return { workload: w, ip: d.address, port: gw.hboneMtlsPort };
     const svc = state.serviceByVip(d.network, d.address);
-    if (svc) return upstreamFromService(state, svc, gw.hboneMtlsPort, target.address, opts, true);
+    if (svc) return upstreamFromService(state, source, svc, gw.hboneMtlsPort, target.address, opts, true);
     return undefined;
   }
   const svc = state.serviceByHostname(d.namespace, d.hostname);
-  if (!svc) return undefined;
-  return upstreamFromService(state, svc, gw.hboneMtlsPort, target.address, opts, true);
+  if (svc) return upstreamFromService(state, source, svc, gw.hboneMtlsPort, target.address, opts, true);
+  // As upstream's find_hostname: no such service, then a workload of that hostname.
+  const w = workloadByHostname(state, d.namespace, d.hostname);
+  if (!w) return undefined;
+  const ip = selectIp(w, target.address) ?? '';
+  return ip || w.hostname ? { workload: w, ip, port: gw.hboneMtlsPort } : undefined;
 }
 
 function waypointRoute(
@@ -182,7 +173,7 @@ export function routeOutbound(
   let us: Upstream | undefined;
   if (service) {
     if (service.waypoint) {
-      const wp = resolveWaypoint(state, service.waypoint, target, opts);
+      const wp = resolveWaypoint(state, source, service.waypoint, target, opts);
       if (!wp)
         return error(
           'unknown-waypoint',
@@ -190,7 +181,9 @@ export function routeOutbound(
         );
       return waypointRoute('service-waypoint', { ...wp, service }, target, service, opts);
     }
-    us = upstreamFromService(state, service, target.port, target.address, opts, false);
+    // A passthrough service is not load balanced: the connection goes where the client sent it.
+    if (service.loadBalancer?.mode === 'Passthrough') return { kind: 'passthrough', connect: target };
+    us = upstreamFromService(state, source, service, target.port, target.address, opts, false);
     if (!us) {
       return error(
         'no-healthy-upstream',
@@ -202,7 +195,7 @@ export function routeOutbound(
     if (!w) return { kind: 'passthrough', connect: target };
     us = { workload: w, ip: target.address, port: target.port };
     if (w.waypoint && !isFromWaypoint(state, w, source)) {
-      const wp = resolveWaypoint(state, w.waypoint, target, opts);
+      const wp = resolveWaypoint(state, source, w.waypoint, target, opts);
       if (!wp) return error('unknown-waypoint', `waypoint of workload ${w.namespace}/${w.name} not found`);
       return waypointRoute('workload-waypoint', wp, target, undefined, opts);
     }

@@ -1,2 +1,3 @@
 export { TestCa, testCaCertSource } from './certs.ts';
+export { type DnsAnswer, startDnsServer, type TestDnsServer } from './dns.ts';
 export { type Mesh, type MeshOptions, socksDial, startLoopbackMesh } from './mesh.ts';
