@@ -51,6 +51,8 @@ export interface ProxyConfig {
    * source, zt connects from the pod's own address.
    */
   originalSource?: boolean;
+  /** ZT_RECENT_CONNECTIONS: closed connections each thread keeps for the admin page (default 500, 0: none). */
+  recentConnections?: number;
   /** pino level for the proxy's (and access) logs in workers. */
   logLevel?: string;
   /** LOG_FORMAT of the workers' lines (default plain, as upstream). */

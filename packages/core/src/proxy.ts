@@ -7,6 +7,7 @@ import { ProxyState } from '@zt/xds';
 import type { Logger } from 'pino';
 import { formatAddr, type SocketAddr } from './addr.ts';
 import { MemoryRelease } from './conn/memory-release.ts';
+import { DEFAULT_RECENT_CONNECTIONS, RecentConnections, type RecentDump } from './conn/recent.ts';
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
 import type { FlowContext, SocketOps } from './context.ts';
 import { localWorkloadAt, serveTunnel } from './inbound/hbone.ts';
@@ -64,7 +65,12 @@ export class ProxyEngine {
           () => this.#registry.size,
         )
       : undefined;
-    this.#registry = new ConnectionRegistry(deps.log, deps.idPrefix ?? '', this.#memory);
+    this.#registry = new ConnectionRegistry(
+      deps.log,
+      deps.idPrefix ?? '',
+      this.#memory,
+      new RecentConnections(config.recentConnections ?? DEFAULT_RECENT_CONNECTIONS),
+    );
     this.#view = (deps.viewOf ?? ((s) => new ProxyState(s)))(EMPTY);
     this.#pool = new HbonePool({
       certs: deps.certs,
@@ -334,6 +340,11 @@ export class ProxyEngine {
 
   connections(): ConnectionInfo[] {
     return this.#registry.list();
+  }
+
+  /** The connections that closed lately, and the denials among them, newest first. */
+  recent(): RecentDump {
+    return this.#registry.recent?.dump() ?? { closed: [], denials: [], capacity: 0 };
   }
 
   get liveConnections(): number {

@@ -84,6 +84,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
       dst: { ...target, workload: `${dstWl.namespace}/${dstWl.name}`, identity: dstId },
       verdict: decision.allowed ? 'allow' : 'deny',
       ...(decision.policy ? { policy: decision.policy } : {}),
+      ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
     },
     labels: {
       reporter: 'destination',

@@ -62,6 +62,7 @@ export async function servePlaintext(ctx: FlowContext, socket: Socket): Promise<
       },
       verdict: decision.allowed ? 'allow' : 'deny',
       ...(decision.policy ? { policy: decision.policy } : {}),
+      ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
     },
     labels: { reporter: 'destination', ...(srcWl ? { source: srcWl } : {}), destination: dstWl, mtls: false },
   });

@@ -32,6 +32,7 @@ export function recheckInbound(ctx: FlowContext): number {
     t.info.verdict = 'deny';
     const policy = 'policy' in decision ? decision.policy : undefined;
     if (policy) t.info.policy = policy;
+    if ('rule' in decision && decision.rule !== undefined) t.info.rule = decision.rule;
     ctx.log.info(
       { id: t.info.id, policy, reason: decision.reason },
       'closing connection no longer allowed after a policy change',
