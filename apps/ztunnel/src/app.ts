@@ -21,6 +21,7 @@ import {
   XdsClient,
 } from '@zt/xds';
 import type { Config } from './config.ts';
+import { wireOps } from './ops.ts';
 import {
   createLogger,
   type Logging,
@@ -153,6 +154,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     },
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
+    recentConnections: config.recentConnections,
     logLevel: pinoLevelFor(parseLogFilter(config.logLevel), ['proxy', 'access']),
     logFormat: config.logFormat,
   });
@@ -251,6 +253,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     client.start();
   }
 
+  const ops = wireOps({ config, version: VERSION, dataPlane, store, readiness, xds, inpod });
   let shuttingDown: Promise<void> | undefined;
   const servers = {
     readiness: await startReadinessServer({
@@ -282,12 +285,14 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
         config: { ...config, caHeaders: redact(config.caHeaders), xdsHeaders: redact(config.xdsHeaders) },
       }),
       connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
+      ...ops.admin,
       logging,
       shutdown: () => void shutdown('admin /quitquitquit'),
       logger: log,
     }),
   };
 
+  ops.serversStarted(servers);
   const bound = await dataPlane.start();
   proxyReady();
   for (const b of bound)

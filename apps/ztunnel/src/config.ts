@@ -66,6 +66,8 @@ export interface Config {
   inpodMark: number;
   /** ENABLE_ORIG_SRC: in-pod inbound connects to the app from the client's IP (default: best effort). */
   enableOriginalSource: boolean;
+  /** zt extension ZT_RECENT_CONNECTIONS: closed connections each data-plane thread keeps for the admin page. */
+  recentConnections: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -216,5 +218,6 @@ export function loadConfig(env: Env = process.env): Config {
     inpodUds: str(env, 'INPOD_UDS') ?? '/var/run/ztunnel/ztunnel.sock',
     inpodMark: int(env, 'INPOD_MARK', 1337, 0, 2 ** 32 - 1),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
+    recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
   };
 }

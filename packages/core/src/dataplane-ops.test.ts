@@ -87,7 +87,7 @@ describe('profiles of the data-plane threads', () => {
   after(() => mesh?.close());
 
   test('each worker profiles itself through its own inspector session', async () => {
-    assert.equal(mesh.b.workerCount, 2);
+    assert.deepEqual(mesh.b.workerIndexes(), [0, 1]);
     // Traffic while the profiles run, so node B's workers have proxy code on their stacks.
     let traffic = true;
     const load = (async () => {

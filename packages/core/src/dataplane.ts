@@ -236,9 +236,9 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     return dumps.filter((d) => d !== null);
   }
 
-  /** Worker threads running now (0 in in-process mode). */
-  get workerCount(): number {
-    return this.#inproc ? 0 : this.#live().length;
+  /** Indexes of the worker threads running now (none in in-process mode). */
+  workerIndexes(): number[] {
+    return this.#inproc ? [] : this.#live().map((s) => s.index);
   }
 
   /**
