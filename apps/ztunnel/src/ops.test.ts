@@ -8,7 +8,7 @@ import { type Lab, startLab } from './testing/lab.ts';
 
 let lab: Lab;
 before(async () => {
-  lab = await startLab({ prefix: '127.0.43', workers: 2 });
+  lab = await startLab({ prefix: '127.0.63', workers: 2 });
 });
 after(() => lab?.close());
 
@@ -23,12 +23,12 @@ test('/status: the process, its listeners and servers, the xDS stream', async ()
   assert.equal(s.ready, true);
   assert.equal(s.workers, 2);
   assert.deepEqual(s.listeners.map((l) => `${l.kind}@${l.address}:${l.port}`).sort(), [
-    'inbound@127.0.43.2:15008',
-    'inboundPlaintext@127.0.43.2:15006',
-    'outbound@127.0.43.2:15001',
-    'socks5@127.0.43.2:15080',
+    'inbound@127.0.63.2:15008',
+    'inboundPlaintext@127.0.63.2:15006',
+    'outbound@127.0.63.2:15001',
+    'socks5@127.0.63.2:15080',
   ]);
-  assert.deepEqual(s.servers.admin, { host: '127.0.43.2', port: 15000 });
+  assert.deepEqual(s.servers.admin, { host: '127.0.63.2', port: 15000 });
   assert.equal(s.servers.metrics?.port, 15020);
   assert.equal(s.xds.mode, 'istiod');
   if (s.xds.mode === 'istiod') {

@@ -19,7 +19,7 @@ let trafficDone: Promise<void> = Promise.resolve();
 
 before(async () => {
   if (skip) return;
-  lab = await startLab({ prefix: '127.0.42' });
+  lab = await startLab({ prefix: '127.0.62' });
   const l = lab;
   traffic = true;
   trafficDone = (async () => {
@@ -75,8 +75,8 @@ test('during traffic, the page shows a denial with its rule and a successful con
   await page.locator('#denials tbody tr.deny').first().waitFor({ timeout: 15_000 });
   const [denial] = await rows(page, 'denials');
   assert.equal(denial?.[1], 'spiffe://cluster.local/ns/untrusted/sa/intruder');
-  assert.match(denial?.[2] ?? '', /^untrusted\/intruder \(127\.0\.42\.11:\d+\)$/);
-  assert.equal(denial?.[3], 'backend/echo (127.0.42.20:8080)');
+  assert.match(denial?.[2] ?? '', /^untrusted\/intruder \(127\.0\.62\.11:\d+\)$/);
+  assert.equal(denial?.[3], 'backend/echo (127.0.62.20:8080)');
   assert.equal(denial?.[4], 'policy backend/deny-untrusted, rule 0: namespaces=untrusted');
 
   await page.locator('#recent tbody tr.allow').first().waitFor({ timeout: 15_000 });

@@ -30,7 +30,7 @@ export interface LabNode {
 }
 
 export interface LabOptions {
-  /** The file's own /24, e.g. `127.0.41`. */
+  /** The file's own /24, e.g. `127.0.61`. */
   prefix: string;
   /** Data-plane worker threads per node (default 1). */
   workers?: number;
