@@ -42,7 +42,21 @@ test('names are read, read by prefix, ignored, misspelled, unknown, or none of z
     suggestion: 'ZTUNNEL_WORKER_THREADS',
   });
   assert.deepEqual(classifyVariable('ZT_FROBNICATE'), { t: 'unknown' });
-  for (const name of ['PATH', 'HOME', 'HOSTNAME', 'NODE_VERSION', 'KUBERNETES_PORT', 'ISTIOD_SERVICE_HOST'])
+  assert.deepEqual(classifyVariable('ZT_ADMN_PORT'), { t: 'misspelled', suggestion: 'ZT_ADMIN_PORT' });
+  // Kubernetes' service links of a Service named ztunnel or xds look like ours but are not.
+  for (const name of [
+    'PATH',
+    'HOME',
+    'HOSTNAME',
+    'NODE_VERSION',
+    'KUBERNETES_PORT',
+    'ISTIOD_SERVICE_HOST',
+    'ZTUNNEL_SERVICE_HOST',
+    'ZTUNNEL_SERVICE_PORT_HTTP_MONITORING',
+    'ZTUNNEL_PORT',
+    'ZTUNNEL_PORT_15020_TCP_ADDR',
+    'XDS_PORT_15012_TCP',
+  ])
     assert.deepEqual(classifyVariable(name), { t: 'other' }, name);
   // ISTIO_META_ with nothing after it is no metadata key.
   assert.notEqual(classifyVariable('ISTIO_META_').t, 'prefix');

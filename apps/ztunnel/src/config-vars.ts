@@ -112,6 +112,10 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
 /** Prefixes of names that can only be meant for zt: an unknown one there is a mistake. */
 const OWN_PREFIXES = ['ZT_', 'ZTUNNEL_', 'INPOD_', 'XDS_', 'CA_', 'POOL_', 'HTTP2_', 'SECRET_', 'LOCAL_XDS'];
 
+/** What Kubernetes injects for each Service of the namespace (service links): never zt's. */
+const SERVICE_LINK =
+  /_SERVICE_HOST$|_SERVICE_PORT(?:_[A-Z0-9_]+)?$|_PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?$/;
+
 const READ = new Map(READ_VARIABLES.map((v) => [v.name, v]));
 const IGNORED = new Map(IGNORED_UPSTREAM.map((v) => [v.name, v]));
 
@@ -136,6 +140,7 @@ export function classifyVariable(name: string): VariableClass {
   if (ignored) return { t: 'ignored', variable: ignored };
   const suggestion = closest(name);
   if (suggestion) return { t: 'misspelled', suggestion };
+  if (SERVICE_LINK.test(name)) return { t: 'other' };
   if (OWN_PREFIXES.some((p) => name.startsWith(p))) return { t: 'unknown' };
   return { t: 'other' };
 }
