@@ -3,13 +3,15 @@
 import { connect as h2connect } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { ZtError } from '@zt/errors';
 
-export class ProbeError extends Error {
+/** A probe step failed: `ERR_ZT_DOCTOR_TCP`, `_TLS` or `_HBONE`; the check turns it into its fix. */
+export class ProbeError extends ZtError {
   /** Which step failed. */
   readonly step: 'tcp' | 'tls' | 'hbone';
   readonly errno: string | undefined;
   constructor(step: 'tcp' | 'tls' | 'hbone', message: string, errno?: string) {
-    super(message);
+    super(`ERR_ZT_DOCTOR_${step.toUpperCase()}`, message);
     this.name = 'ProbeError';
     this.step = step;
     this.errno = errno;

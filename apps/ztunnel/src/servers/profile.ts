@@ -28,27 +28,34 @@ export function profileFileName(thread: Thread, ext: 'cpuprofile' | 'heapsnapsho
   return `${thread === 'main' ? 'main' : `worker-${thread}`}.${ext}`;
 }
 
-class BadRequest extends Error {}
+/** A parsed parameter, or why it is refused (a 400's body). */
+type Parsed<T> = { ok: true; value: T } | { ok: false; why: string };
 
-function parseThread(value: string | null, workers: readonly number[], fallback: string): Thread | 'all' {
+function parseThread(
+  value: string | null,
+  workers: readonly number[],
+  fallback: string,
+): Parsed<Thread | 'all'> {
   const v = value ?? fallback;
-  if (v === 'main' || v === 'all') return v;
-  if (/^\d+$/.test(v) && workers.includes(Number(v))) return Number(v);
-  throw new BadRequest(
-    `invalid thread "${v}": expected ${fallback === 'all' ? 'all, ' : ''}main${
+  if (v === 'main' || v === 'all') return { ok: true, value: v };
+  if (/^\d+$/.test(v) && workers.includes(Number(v))) return { ok: true, value: Number(v) };
+  return {
+    ok: false,
+    why: `invalid thread "${v}": expected ${fallback === 'all' ? 'all, ' : ''}main${
       workers.length ? ` or a worker index (${workers.join(', ')})` : ' (no worker threads run)'
     }\n`,
-  );
+  };
 }
 
-function parseSeconds(value: string | null): number {
-  if (value === null) return DEFAULT_PROFILE_SECONDS;
+function parseSeconds(value: string | null): Parsed<number> {
+  if (value === null) return { ok: true, value: DEFAULT_PROFILE_SECONDS };
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_PROFILE_SECONDS)
-    throw new BadRequest(
-      `invalid seconds "${value}": expected a whole number from 1 to ${MAX_PROFILE_SECONDS}\n`,
-    );
-  return n;
+    return {
+      ok: false,
+      why: `invalid seconds "${value}": expected a whole number from 1 to ${MAX_PROFILE_SECONDS}\n`,
+    };
+  return { ok: true, value: n };
 }
 
 /** The two endpoints, sharing one lock. */
@@ -66,15 +73,12 @@ export class ProfileEndpoints {
   }
 
   async cpuprofile(res: ServerResponse, url: URL): Promise<void> {
-    let seconds: number;
-    let thread: Thread | 'all';
-    try {
-      seconds = parseSeconds(url.searchParams.get('seconds'));
-      thread = parseThread(url.searchParams.get('thread'), this.#profiler.workers(), 'all');
-    } catch (e) {
-      if (e instanceof BadRequest) return send(res, 400, e.message);
-      throw e;
-    }
+    const sp = parseSeconds(url.searchParams.get('seconds'));
+    if (!sp.ok) return send(res, 400, sp.why);
+    const tp = parseThread(url.searchParams.get('thread'), this.#profiler.workers(), 'all');
+    if (!tp.ok) return send(res, 400, tp.why);
+    const seconds = sp.value;
+    const thread = tp.value;
     const threads: Thread[] = thread === 'all' ? ['main', ...this.#profiler.workers()] : [thread];
     await this.#exclusive(
       res,
@@ -99,16 +103,11 @@ export class ProfileEndpoints {
   }
 
   async heapsnapshot(res: ServerResponse, url: URL): Promise<void> {
-    let thread: Thread;
-    try {
-      const t = parseThread(url.searchParams.get('thread'), this.#profiler.workers(), 'main');
-      if (t === 'all')
-        throw new BadRequest('a heap snapshot covers one thread: thread=main or a worker index\n');
-      thread = t;
-    } catch (e) {
-      if (e instanceof BadRequest) return send(res, 400, e.message);
-      throw e;
-    }
+    const tp = parseThread(url.searchParams.get('thread'), this.#profiler.workers(), 'main');
+    if (!tp.ok) return send(res, 400, tp.why);
+    if (tp.value === 'all')
+      return send(res, 400, 'a heap snapshot covers one thread: thread=main or a worker index\n');
+    const thread = tp.value;
     await this.#exclusive(res, `heap snapshot of thread ${thread}`, async () => {
       const stream = await this.#profiler.heap(thread);
       if (!stream) return send(res, 410, `thread ${thread} is gone\n`);

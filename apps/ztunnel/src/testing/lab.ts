@@ -4,7 +4,7 @@
 // each node's address. Like the demo: node-a holds the clients (sleep in frontend, intruder in
 // untrusted), node-b an echo pod in backend, and backend/deny-untrusted denies namespace untrusted.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,23 @@ async function startNode(name: string, ip: string, env: Record<string, string>):
   }
 }
 
+async function listening(host: string, port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} 10 s after zt was ready`);
+    await sleep(50);
+  }
+}
+
 export async function startLab(opts: LabOptions): Promise<Lab> {
   const p = opts.prefix;
   const ip = { client: `${p}.10`, intruder: `${p}.11`, echo: `${p}.20` };
@@ -174,6 +191,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   }
   const a = sa.value;
   const b = sb.value;
+  // Ready means synced; the pods' own listeners follow the state a moment later.
+  for (const pod of Object.values(ip)) await listening(pod, 15008);
   return {
     prefix: p,
     ca,
