@@ -16,6 +16,7 @@ import { recordBuildInfo } from '@zt/metrics';
 import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/xds';
 import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
 import { type Config, ConfigError } from './config.ts';
+import { wireOps } from './ops.ts';
 import { podNetnsMap } from './pod-netns.ts';
 import {
   buildConfigDump,
@@ -142,6 +143,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     },
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
+    recentConnections: config.recentConnections,
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 
@@ -219,6 +221,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     client.start();
   }
 
+  const ops = wireOps({ config, version: VERSION, dataPlane, store, readiness, xds, inpod });
   let shuttingDown: Promise<void> | undefined;
   const servers = {
     readiness: await startReadinessServer({
@@ -247,12 +250,14 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
           connections: () => dataPlane.connections(),
         }),
       connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
+      ...ops.admin,
       logging,
       shutdown: () => void shutdown('admin /quitquitquit'),
       logger: log,
     }),
   };
 
+  ops.serversStarted(servers);
   const bound = await dataPlane.start();
   proxyReady();
   for (const b of bound)

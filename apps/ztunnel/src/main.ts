@@ -2,6 +2,12 @@
 import { startZtunnel } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
+// `zt doctor ...`: check a running zt and its surroundings instead of starting one.
+if (process.argv[2] === 'doctor') {
+  const { doctorMain } = await import('./doctor/cli.ts');
+  process.exit(await doctorMain(process.argv.slice(3)));
+}
+
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '@zt/errors';
@@ -6,8 +7,10 @@ import { type CertSource, Identity } from '@zt/identity';
 import { defaultLogging, type Logger, type Logging } from '@zt/log';
 import { counter, type MetricsSnapshot, registry, WorkerMetrics } from '@zt/metrics';
 import type { ProxyStateView, StateSnapshot } from '@zt/xds';
+import type { RecentDump } from './conn/recent.ts';
 import { nativeSocketOps } from './native.ts';
 import { type BoundListener, DEFAULT_DRAIN_DEADLINE_MS, type ProxyConfig } from './options.ts';
+import type { CpuProfile } from './profile.ts';
 import { ProxyEngine } from './proxy.ts';
 import type { ConnectionInfo } from './types.ts';
 import { toWire } from './worker/certs.ts';
@@ -304,6 +307,41 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
       ),
     );
     return lists.flat();
+  }
+
+  /** Each thread's recently closed connections and denials (one dump per worker, newest first). */
+  async recentConnections(): Promise<RecentDump[]> {
+    if (this.#inproc) return [this.#inproc.recent()];
+    const dumps = await Promise.all(
+      this.#live().map((s) => this.#request(s, { t: 'recent' }).catch(() => null)),
+    );
+    return dumps.filter((d) => d !== null);
+  }
+
+  /** Indexes of the worker threads running now (none in in-process mode). */
+  workerIndexes(): number[] {
+    return this.#inproc ? [] : this.#live().map((s) => s.index);
+  }
+
+  /**
+   * CPU profiles of worker threads, each taken by the worker's own inspector session for `seconds`:
+   * every live worker, or the one at `index`. Empty in in-process mode (profile this thread instead).
+   */
+  async cpuProfiles(seconds: number, index?: number): Promise<{ worker: number; profile: CpuProfile }[]> {
+    if (this.#inproc) return [];
+    const slots = this.#live().filter((s) => index === undefined || s.index === index);
+    return Promise.all(
+      slots.map(async (s) => ({
+        worker: s.index,
+        profile: await this.#request(s, { t: 'cpuprofile', seconds }),
+      })),
+    );
+  }
+
+  /** A V8 heap snapshot of worker `index` (Node's Worker.getHeapSnapshot), or undefined if none runs. */
+  async heapSnapshot(index: number): Promise<Readable | undefined> {
+    const slot = this.#inproc ? undefined : this.#live().find((s) => s.index === index);
+    return slot?.worker.getHeapSnapshot();
   }
 
   /**

@@ -6,6 +6,12 @@ export {
   policyKey,
   policyMatches,
 } from './authz/authorize.ts';
+export {
+  type ClosedConnection,
+  DEFAULT_RECENT_CONNECTIONS,
+  RecentConnections,
+  type RecentDump,
+} from './conn/recent.ts';
 export type { SocketOps } from './context.ts';
 export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
 export {
@@ -29,5 +35,6 @@ export {
   DEFAULT_SOCKS5_PORT,
 } from './options.ts';
 export { type Route, type RouteOptions, routeOutbound } from './outbound/route.ts';
+export { type CpuProfile, takeCpuProfile } from './profile.ts';
 export { type ProxyDeps, ProxyEngine } from './proxy.ts';
 export type { ConnectionInfo } from './types.ts';

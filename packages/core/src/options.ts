@@ -64,6 +64,8 @@ export interface ProxyConfig {
    * default the system's /etc/resolv.conf) and whether to ask for AAAA too (IPV6_ENABLED, default true).
    */
   dns?: { servers?: string[]; ipv6?: boolean };
+  /** ZT_RECENT_CONNECTIONS: closed connections each thread keeps for the admin page (default 500, 0: none). */
+  recentConnections?: number;
 }
 
 /** The address actually bound for a listener. */

@@ -6,6 +6,7 @@ import type { ProxyStateView, StateSnapshot, Workload } from '@zt/xds';
 import { ProxyState, socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from './addr.ts';
 import { MemoryRelease } from './conn/memory-release.ts';
+import { DEFAULT_RECENT_CONNECTIONS, RecentConnections, type RecentDump } from './conn/recent.ts';
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
 import type { FlowContext, SocketOps } from './context.ts';
 import {
@@ -82,6 +83,7 @@ export class ProxyEngine {
       deps.accessLog ?? deps.log.child({ scope: 'access' }),
       deps.idPrefix ?? '',
       this.#memory,
+      new RecentConnections(config.recentConnections ?? DEFAULT_RECENT_CONNECTIONS),
     );
     this.#view = (deps.viewOf ?? ((s) => new ProxyState(s)))(EMPTY);
     this.#pool = new HbonePool({
@@ -348,6 +350,11 @@ export class ProxyEngine {
 
   connections(): ConnectionInfo[] {
     return this.#registry.list();
+  }
+
+  /** The connections that closed lately, and the denials among them, newest first. */
+  recent(): RecentDump {
+    return this.#registry.recent?.dump() ?? { closed: [], denials: [], capacity: 0 };
   }
 
   get liveConnections(): number {

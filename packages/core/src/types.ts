@@ -13,4 +13,6 @@ export interface ConnectionInfo {
   bytesReceived: number;
   verdict: 'allow' | 'deny' | 'none';
   policy?: string;
+  /** Index of the policy's rule that matched (with `policy`). */
+  rule?: number;
 }

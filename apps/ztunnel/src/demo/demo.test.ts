@@ -28,4 +28,6 @@ test('the local mesh demo carries mTLS traffic end to end and enforces the deny 
     /spiffe:\/\/cluster\.local\/ns\/frontend\/sa\/sleep -> spiffe:\/\/cluster\.local\/ns\/backend\/sa\/echo/,
   );
   assert.match(out, /PASS: traffic crossed the mesh/);
+  // The demo runs zt doctor once against node-a: every check passes (in-pod mode is off).
+  assert.match(out, /zt doctor on node-a \(exit 0\)\n(?: {2}.*\n)*? {2}6 checks: 5 passed, 1 skipped\n/);
 });

@@ -177,7 +177,7 @@ for (const n of NODES) {
   say(`${bold(n.name)} ready`);
   say(`  metrics: http://${n.ip}:15020/metrics`);
   say(`  hbone: ${n.ip}:15008`);
-  say(`  admin: http://${n.ip}:15000/  (live connections)`);
+  say(`  admin: http://${n.ip}:15000/  (live and recent connections, denials, profiling)`);
 }
 
 // --- traffic -----------------------------------------------------------------------------------------
@@ -254,6 +254,22 @@ async function trafficRound(): Promise<void> {
   }
 }
 
+/** `zt doctor` against node-a, once, as an operator would run it: one verdict per check. */
+async function doctor(): Promise<void> {
+  const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+  const d = spawn(
+    process.execPath,
+    ['--conditions=zt-source', main, 'doctor', '--admin', `http://${NODES[0].ip}:15000`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  d.stdout.on('data', (b: Buffer) => (out += b));
+  d.stderr.on('data', (b: Buffer) => (out += b));
+  const code = await new Promise<number | null>((resolve) => d.once('exit', resolve));
+  say(bold(`zt doctor on node-a (exit ${code})`));
+  for (const line of out.trimEnd().split('\n')) say(`  ${line}`);
+}
+
 let stopping = false;
 async function stop(code: number): Promise<never> {
   stopping = true;
@@ -279,6 +295,7 @@ const started = Date.now();
 say(bold(`traffic: every second${durationS ? ` for ${durationS} s` : ' until Ctrl-C'}`));
 while (!stopping && (durationS === undefined || Date.now() - started < durationS * 1000)) {
   await trafficRound();
+  if (round === 1 && !stopping) await doctor();
   await new Promise((r) => setTimeout(r, 1000));
 }
 

@@ -1,6 +1,8 @@
 // The admin home page. Static HTML lists the endpoints; the script polls `/connections` every second
 // and renders each connection with textContent only, so no value from the data plane is ever parsed
 // as HTML. The CSP below forbids inline script, so even a missed escape could not run code.
+// The closed connections, denials and filters are traffic-page.ts's, fed by the same poll.
+import { TRAFFIC_FILTERS_HTML, TRAFFIC_SECTIONS_HTML } from './traffic-page.ts';
 
 export const ADMIN_PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'";
@@ -10,6 +12,13 @@ const ENDPOINTS: readonly (readonly [string, string])[] = [
   ['config_dump', 'dump the current ztunnel configuration'],
   ['logging', 'query (GET or POST) or change (POST ?level=) logging levels'],
   ['connections', 'the live connections as JSON'],
+  ['connections?recent=1', 'the live and recently closed connections, denials and identity pairs as JSON'],
+  ['status', "zt's process, listeners, xDS and in-pod state as JSON (what zt doctor reads)"],
+  [
+    'debug/cpuprofile',
+    'V8 CPU profiles; params: seconds (1-300, default 10), thread (all, main or a worker)',
+  ],
+  ['debug/heapsnapshot', 'a V8 heap snapshot; param: thread (main or a worker index)'],
 ];
 
 export function escapeHtml(s: string): string {
@@ -42,7 +51,7 @@ tr.deny td { background: #fde8e8; }
 </head>
 <body>
 <h1>zt admin</h1>
-<h2>Live connections <span id="count" class="muted"></span></h2>
+${TRAFFIC_FILTERS_HTML}<h2>Live connections <span id="count" class="muted"></span></h2>
 <p id="status" class="muted">loading&hellip;</p>
 <table id="connections">
 <thead><tr>
@@ -51,13 +60,14 @@ tr.deny td { background: #fde8e8; }
 </tr></thead>
 <tbody></tbody>
 </table>
-<h2>Endpoints</h2>
+${TRAFFIC_SECTIONS_HTML}<h2>Endpoints</h2>
 <table>
 <thead><tr><th>path</th><th>what</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>
+<script src="traffic.js"></script>
 <script src="dashboard.js"></script>
 </body>
 </html>
@@ -126,9 +136,10 @@ export const ADMIN_PAGE_SCRIPT = `'use strict';
     tbody.replaceChildren.apply(tbody, rows);
     count.textContent = '(' + view.connections.length + ')';
     status.textContent = 'updated ' + new Date(view.now).toLocaleTimeString();
+    if (window.ztTraffic) window.ztTraffic.render(view);
   }
   function poll() {
-    fetch('connections', { cache: 'no-store' })
+    fetch('connections' + (window.ztTraffic ? window.ztTraffic.query() : ''), { cache: 'no-store' })
       .then(function (r) {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();

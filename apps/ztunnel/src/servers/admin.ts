@@ -6,6 +6,16 @@ import { type ConfigDumpProvider, redactPrivateKeys } from './config-dump.ts';
 import type { ConnectionsProvider, ConnectionsView } from './connections.ts';
 import { AdminNotLoopbackError } from './errors.ts';
 import { drain, methodNotAllowed, type RunningServer, send, serve } from './http.ts';
+import { ProfileEndpoints, type Profiler } from './profile.ts';
+import type { StatusProvider } from './status.ts';
+import {
+  matchesFilter,
+  parseFilter,
+  type RecentProvider,
+  type RuleDescriber,
+  trafficView,
+} from './traffic.ts';
+import { TRAFFIC_PAGE_SCRIPT } from './traffic-page.ts';
 
 export const ADMIN_PORT = 15000;
 
@@ -20,6 +30,14 @@ export interface AdminServerOptions {
   connections: ConnectionsProvider;
   /** What `/logging` reads and changes: the app's Logging (every thread follows it). */
   logging: LogLevelControl;
+  /** The closed connections and denials for `/connections?recent=1` (none when absent). */
+  recent?: RecentProvider;
+  /** Words for a policy's rule, shown beside the denials it caused. */
+  describeRule?: RuleDescriber;
+  /** `/status`: what `zt doctor` reads (404 when absent). */
+  status?: StatusProvider;
+  /** `/debug/cpuprofile` and `/debug/heapsnapshot` (404 when absent). */
+  profiler?: Profiler;
   /** Called once by `POST /quitquitquit`, after the response is sent. */
   shutdown: () => void | Promise<void>;
   logger?: Logger;
@@ -53,6 +71,7 @@ export function startAdminServer(opts: AdminServerOptions): Promise<RunningServe
   if (!isLoopback(host)) return Promise.reject(new AdminNotLoopbackError(host));
   let shuttingDown = false;
   const log = opts.logger;
+  const profiles = opts.profiler ? new ProfileEndpoints(opts.profiler) : undefined;
 
   return serve(
     'admin',
@@ -68,11 +87,31 @@ export function startAdminServer(opts: AdminServerOptions): Promise<RunningServe
         case '/dashboard.js':
           if (!read) return methodNotAllowed(res, 'GET, HEAD');
           return send(res, 200, ADMIN_PAGE_SCRIPT, 'text/javascript; charset=utf-8');
+        case '/traffic.js':
+          if (!read) return methodNotAllowed(res, 'GET, HEAD');
+          return send(res, 200, TRAFFIC_PAGE_SCRIPT, 'text/javascript; charset=utf-8');
         case '/connections': {
           if (!read) return methodNotAllowed(res, 'GET, HEAD');
-          const view: ConnectionsView = { now: Date.now(), connections: await opts.connections() };
+          const filter = parseFilter(url);
+          const live = await opts.connections();
+          const recent = url.searchParams.get('recent');
+          const view: ConnectionsView =
+            recent === null || recent === '0' || recent === 'false'
+              ? { now: Date.now(), connections: live.filter((c) => matchesFilter(c, filter)) }
+              : trafficView(live, (await opts.recent?.()) ?? [], filter, Date.now(), opts.describeRule);
           return send(res, 200, JSON.stringify(view), 'application/json');
         }
+        case '/status':
+          if (!opts.status) return send(res, 404, '');
+          if (!read) return methodNotAllowed(res, 'GET, HEAD');
+          return send(res, 200, JSON.stringify(await opts.status(), null, 2), 'application/json');
+        case '/debug/cpuprofile':
+        case '/debug/heapsnapshot':
+          if (!profiles) return send(res, 404, '');
+          if (method !== 'GET') return methodNotAllowed(res, 'GET');
+          return url.pathname === '/debug/cpuprofile'
+            ? profiles.cpuprofile(res, url)
+            : profiles.heapsnapshot(res, url);
         case '/config_dump': {
           if (!read) return methodNotAllowed(res, 'GET, HEAD');
           const { value, redacted } = redactPrivateKeys(await opts.configDump());

@@ -28,4 +28,33 @@ export type { ConnectionInfo, ConnectionPeer, ConnectionsProvider, ConnectionsVi
 export { AdminNotLoopbackError, ServerListenError } from './errors.ts';
 export type { RunningServer } from './http.ts';
 export { METRICS_PORT, type MetricsServerOptions, startMetricsServer } from './metrics.ts';
+export {
+  DEFAULT_PROFILE_SECONDS,
+  MAX_PROFILE_SECONDS,
+  ProfileEndpoints,
+  type Profiler,
+  profileFileName,
+  type Thread,
+} from './profile.ts';
 export { READINESS_PORT, Readiness, type ReadinessServerOptions, startReadinessServer } from './readiness.ts';
+export {
+  type InpodStatusView,
+  type StatusListener,
+  type StatusProvider,
+  type XdsStatus,
+  XdsTracker,
+  type ZtStatus,
+} from './status.ts';
+export {
+  type ClosedConnectionInfo,
+  type DenialInfo,
+  type PairSummary,
+  type RecentDumpInfo,
+  type RecentProvider,
+  type RuleDescriber,
+  SUMMARY_WINDOW_MS,
+  type TrafficFilter,
+  type TrafficView,
+  trafficView,
+} from './traffic.ts';
+export { describePolicyRule, describeRule } from './traffic-rules.ts';

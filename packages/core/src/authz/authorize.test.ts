@@ -81,6 +81,18 @@ describe('authorize: decision order', () => {
     assert.equal(d.allowed, true);
     assert.deepEqual(d.dryRunMatches, []);
   });
+  test('the decision names the first rule that matched, for deny and allow alike', () => {
+    const rules = [
+      [[{ destinationPorts: [1] }]],
+      [[{ destinationPorts: [8080] }]],
+      [[{ namespaces: [exact('ns1')] }]],
+    ];
+    const deny = authorize(conn(), [pol('Deny', rules, { name: 'd' })]);
+    assert.deepEqual([deny.allowed, deny.policy, deny.rule], [false, 'ns2/d', 1]);
+    const allow = authorize(conn(), [pol('Allow', rules, { name: 'a' })]);
+    assert.deepEqual([allow.allowed, allow.policy, allow.rule], [true, 'ns2/a', 1]);
+    assert.equal(authorize(conn(), [pol('Allow', one({ destinationPorts: [2] }))]).rule, undefined);
+  });
   test('a policy with no rules matches nothing: an allow without rules denies everything', () => {
     assert.equal(authorize(conn(), [pol('Allow', [])]).allowed, false);
     assert.equal(authorize(conn(), [pol('Deny', [])]).allowed, true);

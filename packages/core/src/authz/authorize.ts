@@ -23,6 +23,8 @@ export interface AuthzDecision {
   allowed: boolean;
   /** `namespace/name` of the policy that decided, when one did. */
   policy?: string;
+  /** Index of that policy's first matching rule (admin page: which rule denied). */
+  rule?: number;
   reason: AuthzReason;
   /** Dry-run policies that matched (`namespace/name`): logged, never enforced. */
   dryRunMatches: string[];
@@ -126,11 +128,16 @@ function matchHolds(m: Match, f: Facts): boolean {
   );
 }
 
-function policyMatchesFacts(p: Authorization, f: Facts): boolean {
+/** Index of the first rule of `p` that matches, or -1. */
+function matchingRule(p: Authorization, f: Facts): number {
   // Rules OR; clauses AND (an empty clause holds); matches OR. No rules: never matches.
-  return p.rules.some((rule) =>
+  return p.rules.findIndex((rule) =>
     rule.clauses.every((c) => c.matches.length === 0 || c.matches.some((m) => matchHolds(m, f))),
   );
+}
+
+function policyMatchesFacts(p: Authorization, f: Facts): boolean {
+  return matchingRule(p, f) >= 0;
 }
 
 /** Whether one policy's rules match the connection, regardless of its action. */
@@ -150,15 +157,15 @@ export function authorize(conn: AuthzConnection, policies: readonly Authorizatio
     if (p.dryRun && policyMatchesFacts(p, f)) dryRunMatches.push(policyKey(p));
   }
   for (const p of policies) {
-    if (!p.dryRun && p.action === 'Deny' && policyMatchesFacts(p, f)) {
-      return { allowed: false, policy: policyKey(p), reason: 'denied', dryRunMatches };
-    }
+    if (p.dryRun || p.action !== 'Deny') continue;
+    const rule = matchingRule(p, f);
+    if (rule >= 0) return { allowed: false, policy: policyKey(p), rule, reason: 'denied', dryRunMatches };
   }
   const allows = policies.filter((p) => !p.dryRun && p.action === 'Allow');
   if (allows.length === 0) return { allowed: true, reason: 'no-allow-policies', dryRunMatches };
   for (const p of allows) {
-    if (policyMatchesFacts(p, f))
-      return { allowed: true, policy: policyKey(p), reason: 'allowed', dryRunMatches };
+    const rule = matchingRule(p, f);
+    if (rule >= 0) return { allowed: true, policy: policyKey(p), rule, reason: 'allowed', dryRunMatches };
   }
   return { allowed: false, reason: 'not-allowed', dryRunMatches };
 }

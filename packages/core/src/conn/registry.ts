@@ -8,6 +8,7 @@ import {
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
 import type { LabelInput, ResponseFlag } from './labels.ts';
+import type { RecentConnections } from './recent.ts';
 import { seriesFor, type TrafficSeries } from './series.ts';
 
 /** Connections refused before they were tracked (loop, bad SOCKS, unknown source...). */
@@ -108,6 +109,7 @@ export class TrackedConnection {
       tcpConnectionsClosed.inc(labels);
       if (FAILURE_FLAGS.has(effective)) tcpConnectionsFailed.inc(labels);
     }
+    this.#registry.recent?.record(this.info, effective, reason);
     this.#registry.remove(this, reason);
   }
 }
@@ -125,12 +127,15 @@ export class ConnectionRegistry {
   readonly #log: Logger;
   readonly #idle: (() => void)[] = [];
   readonly #watch: RegistryWatch | undefined;
+  /** Where closed connections are remembered for the admin page, when kept. */
+  readonly recent: RecentConnections | undefined;
 
   /** `log` takes the access lines: the `access` scope's logger. */
-  constructor(log: Logger, idPrefix = '', watch?: RegistryWatch) {
+  constructor(log: Logger, idPrefix = '', watch?: RegistryWatch, recent?: RecentConnections) {
     this.#log = log;
     this.idPrefix = idPrefix;
     this.#watch = watch;
+    this.recent = recent;
   }
 
   open(p: OpenParams): TrackedConnection {

@@ -114,6 +114,7 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
       dst: { ...dst, workload: `${dstWl.namespace}/${dstWl.name}`, identity: dstId },
       verdict: decision.allowed ? 'allow' : 'deny',
       ...(decision.policy ? { policy: decision.policy } : {}),
+      ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
     },
     // Identities label a connection only when mTLS proved them (upstream's connection_security_policy).
     labels: {

@@ -55,6 +55,7 @@ export function recheckInbound(ctx: FlowContext): number {
       logDryRunMatches(ctx, w.conn, decision);
     }
     if (decision.allowed) continue;
+    if (decision.rule !== undefined) t.info.rule = decision.rule;
     closeNoLongerAllowed(ctx, t, decision.policy, decision.reason, new PolicyDeniedError(decision));
     closed++;
   }

@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Logging } from '@zt/log';
 import { metricsSnapshot } from '@zt/metrics';
 import { nativeSocketOps } from '../native.ts';
+import { takeCpuProfile } from '../profile.ts';
 import { ProxyEngine } from '../proxy.ts';
 import { RemoteCertSource } from './certs.ts';
 import type {
@@ -59,6 +60,10 @@ async function handle(body: WorkerRequest): Promise<WorkerResults[keyof WorkerRe
     case 'close':
       await proxy.close();
       return null;
+    case 'recent':
+      return proxy.recent();
+    case 'cpuprofile':
+      return takeCpuProfile(body.seconds);
   }
 }
 

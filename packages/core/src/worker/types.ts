@@ -3,7 +3,9 @@
 import type { LogFormat } from '@zt/log';
 import type { MetricsSnapshot } from '@zt/metrics';
 import type { StateSnapshot } from '@zt/xds';
+import type { RecentDump } from '../conn/recent.ts';
 import type { BoundListener, ProxyConfig } from '../options.ts';
+import type { CpuProfile } from '../profile.ts';
 import type { ConnectionInfo } from '../types.ts';
 
 /** A WorkloadCertificate on the wire. */
@@ -43,7 +45,11 @@ export type WorkerRequest =
   | { t: 'connections' }
   | { t: 'metrics' }
   | { t: 'drain'; deadlineMs: number }
-  | { t: 'close' };
+  | { t: 'close' }
+  /** The worker's recently closed connections (admin page). */
+  | { t: 'recent' }
+  /** Profile the worker's own thread for `seconds` (admin /debug/cpuprofile). */
+  | { t: 'cpuprofile'; seconds: number };
 
 export interface WorkerResults {
   start: BoundListener[];
@@ -51,6 +57,8 @@ export interface WorkerResults {
   metrics: MetricsSnapshot;
   drain: null;
   close: null;
+  recent: RecentDump;
+  cpuprofile: CpuProfile;
 }
 
 export type MainToWorker =
