@@ -11,7 +11,7 @@ import {
   SecretManager,
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
-import { recordBuildInfo } from '@zt/metrics';
+import { recordBuildInfo, startRuntimeMetrics } from '@zt/metrics';
 import {
   configDump,
   loadLocalConfig,
@@ -91,6 +91,8 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
 
   recordBuildInfo(VERSION);
+  // This thread's event-loop delay and GC pauses; each data-plane worker starts its own.
+  startRuntimeMetrics('main');
   const readiness = new Readiness(log);
   const proxyReady = readiness.register('proxy');
   const stateReady = readiness.register('state manager');

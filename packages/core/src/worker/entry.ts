@@ -1,6 +1,6 @@
 // Entry point of a data-plane worker thread: one ProxyEngine, driven by the main thread's messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { metricsSnapshot } from '@zt/metrics';
+import { metricsSnapshot, startRuntimeMetrics } from '@zt/metrics';
 import { ztLogger } from '../log-format.ts';
 import { nativeSocketOps } from '../native.ts';
 import { ProxyEngine } from '../proxy.ts';
@@ -17,6 +17,8 @@ import type {
 const port = parentPort;
 if (!port) throw new Error('worker/entry.ts must run in a worker thread');
 const init = workerData as WorkerInit;
+// Event-loop delay and GC pauses of this thread, beside the main thread's (zt_event_loop_delay_seconds).
+startRuntimeMetrics(`worker-${init.index}`);
 // The main thread's line shape and format, so workers' lines (access logs among them) match.
 const log = ztLogger(init.config.logLevel ?? 'info', init.config.logFormat ?? 'plain');
 
