@@ -87,6 +87,8 @@ export interface ZtNode {
   ip: string;
   child: ChildProcess;
   pid: number;
+  /** Its Prometheus endpoint (upstream's 15020 on the node's address). */
+  metricsUrl: string;
   /** The last lines the node wrote (for error messages). */
   tail(): string;
 }
@@ -121,7 +123,14 @@ function spawnNode(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   if (child.pid === undefined) throw new MeshError(`could not spawn zt for ${name}`);
-  return { name, ip, child, pid: child.pid, tail: () => lines.join('\n') };
+  return {
+    name,
+    ip,
+    child,
+    pid: child.pid,
+    metricsUrl: `http://${ip}:15020/metrics`,
+    tail: () => lines.join('\n'),
+  };
 }
 
 async function waitReady(node: ZtNode, timeoutMs: number): Promise<void> {

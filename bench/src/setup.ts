@@ -37,6 +37,13 @@ export interface Setup {
   stop(): Promise<void>;
 }
 
+function meshMetrics(m: Mesh): { node: string; url: string }[] {
+  return [
+    { node: 'A', url: m.a.metricsUrl },
+    { node: 'B', url: m.b.metricsUrl },
+  ];
+}
+
 async function startServerProcess(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
@@ -109,6 +116,7 @@ export async function startSetup(opts: {
         MESH_1W.clientPodIp,
         { host: MESH_1W.serverPodIp, port: server.port },
         [w1.a.pid, w1.b.pid],
+        meshMetrics(w1),
       ),
       zt2: meshTarget(
         'zt (2 workers)',
@@ -116,6 +124,7 @@ export async function startSetup(opts: {
         MESH_2W.clientPodIp,
         { host: MESH_2W.serverPodIp, port: server.port },
         [w2.a.pid, w2.b.pid],
+        meshMetrics(w2),
       ),
       peers,
       missing,
