@@ -22,7 +22,8 @@ export function renderTable(r: Results, budgets: BudgetCheck[], header: string[]
       );
     }
   }
-  out.push('connection rate (new connection, 1 KB request, 1 KB response, close; conn/s)');
+  if (Object.keys(r.rate).length > 0)
+    out.push('connection rate (new connection, 1 KB request, 1 KB response, close; conn/s)');
   const dr = r.rate[direct]?.median;
   for (const [name, s] of Object.entries(r.rate)) {
     const cpu = s.cpuPer1kConns === null ? '' : `  ${f(s.cpuPer1kConns, 3)} CPU-s per 1k conns`;
@@ -31,9 +32,10 @@ export function renderTable(r: Results, budgets: BudgetCheck[], header: string[]
       `  ${pad(name, 16)} ${lpad(f(s.median, 0), 7)}  x${f(dr ? s.median / dr : null)} of direct${cpu}  [${s.samples.map((v) => f(v, 0)).join(', ')}]${errs}`,
     );
   }
-  out.push(
-    'latency at a fixed rate (1 KB request/response, measured from the intended send time; ms; added = less direct in the same run, median [each run])',
-  );
+  if (Object.keys(r.latency).length > 0)
+    out.push(
+      'latency at a fixed rate (1 KB request/response, measured from the intended send time; ms; added = less direct in the same run, median [each run])',
+    );
   const triple = (x: Percentiles): string => `${f(x.p50)}/${f(x.p90)}/${f(x.p99)}`;
   for (const [name, l] of Object.entries(r.latency)) {
     const added = l.added

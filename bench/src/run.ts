@@ -78,6 +78,8 @@ export interface Results {
     note: string;
   };
   scaling: Scaling;
+  /** An A/B run's old build, read when zt1's figures are: peak RSS after load, RSS at rest. */
+  oldMemory?: { peakRssMB: { a: number; b: number }; restingRssMB: { a: number; b: number } };
   skipped: Record<string, string>;
 }
 
@@ -149,7 +151,8 @@ export async function runScenarios(
   const peers = (['stunnel', 'haproxy'] as const).flatMap((k) =>
     setup.peers[k] ? [setup.peers[k] as Target] : [],
   );
-  const base = [setup.direct, setup.zt1, ...peers];
+  // An A/B run's old build rotates with the others, beside this tree's zt1.
+  const base = [setup.direct, setup.zt1, ...(setup.old ? [setup.old] : []), ...peers];
   const skipped: Record<string, string> = {};
   for (const [k, why] of Object.entries(setup.missing))
     skipped[k === 'stunnel' ? 'stunnel pair' : 'HAProxy pair'] = why;
@@ -259,9 +262,15 @@ export async function runScenarios(
     };
   }
   const w1 = setup.meshes.w1;
+  const oldMesh = setup.meshes.old;
   const ztLat = latency[setup.zt1.name];
+  const peak = (m: typeof w1): { a: number; b: number } => ({
+    a: sampleProc(m.a.pid).hwmBytes / MB,
+    b: sampleProc(m.b.pid).hwmBytes / MB,
+  });
+  const oldPeak = oldMesh ? peak(oldMesh) : undefined;
   const efficiency: Results['efficiency'] = {
-    ztPeakRssMB: { a: sampleProc(w1.a.pid).hwmBytes / MB, b: sampleProc(w1.b.pid).hwmBytes / MB },
+    ztPeakRssMB: peak(w1),
     ztCpuPer1kRps: {
       a: ztLat?.cpuPer1kRpsByProcess[0] ?? Number.NaN,
       b: ztLat?.cpuPer1kRpsByProcess[1] ?? Number.NaN,
@@ -271,14 +280,15 @@ export async function runScenarios(
 
   // --- idle connections through the mesh -----------------------------------------------------------
   if (want('idle')) log(`  idle: opening ${profile.idleConnections} connections through ${setup.zt1.name}`);
-  const rss = (): { a: number; b: number } => ({
-    a: sampleProc(w1.a.pid).rssBytes / MB,
-    b: sampleProc(w1.b.pid).rssBytes / MB,
+  const rss = (m = w1): { a: number; b: number } => ({
+    a: sampleProc(m.a.pid).rssBytes / MB,
+    b: sampleProc(m.b.pid).rssBytes / MB,
   });
   // zt hands freed memory back once traffic has been quiet for 2 s (core's MemoryRelease): read
   // the resting figure an operator would see, not the tail of the latency run.
   await new Promise((r) => setTimeout(r, 3000));
   const rssBeforeMB = rss();
+  const oldMemory = oldMesh && oldPeak ? { peakRssMB: oldPeak, restingRssMB: rss(oldMesh) } : undefined;
   const hold = want('idle')
     ? await openIdle(setup.zt1, profile.idleConnections)
     : { opened: 0, errors: 0, firstError: undefined, close: async () => {} };
@@ -353,7 +363,7 @@ export async function runScenarios(
     acceptSpread: acceptedByWorker ? acceptSpread(acceptedByWorker) : null,
   };
 
-  return { bulk, rate, latency, efficiency, idle, scaling, skipped };
+  return { bulk, rate, latency, efficiency, idle, scaling, ...(oldMemory ? { oldMemory } : {}), skipped };
 }
 
 /** Each run's figures less direct's of the same repetition (runs pair up by index), and their medians. */
