@@ -1,6 +1,5 @@
 // The scenarios, run against every target with A/B interleaving: within a scenario each repetition
 // runs every target once, in a rotated order, and the figure quoted is the median over repetitions.
-import { performance } from 'node:perf_hooks';
 import { runBulk } from './load/bulk.ts';
 import { openIdle } from './load/idle.ts';
 import { runLatency } from './load/latency.ts';
@@ -213,32 +212,19 @@ export async function runScenarios(
   const latRuns: Map<Target, LatRun[]> = !want('latency')
     ? new Map()
     : await interleave('latency', [...base, setup.zt2], async (t) => {
-        // CPU and zt's own figures cover the open loop only, not the connections' set-up and warm-up,
-        // and the metric scrapes stay outside the CPU window.
+        // The metric scrapes stay outside the CPU window; zt's own figures cover the run with its
+        // connections' set-up, as the CPU figure does.
         const probe = runtimeProbe(t);
-        let cpuBefore: number[] = [];
-        let cpuAfter: number[] = [];
-        let t0 = 0;
-        let t1 = 0;
+        await probe.begin();
+        const before = cpuOf(t.pids);
         const r = await runLatency(t, {
           ratePerSec: profile.latencyRate,
           durationMs: profile.latencyMs,
           connections: profile.latencyConnections,
-          window: {
-            begin: async () => {
-              await probe.begin();
-              cpuBefore = cpuOf(t.pids);
-              t0 = performance.now();
-            },
-            end: async () => {
-              t1 = performance.now();
-              cpuAfter = cpuOf(t.pids);
-              await probe.end();
-            },
-          },
         });
-        const seconds = (t1 - t0) / 1000;
-        const perProc = cpuAfter.map((v, i) => v - (cpuBefore[i] ?? 0));
+        const perProc = cpuOf(t.pids).map((v, i) => v - (before[i] ?? 0));
+        await probe.end();
+        const seconds = profile.latencyMs / 1000;
         const per1k = (cpu: number): number => cpu / seconds / (r.achievedPerSec / 1000);
         return { r, perProc: perProc.map(per1k), runtime: probe.result() };
       });

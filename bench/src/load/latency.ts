@@ -10,8 +10,6 @@ export interface LatencyOptions {
   durationMs: number;
   connections: number;
   size?: number;
-  /** Called once the connections are warm, right before the clock starts, and right after it stops. */
-  window?: { begin(): Promise<void>; end(): Promise<void> };
 }
 
 export interface LatencyResult extends LatencySummary {
@@ -37,14 +35,12 @@ export async function runLatency(target: Target, opts: LatencyOptions): Promise<
     }
   };
   try {
-    await opts.window?.begin();
     const r = await runOpenLoop({
       ratePerSec: opts.ratePerSec,
       durationMs: opts.durationMs,
       concurrency: opts.connections,
       send,
     });
-    await opts.window?.end();
     return {
       ...summarize(r.latenciesMs),
       errors: r.errors,
