@@ -62,7 +62,7 @@ describe('runtimeBetween', () => {
       scrape({ loop: [10, 10, 10, 10], loopMax: 0.5, mc: 1, mcSum: 0.004, gcMax: 0.9, acc: 7 }),
     );
     const after = parseExposition(
-      scrape({ loop: [60, 100, 110, 110], loopMax: 0.03, mc: 3, mcSum: 0.01, gcMax: 0.004, acc: 19 }),
+      scrape({ loop: [60, 100, 110, 110], loopMax: 0.095, mc: 3, mcSum: 0.01, gcMax: 0.004, acc: 19 }),
     );
     const [main, w0] = runtimeBetween(before, after);
     assert.equal(main?.thread, 'main');
@@ -72,7 +72,14 @@ describe('runtimeBetween', () => {
     assert.equal(w0?.loopDelay?.samples, 100);
     assert.ok(Math.abs((w0?.loopDelay?.p50Ms ?? 0) - 1) < 1e-9, `p50 ${w0?.loopDelay?.p50Ms}`);
     assert.ok(Math.abs((w0?.loopDelay?.p99Ms ?? 0) - 91) < 1e-9, `p99 ${w0?.loopDelay?.p99Ms}`);
-    assert.equal(w0?.loopDelay?.maxMs, 30);
+    assert.equal(w0?.loopDelay?.maxMs, 95);
+    const capped = runtimeBetween(
+      before,
+      parseExposition(
+        scrape({ loop: [60, 100, 110, 110], loopMax: 0.05, mc: 1, mcSum: 0.004, gcMax: 0, acc: 7 }),
+      ),
+    )[1];
+    assert.equal(capped?.loopDelay?.p99Ms, 50, 'no quantile above the largest delay seen');
     assert.deepEqual(w0?.gc?.byKind, { mark_compact: 2 });
     assert.equal(w0?.gc?.count, 2);
     assert.ok(Math.abs((w0?.gc?.totalMs ?? 0) - 6) < 1e-9);

@@ -94,10 +94,13 @@ function loopDelayBetween(before: Exposition, after: Exposition, thread: string)
   }));
   delta.sort((a, b) => a.le - b.le);
   const samples = delta.at(-1)?.count ?? 0;
+  const maxMs = (value(after, N.eventLoopDelayMax, { thread }) ?? Number.NaN) * 1000;
+  // Interpolating inside a bucket can land above the largest delay seen, which the gauge knows.
+  const atMostMax = (ms: number): number => (Number.isFinite(maxMs) ? Math.min(ms, maxMs) : ms);
   return {
-    p50Ms: histogramQuantile(delta, 0.5) * 1000,
-    p99Ms: histogramQuantile(delta, 0.99) * 1000,
-    maxMs: (value(after, N.eventLoopDelayMax, { thread }) ?? Number.NaN) * 1000,
+    p50Ms: atMostMax(histogramQuantile(delta, 0.5) * 1000),
+    p99Ms: atMostMax(histogramQuantile(delta, 0.99) * 1000),
+    maxMs,
     samples,
   };
 }
