@@ -153,6 +153,9 @@ export async function buildRef(
       opts.log(
         `--against ${ref}: warning: its build has no native addon (${addon}), so its zt runs on the fallbacks; see ${logPath}`,
       );
+    } else {
+      // The log is kept only when it explains something.
+      rmSync(logPath, { force: true });
     }
     return { ref, commit, short, dir, entry, remove };
   } catch (e) {
