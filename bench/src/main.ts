@@ -1,5 +1,8 @@
-// `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir] [--from-source]`
+// `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir] [--from-source]
+//   [--reps N] [--only bulk,latency,idle,rate] [--against <git ref>]`
 // `npm run bench -- --soak [--minutes 10]`: the soak mode (mixed load, RSS drift), no budgets.
+// `--against <ref>` builds that ref in a temporary git worktree and runs it as one more target
+// beside this tree's zt, then prints new/old ratios per scenario.
 // Starts the target server, two zt meshes (1 and 2 workers) and the peer proxy pairs, runs every
 // scenario interleaved, prints a table, writes JSON and an SVG chart, and exits 1 when a budget is
 // missed (2 when the bench itself could not run).
@@ -8,51 +11,33 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { AgainstError, buildRef, type RefBuild } from './ab-build.ts';
+import { compareBuilds, renderAb } from './ab-report.ts';
+import { BenchArgsError, parseBenchArgs } from './args.ts';
 import { type BudgetCheck, checkBudgets, loadBudgetFile } from './budgets.ts';
 import { renderSvg } from './chart.ts';
 import { ZT_ENTRY, type ZtFrom } from './mesh.ts';
-import { describeProfile, PROFILES, type Profile } from './profile.ts';
+import { describeProfile, type Profile } from './profile.ts';
 import { renderTable } from './report.ts';
-import { deriveMetrics, runScenarios, SCENARIOS, type Scenario } from './run.ts';
+import { deriveMetrics, runScenarios } from './run.ts';
 import { startSetup } from './setup.ts';
 import { runSoak } from './soak.ts';
 import type { Target } from './targets.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    ci: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    budgets: { type: 'string' },
-    'cpu-prof': { type: 'string' },
-    reps: { type: 'string' },
-    only: { type: 'string' },
-    'from-source': { type: 'boolean', default: false },
-    soak: { type: 'boolean', default: false },
-    minutes: { type: 'string' },
-  },
-});
-const soakMinutes = Number(args.minutes ?? 10);
-if (args.soak && !(soakMinutes > 0)) {
-  console.error('bench: --minutes takes a positive number');
+let args: ReturnType<typeof parseBenchArgs>;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof BenchArgsError)) throw e;
+  console.error(`bench: ${e.message}`);
   process.exit(2);
 }
-
-const base: Profile = PROFILES[args.ci ? 'ci' : args.quick ? 'quick' : 'full'];
-const profile: Profile = args.reps ? { ...base, reps: Number(args.reps) } : base;
-if (!(profile.reps >= 1)) {
-  console.error('bench: --reps takes an integer >= 1');
-  process.exit(2);
-}
+const soakMinutes = args.soak?.minutes ?? 10;
+const profile: Profile = args.profile;
 // --only bulk,rate: a partial run for profiling; budgets are not checked.
-const only = args.only ? new Set(args.only.split(',') as Scenario[]) : undefined;
-if (only && [...only].some((s) => !SCENARIOS.includes(s))) {
-  console.error(`bench: --only takes a comma-separated subset of ${SCENARIOS.join(',')}`);
-  process.exit(2);
-}
+const only = args.only;
 const outDir = resolve(args.out ?? join(BENCH_DIR, 'results'));
 const budgetsPath = resolve(args.budgets ?? join(BENCH_DIR, 'budgets.json'));
 const log = (s: string): void => {
@@ -74,7 +59,7 @@ log(
 );
 
 // zt runs as built JavaScript, as in the image; turbo rebuilds what changed (cached otherwise).
-const ztFrom: ZtFrom = args['from-source'] ? 'source' : 'dist';
+const ztFrom: ZtFrom = args.fromSource ? 'source' : 'dist';
 if (ztFrom === 'dist') {
   const root = join(BENCH_DIR, '..');
   const turbo = join(root, 'node_modules', '.bin', 'turbo');
@@ -93,13 +78,15 @@ if (ztFrom === 'dist') {
 
 const budgetFile = loadBudgetFile(budgetsPath);
 const work = mkdtempSync(join(tmpdir(), 'zt-bench-'));
-const cpuProf = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
+const cpuProf = args.cpuProf ? resolve(args.cpuProf) : undefined;
 if (cpuProf) mkdirSync(cpuProf, { recursive: true });
 
 let setup: Awaited<ReturnType<typeof startSetup>> | undefined;
+let oldBuild: RefBuild | undefined;
 let exitCode = 0;
 const stopAll = async (): Promise<void> => {
   await setup?.stop();
+  oldBuild?.remove();
   rmSync(work, { recursive: true, force: true });
 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -108,11 +95,16 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+const newRevision = describeTree(join(BENCH_DIR, '..'));
 try {
+  if (args.against !== undefined) {
+    oldBuild = await buildRef(join(BENCH_DIR, '..'), args.against, { log });
+  }
   setup = await startSetup({
     dir: work,
     log,
     ztFrom,
+    ...(oldBuild ? { old: { entry: oldBuild.entry, name: `zt @${oldBuild.short}` } } : {}),
     ...(cpuProf ? { ztNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
   });
   if (args.soak) {
@@ -134,8 +126,28 @@ try {
       `  machine: ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, load average at start ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
       `  zt: two processes (node A, node B) from ${ztFrom === 'dist' ? 'the build (dist/)' : 'TypeScript source'}, FAKE_CA, RUST_LOG=warn, client enters via SOCKS5 on node A; peers: 1 thread per proxy, TLS 1.3, client certs required`,
     ];
+    const oldName = setup.old?.name;
+    const ab =
+      oldBuild && oldName
+        ? {
+            against: oldBuild.ref,
+            oldCommit: oldBuild.commit,
+            newRevision,
+            rows: compareBuilds(results, names.zt1, oldName),
+          }
+        : undefined;
+    if (ab && oldBuild) {
+      header.push(
+        `  A/B: "${names.zt1}" is this tree (${newRevision}); "${oldName}" is ${oldBuild.ref} (${oldBuild.commit}) built in a temporary worktree, 1 worker, the same scenarios interleaved`,
+      );
+    }
     const table = renderTable(results, budgets, header, names.direct);
     process.stdout.write(`${table}\n`);
+    if (ab && oldName) {
+      process.stdout.write(
+        `\n${renderAb(ab.rows, `${names.zt1} (${newRevision})`, `${oldName} (${ab.against})`).join('\n')}\n`,
+      );
+    }
 
     const json = {
       profile,
@@ -143,6 +155,7 @@ try {
       started: started.toISOString(),
       machine: { ...machine, loadavgAtEnd: loadavg() },
       ztFrom,
+      ...(ab ? { ab } : {}),
       budgetsMachine: budgetFile.machine,
       results,
       metrics,
@@ -187,7 +200,8 @@ try {
     }
   }
 } catch (e) {
-  log(`bench could not run: ${(e as Error).stack ?? e}`);
+  if (e instanceof AgainstError) log(e.message);
+  else log(`bench could not run: ${(e as Error).stack ?? e}`);
   exitCode = 2;
 } finally {
   await stopAll();
@@ -217,4 +231,14 @@ async function soak(target: Target): Promise<number> {
   );
   log(`wrote ${jsonPath}`);
   return r.errors === 0 ? 0 : 1;
+}
+
+/** This tree's commit, with "+changes" when the work tree differs from it. */
+function describeTree(root: string): string {
+  const head = spawnSync('git', ['-C', root, 'rev-parse', '--short=9', 'HEAD'], { encoding: 'utf8' });
+  const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], {
+    encoding: 'utf8',
+  });
+  const rev = head.status === 0 ? head.stdout.trim() : 'unknown';
+  return dirty.status === 0 && dirty.stdout.trim() !== '' ? `${rev}+changes` : rev;
 }

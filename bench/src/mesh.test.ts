@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadLocalConfig } from '@zt/xds';
 import { meshYaml, nodeEnv } from './mesh.ts';
-import { MESH_1W, MESH_2W } from './setup.ts';
+import { MESH_1W, MESH_2W, MESH_OLD } from './setup.ts';
 
 describe('meshYaml', () => {
   it('is upstream local config that zt’s own loader reads: client pod on A, server pod on B', () => {
@@ -15,9 +15,10 @@ describe('meshYaml', () => {
     assert.equal(server?.node, MESH_1W.nodeB.name);
     assert.equal(server?.protocol, 'HBONE');
   });
-  it('the two meshes share no address, so both run at once', () => {
+  it('the meshes (and an A/B run’s old one) share no address, so all run at once', () => {
     const ips = (s: typeof MESH_1W): string[] => [s.nodeA.ip, s.nodeB.ip, s.clientPodIp, s.serverPodIp];
-    assert.equal(new Set([...ips(MESH_1W), ...ips(MESH_2W)]).size, 8);
+    assert.equal(new Set([...ips(MESH_1W), ...ips(MESH_2W), ...ips(MESH_OLD)]).size, 12);
+    assert.equal(MESH_OLD.workers, MESH_1W.workers, 'old and new compare like for like');
   });
   it('node env: fake CA, SOCKS5, per-workload listeners, warn logs, worker count', () => {
     const env = nodeEnv(MESH_2W, 'b', '/tmp/m.yaml');

@@ -87,6 +87,8 @@ export interface ZtNode {
   ip: string;
   child: ChildProcess;
   pid: number;
+  /** Its Prometheus endpoint (upstream's 15020 on the node's address). */
+  metricsUrl: string;
   /** The last lines the node wrote (for error messages). */
   tail(): string;
 }
@@ -103,11 +105,10 @@ export interface Mesh {
 function spawnNode(
   env: Record<string, string>,
   nodeArgs: string[],
-  from: ZtFrom,
+  entry: { path: string; nodeArgs: string[] },
   name: string,
   ip: string,
 ): ZtNode {
-  const entry = ZT_ENTRY[from];
   const child = spawn(process.execPath, [...nodeArgs, ...entry.nodeArgs, entry.path], {
     env: { ...process.env, ...env },
     // The IPC channel ties zt to the bench: zt leaves when the bench dies, even by SIGKILL.
@@ -121,7 +122,14 @@ function spawnNode(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   if (child.pid === undefined) throw new MeshError(`could not spawn zt for ${name}`);
-  return { name, ip, child, pid: child.pid, tail: () => lines.join('\n') };
+  return {
+    name,
+    ip,
+    child,
+    pid: child.pid,
+    metricsUrl: `http://${ip}:15020/metrics`,
+    tail: () => lines.join('\n'),
+  };
 }
 
 async function waitReady(node: ZtNode, timeoutMs: number): Promise<void> {
@@ -157,14 +165,21 @@ async function stopNode(node: ZtNode): Promise<void> {
 
 export async function startMesh(
   spec: MeshSpec,
-  opts: { dir: string; nodeArgs?: string[]; from?: ZtFrom; readyTimeoutMs?: number },
+  opts: {
+    dir: string;
+    nodeArgs?: string[];
+    from?: ZtFrom;
+    /** Another build's entry point (an A/B run's old side); replaces `from`. */
+    entry?: string;
+    readyTimeoutMs?: number;
+  },
 ): Promise<Mesh> {
-  const from = opts.from ?? 'dist';
+  const entry = opts.entry ? { path: opts.entry, nodeArgs: [] } : ZT_ENTRY[opts.from ?? 'dist'];
   const yamlPath = join(opts.dir, `mesh-${spec.name}.yaml`);
   writeFileSync(yamlPath, meshYaml(spec));
   const nodeArgs = opts.nodeArgs ?? [];
-  const a = spawnNode(nodeEnv(spec, 'a', yamlPath), nodeArgs, from, spec.nodeA.name, spec.nodeA.ip);
-  const b = spawnNode(nodeEnv(spec, 'b', yamlPath), nodeArgs, from, spec.nodeB.name, spec.nodeB.ip);
+  const a = spawnNode(nodeEnv(spec, 'a', yamlPath), nodeArgs, entry, spec.nodeA.name, spec.nodeA.ip);
+  const b = spawnNode(nodeEnv(spec, 'b', yamlPath), nodeArgs, entry, spec.nodeB.name, spec.nodeB.ip);
   const stop = async (): Promise<void> => {
     await Promise.all([stopNode(a), stopNode(b)]);
   };

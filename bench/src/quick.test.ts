@@ -47,12 +47,27 @@ it('the CI bench runs, meets every budget and records every scenario', { timeout
       assert.ok(run.results[scenario]?.['zt (1 worker)'], `${scenario} has no zt row`);
     }
     assert.ok(run.results.rate?.['zt (2 workers)']);
+    // zt's own view of the latency runs: every thread of both processes, read from their metrics.
+    const ztLatency = run.results.latency?.['zt (1 worker)'] as {
+      added: { samples: unknown[] } | null;
+      runtime?: { summary: { node: string; thread: string; loopDelay: unknown; gc: unknown }[] };
+    };
+    assert.deepEqual(
+      ztLatency.runtime?.summary.map((s) => `${s.node} ${s.thread}`),
+      ['A main', 'A worker-0', 'B main', 'B worker-0'],
+    );
+    assert.ok(ztLatency.runtime?.summary.every((s) => s.loopDelay !== null && s.gc !== null));
+    assert.equal(ztLatency.added?.samples.length, 3, 'added latency of each run');
     assert.ok(run.results.efficiency && run.results.idle);
     for (const k of [
       'scaling.rate_2w_vs_1w',
       'idle.zt_rss_mb',
       'efficiency.zt_cpu_per_1k_rps',
       'latency.added_p99_ms',
+      'latency.added_p90_ms',
+      'scaling.accept_spread',
+      'scaling.cpu_per_1k_rps_2w_vs_1w',
+      'scaling.cpu_per_1k_conns_2w_vs_1w',
     ]) {
       assert.equal(typeof run.metrics[k], 'number', k);
     }

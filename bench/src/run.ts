@@ -9,6 +9,13 @@ import type { Profile } from './profile.ts';
 import type { Setup } from './setup.ts';
 import { median } from './stats.ts';
 import type { Target } from './targets.ts';
+import {
+  type ProcessRuntime,
+  type RuntimeSummary,
+  runtimeBetween,
+  scrapeRuntime,
+  summarizeRuntime,
+} from './zt-runtime.ts';
 
 export interface Series {
   samples: number[];
@@ -17,20 +24,44 @@ export interface Series {
   note?: string;
 }
 
-export interface LatencyRow {
+export interface Percentiles {
   p50: number;
   p90: number;
   p99: number;
-  samples: { p50: number; p90: number; p99: number }[];
+}
+
+export interface LatencyRow extends Percentiles {
+  samples: Percentiles[];
+  /**
+   * Each run's percentiles less direct's in the same repetition, and the medians of those (null for
+   * direct itself, or when direct did not run).
+   */
+  added: (Percentiles & { samples: Percentiles[] }) | null;
   /** CPU cores (CPU seconds per second) of the target's processes per 1,000 rps, median. */
   cpuPer1kRps: number | null;
   /** The same, per zt node (A, B). */
   cpuPer1kRpsByProcess: number[];
+  /** zt only: each thread's event-loop delay and GC pauses in each run's measured window. */
+  runtime?: { runs: ProcessRuntime[][]; summary: RuntimeSummary[] };
+}
+
+export interface Scaling {
+  /** Connections each worker of the 2-worker mesh's node A accepted over the rate runs. */
+  acceptedByWorker: Record<string, number> | null;
+  /** Largest distance of a worker's share from an even one (0 = even; 0.1 = 10% off). */
+  acceptSpread: number | null;
 }
 
 export interface Results {
   bulk: Record<string, Record<string, Series>>;
-  rate: Record<string, Series & { cpuPer1kConns: number | null }>;
+  rate: Record<
+    string,
+    Series & {
+      cpuPer1kConns: number | null;
+      /** zt only: connections each thread of node A accepted over the runs. */
+      acceptedByThread?: Record<string, number>;
+    }
+  >;
   latency: Record<string, LatencyRow>;
   efficiency: {
     ztPeakRssMB: { a: number; b: number };
@@ -45,6 +76,9 @@ export interface Results {
     rssAfterMB: { a: number; b: number };
     note: string;
   };
+  scaling: Scaling;
+  /** An A/B run's old build, read when zt1's figures are: peak RSS after load, RSS at rest. */
+  oldMemory?: { peakRssMB: { a: number; b: number }; restingRssMB: { a: number; b: number } };
   skipped: Record<string, string>;
 }
 
@@ -57,6 +91,45 @@ function rotate<T>(xs: T[], by: number): T[] {
 
 function cpuOf(pids: number[]): number[] {
   return pids.map((p) => sampleProc(p).cpuSeconds);
+}
+
+/**
+ * Scrapes each zt process of `t` at the start and the end of a window (nothing for other targets);
+ * `result()` gives each process's threads over the window.
+ */
+function runtimeProbe(t: Target): {
+  begin(): Promise<void>;
+  end(): Promise<void>;
+  result(): ProcessRuntime[];
+} {
+  const endpoints = t.metrics ?? [];
+  let before: Awaited<ReturnType<typeof scrapeRuntime>>[] = [];
+  let after: typeof before = [];
+  return {
+    begin: async () => {
+      before = await Promise.all(endpoints.map((m) => scrapeRuntime(m.url)));
+    },
+    end: async () => {
+      after = await Promise.all(endpoints.map((m) => scrapeRuntime(m.url)));
+    },
+    result: () =>
+      endpoints.flatMap((m, i) => {
+        const b = before[i];
+        const a = after[i];
+        return b && a ? [{ node: m.node, threads: runtimeBetween(b, a) }] : [];
+      }),
+  };
+}
+
+/** max |n_i / mean - 1| over the workers' counts; null with fewer than 2 workers or no connections. */
+export function acceptSpread(byThread: Record<string, number>): number | null {
+  const counts = Object.entries(byThread)
+    .filter(([thread]) => thread.startsWith('worker-'))
+    .map(([, n]) => n);
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (counts.length < 2 || total <= 0) return null;
+  const mean = total / counts.length;
+  return Math.max(...counts.map((n) => Math.abs(n / mean - 1)));
 }
 
 /**
@@ -77,7 +150,8 @@ export async function runScenarios(
   const peers = (['stunnel', 'haproxy'] as const).flatMap((k) =>
     setup.peers[k] ? [setup.peers[k] as Target] : [],
   );
-  const base = [setup.direct, setup.zt1, ...peers];
+  // An A/B run's old build rotates with the others, beside this tree's zt1.
+  const base = [setup.direct, setup.zt1, ...(setup.old ? [setup.old] : []), ...peers];
   const skipped: Record<string, string> = {};
   for (const [k, why] of Object.entries(setup.missing))
     skipped[k === 'stunnel' ? 'stunnel pair' : 'HAProxy pair'] = why;
@@ -132,11 +206,16 @@ export async function runScenarios(
   }
 
   // --- latency at a fixed rate (+ CPU per 1,000 rps) -----------------------------------------------
+  // The 2-worker mesh runs too: its CPU per request against the 1-worker mesh's is the cross-thread cost.
   const latency: Results['latency'] = {};
-  type LatRun = { r: Awaited<ReturnType<typeof runLatency>>; perProc: number[] };
+  type LatRun = { r: Awaited<ReturnType<typeof runLatency>>; perProc: number[]; runtime: ProcessRuntime[] };
   const latRuns: Map<Target, LatRun[]> = !want('latency')
     ? new Map()
-    : await interleave('latency', base, async (t) => {
+    : await interleave('latency', [...base, setup.zt2], async (t) => {
+        // The metric scrapes stay outside the CPU window; zt's own figures cover the run with its
+        // connections' set-up, as the CPU figure does.
+        const probe = runtimeProbe(t);
+        await probe.begin();
         const before = cpuOf(t.pids);
         const r = await runLatency(t, {
           ratePerSec: profile.latencyRate,
@@ -144,26 +223,40 @@ export async function runScenarios(
           connections: profile.latencyConnections,
         });
         const perProc = cpuOf(t.pids).map((v, i) => v - (before[i] ?? 0));
+        await probe.end();
         const seconds = profile.latencyMs / 1000;
         const per1k = (cpu: number): number => cpu / seconds / (r.achievedPerSec / 1000);
-        return { r, perProc: perProc.map(per1k) };
+        return { r, perProc: perProc.map(per1k), runtime: probe.result() };
       });
+  const directLat = latRuns.get(setup.direct);
   for (const [t, rs] of latRuns) {
-    const pick = (k: 'p50' | 'p90' | 'p99'): number => median(rs.map((x) => x.r[k]));
+    const pick = (k: keyof Percentiles): number => median(rs.map((x) => x.r[k]));
     const byProc = t.pids.map((_, i) => median(rs.map((x) => x.perProc[i] ?? 0)));
+    const samples = rs.map((x) => ({ p50: x.r.p50, p90: x.r.p90, p99: x.r.p99 }));
+    const runtimeRuns = rs.map((x) => x.runtime);
     latency[t.name] = {
       p50: pick('p50'),
       p90: pick('p90'),
       p99: pick('p99'),
-      samples: rs.map((x) => ({ p50: x.r.p50, p90: x.r.p90, p99: x.r.p99 })),
+      samples,
+      added: t === setup.direct || !directLat ? null : addedLatency(samples, directLat),
       cpuPer1kRps: t.pids.length ? byProc.reduce((a, b) => a + b, 0) : null,
       cpuPer1kRpsByProcess: byProc,
+      ...(t.metrics?.length
+        ? { runtime: { runs: runtimeRuns, summary: summarizeRuntime(runtimeRuns, median) } }
+        : {}),
     };
   }
   const w1 = setup.meshes.w1;
+  const oldMesh = setup.meshes.old;
   const ztLat = latency[setup.zt1.name];
+  const peak = (m: typeof w1): { a: number; b: number } => ({
+    a: sampleProc(m.a.pid).hwmBytes / MB,
+    b: sampleProc(m.b.pid).hwmBytes / MB,
+  });
+  const oldPeak = oldMesh ? peak(oldMesh) : undefined;
   const efficiency: Results['efficiency'] = {
-    ztPeakRssMB: { a: sampleProc(w1.a.pid).hwmBytes / MB, b: sampleProc(w1.b.pid).hwmBytes / MB },
+    ztPeakRssMB: peak(w1),
     ztCpuPer1kRps: {
       a: ztLat?.cpuPer1kRpsByProcess[0] ?? Number.NaN,
       b: ztLat?.cpuPer1kRpsByProcess[1] ?? Number.NaN,
@@ -173,14 +266,15 @@ export async function runScenarios(
 
   // --- idle connections through the mesh -----------------------------------------------------------
   if (want('idle')) log(`  idle: opening ${profile.idleConnections} connections through ${setup.zt1.name}`);
-  const rss = (): { a: number; b: number } => ({
-    a: sampleProc(w1.a.pid).rssBytes / MB,
-    b: sampleProc(w1.b.pid).rssBytes / MB,
+  const rss = (m = w1): { a: number; b: number } => ({
+    a: sampleProc(m.a.pid).rssBytes / MB,
+    b: sampleProc(m.b.pid).rssBytes / MB,
   });
   // zt hands freed memory back once traffic has been quiet for 2 s (core's MemoryRelease): read
   // the resting figure an operator would see, not the tail of the latency run.
   await new Promise((r) => setTimeout(r, 3000));
   const rssBeforeMB = rss();
+  const oldMemory = oldMesh && oldPeak ? { peakRssMB: oldPeak, restingRssMB: rss(oldMesh) } : undefined;
   const hold = want('idle')
     ? await openIdle(setup.zt1, profile.idleConnections)
     : { opened: 0, errors: 0, firstError: undefined, close: async () => {} };
@@ -200,8 +294,9 @@ export async function runScenarios(
     ...(hold.firstError ? { firstError: hold.firstError } : {}),
     rssBeforeMB,
     rssAfterMB,
-    note:
-      hold.opened < profile.idleConnections
+    note: !want('idle')
+      ? 'not run (--only)'
+      : hold.opened < profile.idleConnections
         ? `only ${hold.opened} of ${profile.idleConnections} opened (fd limit ${process.env['ZT_BENCH_NOFILE'] ?? 'inherited'}); first error: ${hold.firstError}`
         : 'each connection proven by one 1 KB echo, then held idle',
   };
@@ -212,7 +307,7 @@ export async function runScenarios(
   // --- connection rate (+ CPU per 1,000 connections) ------------------------------------------------
   const rate: Results['rate'] = {};
   const rateTargets = [...base, setup.zt2];
-  type RateRun = Awaited<ReturnType<typeof runConnRate>> & { cpu: number };
+  type RateRun = Awaited<ReturnType<typeof runConnRate>> & { cpu: number; runtime: ProcessRuntime[] };
   if (want('rate') && profile.warmupRateMs > 0) {
     // zt's connection set-up paths (SOCKS5, CONNECT, pool) warm up over seconds, and the 2-worker
     // mesh has seen no connection churn before this point.
@@ -224,15 +319,19 @@ export async function runScenarios(
   const rateRuns: Map<Target, RateRun[]> = !want('rate')
     ? new Map()
     : await interleave('connection rate', rateTargets, async (t) => {
+        const probe = runtimeProbe(t);
+        await probe.begin();
         const before = cpuOf(t.pids);
         const r = await runConnRate(t, { concurrency: profile.rateConcurrency, durationMs: profile.rateMs });
         const cpu = cpuOf(t.pids).reduce((s, v, i) => s + v - (before[i] ?? 0), 0);
-        return { ...r, cpu };
+        await probe.end();
+        return { ...r, cpu, runtime: probe.result() };
       });
   for (const [t, rs] of rateRuns) {
     const samples = rs.map((r) => r.perSecond);
     const errors = rs.reduce((s, r) => s + r.errors, 0);
     const firstError = rs.find((r) => r.firstError)?.firstError;
+    const acceptedByThread = acceptedOnNodeA(rs.map((r) => r.runtime));
     rate[t.name] = {
       samples,
       median: median(samples),
@@ -241,10 +340,47 @@ export async function runScenarios(
       cpuPer1kConns: t.pids.length
         ? median(rs.map((r) => (r.cpu / Math.max(1, r.connections)) * 1000))
         : null,
+      ...(acceptedByThread ? { acceptedByThread } : {}),
     };
   }
+  const acceptedByWorker = rate[setup.zt2.name]?.acceptedByThread ?? null;
+  const scaling: Scaling = {
+    acceptedByWorker,
+    acceptSpread: acceptedByWorker ? acceptSpread(acceptedByWorker) : null,
+  };
 
-  return { bulk, rate, latency, efficiency, idle, skipped };
+  return { bulk, rate, latency, efficiency, idle, scaling, ...(oldMemory ? { oldMemory } : {}), skipped };
+}
+
+/** Each run's figures less direct's of the same repetition (runs pair up by index), and their medians. */
+export function addedLatency(
+  runs: readonly Percentiles[],
+  direct: readonly { r: Percentiles }[],
+): Percentiles & { samples: Percentiles[] } {
+  const samples = runs.flatMap((x, i) => {
+    const d = direct[i]?.r;
+    return d ? [{ p50: x.p50 - d.p50, p90: x.p90 - d.p90, p99: x.p99 - d.p99 }] : [];
+  });
+  return {
+    p50: median(samples.map((x) => x.p50)),
+    p90: median(samples.map((x) => x.p90)),
+    p99: median(samples.map((x) => x.p99)),
+    samples,
+  };
+}
+
+/** Connections node A's threads accepted, summed over runs; undefined when zt did not say. */
+function acceptedOnNodeA(runs: readonly ProcessRuntime[][]): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  let seen = false;
+  for (const run of runs) {
+    for (const t of run.find((p) => p.node === 'A')?.threads ?? []) {
+      if (t.accepted === null) continue;
+      seen = true;
+      out[t.thread] = (out[t.thread] ?? 0) + t.accepted;
+    }
+  }
+  return seen ? out : undefined;
 }
 
 /** The flat map of figures budgets refer to; null where a peer pair is missing. */
@@ -274,15 +410,25 @@ export function deriveMetrics(
   const zr = r.rate[names.zt1]?.median;
   m['rate.zt_vs_direct'] = ratio(zr, r.rate[names.direct]?.median);
   for (const [k, n] of Object.entries(peerNames)) m[`rate.zt_vs_${k}`] = ratio(zr, r.rate[n]?.median);
-  const d = r.latency[names.direct];
+  // Added latency: the median over runs of each run's figure less direct's in the same repetition.
   const z = r.latency[names.zt1];
-  if (d && z) {
-    m['latency.added_p50_ms'] = z.p50 - d.p50;
-    m['latency.added_p90_ms'] = z.p90 - d.p90;
-    m['latency.added_p99_ms'] = z.p99 - d.p99;
+  if (z?.added) {
+    m['latency.added_p50_ms'] = z.added.p50;
+    m['latency.added_p90_ms'] = z.added.p90;
+    m['latency.added_p99_ms'] = z.added.p99;
   }
   const h = r.latency[peerNames.haproxy];
-  m['latency.haproxy_added_p99_ms'] = h && d ? h.p99 - d.p99 : null;
+  for (const [k, n] of Object.entries(peerNames)) {
+    const added = r.latency[n]?.added ?? null;
+    for (const p of ['p50', 'p90', 'p99'] as const) m[`latency.${k}_added_${p}_ms`] = added ? added[p] : null;
+  }
+  // The issue's tail target: zt adds no more at p99 than the HAProxy pair in (at least 4 of 5) runs.
+  const zRuns = z?.added?.samples ?? [];
+  const hRuns = h?.added?.samples ?? [];
+  const paired = Math.min(zRuns.length, hRuns.length);
+  let wins = 0;
+  for (let i = 0; i < paired; i++) if ((zRuns[i]?.p99 ?? 0) <= (hRuns[i]?.p99 ?? 0)) wins++;
+  m['latency.zt_p99_at_most_haproxy_fraction'] = paired > 0 ? wins / paired : null;
   m['efficiency.zt_cpu_per_1k_rps'] = r.efficiency.ztCpuPer1kRps.total;
   m['efficiency.zt_cpu_vs_haproxy'] = ratio(z?.cpuPer1kRps ?? undefined, h?.cpuPer1kRps ?? undefined);
   m['efficiency.zt_peak_rss_mb'] = Math.max(r.efficiency.ztPeakRssMB.a, r.efficiency.ztPeakRssMB.b);
@@ -300,6 +446,15 @@ export function deriveMetrics(
   m['scaling.bulk8_2w_vs_1w'] = ratio(
     r.bulk['8 conns, one way']?.[names.zt2]?.median,
     r.bulk['8 conns, one way']?.[names.zt1]?.median,
+  );
+  m['scaling.accept_spread'] = r.scaling.acceptSpread;
+  m['scaling.cpu_per_1k_rps_2w_vs_1w'] = ratio(
+    r.latency[names.zt2]?.cpuPer1kRps ?? undefined,
+    z?.cpuPer1kRps ?? undefined,
+  );
+  m['scaling.cpu_per_1k_conns_2w_vs_1w'] = ratio(
+    r.rate[names.zt2]?.cpuPer1kConns ?? undefined,
+    r.rate[names.zt1]?.cpuPer1kConns ?? undefined,
   );
   return m;
 }

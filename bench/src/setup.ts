@@ -26,15 +26,34 @@ export const MESH_2W: MeshSpec = {
   workers: 2,
 };
 
+/** An A/B run's old build: 1 worker, like MESH_1W, on addresses of its own. */
+export const MESH_OLD: MeshSpec = {
+  name: 'old',
+  nodeA: { name: 'bench-old-a', ip: '127.0.0.6' },
+  nodeB: { name: 'bench-old-b', ip: '127.0.0.7' },
+  clientPodIp: '127.0.5.10',
+  serverPodIp: '127.0.6.10',
+  workers: 1,
+};
+
 export interface Setup {
   direct: Target;
   zt1: Target;
   zt2: Target;
+  /** `--against <ref>`: that ref's build, a 1-worker mesh like zt1's. */
+  old?: Target;
   peers: Partial<Record<PeerKind, Target>>;
   /** Why a peer pair is absent. */
   missing: Partial<Record<PeerKind, string>>;
-  meshes: { w1: Mesh; w2: Mesh };
+  meshes: { w1: Mesh; w2: Mesh; old?: Mesh };
   stop(): Promise<void>;
+}
+
+function meshMetrics(m: Mesh): { node: string; url: string }[] {
+  return [
+    { node: 'A', url: m.a.metricsUrl },
+    { node: 'B', url: m.b.metricsUrl },
+  ];
 }
 
 async function startServerProcess(): Promise<{ child: ChildProcess; port: number }> {
@@ -56,6 +75,8 @@ export async function startSetup(opts: {
   dir: string;
   ztNodeArgs?: string[];
   ztFrom?: ZtFrom;
+  /** An A/B run's old side: its built entry point and the row label. */
+  old?: { entry: string; name: string };
   log: (s: string) => void;
 }): Promise<Setup> {
   const stops: (() => Promise<void>)[] = [];
@@ -75,10 +96,15 @@ export async function startSetup(opts: {
       ...(opts.ztFrom ? { from: opts.ztFrom } : {}),
       ...(opts.ztNodeArgs ? { nodeArgs: opts.ztNodeArgs } : {}),
     };
-    const [w1, w2] = await Promise.all([startMesh(MESH_1W, meshOpts), startMesh(MESH_2W, meshOpts)]);
+    const [w1, w2, old] = await Promise.all([
+      startMesh(MESH_1W, meshOpts),
+      startMesh(MESH_2W, meshOpts),
+      opts.old ? startMesh(MESH_OLD, { ...meshOpts, entry: opts.old.entry }) : undefined,
+    ]);
     stops.push(w1.stop, w2.stop);
+    if (old) stops.push(old.stop);
     opts.log(
-      `zt meshes ready: 1 worker (pids ${w1.a.pid}, ${w1.b.pid}), 2 workers (pids ${w2.a.pid}, ${w2.b.pid})`,
+      `zt meshes ready: 1 worker (pids ${w1.a.pid}, ${w1.b.pid}), 2 workers (pids ${w2.a.pid}, ${w2.b.pid})${old ? `, ${opts.old?.name} (pids ${old.a.pid}, ${old.b.pid})` : ''}`,
     );
     const tls = await writeTlsFiles(opts.dir);
     const peers: Partial<Record<PeerKind, Target>> = {};
@@ -109,6 +135,7 @@ export async function startSetup(opts: {
         MESH_1W.clientPodIp,
         { host: MESH_1W.serverPodIp, port: server.port },
         [w1.a.pid, w1.b.pid],
+        meshMetrics(w1),
       ),
       zt2: meshTarget(
         'zt (2 workers)',
@@ -116,10 +143,23 @@ export async function startSetup(opts: {
         MESH_2W.clientPodIp,
         { host: MESH_2W.serverPodIp, port: server.port },
         [w2.a.pid, w2.b.pid],
+        meshMetrics(w2),
       ),
+      ...(old && opts.old
+        ? {
+            old: meshTarget(
+              opts.old.name,
+              old.socks,
+              MESH_OLD.clientPodIp,
+              { host: MESH_OLD.serverPodIp, port: server.port },
+              [old.a.pid, old.b.pid],
+              meshMetrics(old),
+            ),
+          }
+        : {}),
       peers,
       missing,
-      meshes: { w1, w2 },
+      meshes: { w1, w2, ...(old ? { old } : {}) },
       stop,
     };
   } catch (e) {

@@ -10,6 +10,8 @@ export interface Target {
   kind: 'direct' | 'zt' | 'stunnel' | 'haproxy';
   /** Processes whose CPU and memory the efficiency figures read (none for direct). */
   pids: number[];
+  /** zt only: each process's metrics endpoint (15020), in the order of `pids`. */
+  metrics?: { node: string; url: string }[];
   /** Opens a connection to the target server; resolves once bytes can flow. */
   open(): Promise<Socket>;
 }
@@ -56,11 +58,13 @@ export function meshTarget(
   clientPodIp: string,
   server: { host: string; port: number },
   pids: number[],
+  metrics: { node: string; url: string }[] = [],
 ): Target {
   return {
     name,
     kind: 'zt',
     pids,
+    metrics,
     open: () =>
       withSourcePort((localPort) =>
         socks5Connect({ proxy: socks, localAddress: clientPodIp, localPort, dest: server }),

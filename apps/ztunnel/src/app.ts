@@ -12,7 +12,7 @@ import {
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
 import { Logging } from '@zt/log';
-import { recordBuildInfo } from '@zt/metrics';
+import { recordBuildInfo, startRuntimeMetrics } from '@zt/metrics';
 import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/xds';
 import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
 import { type Config, ConfigError } from './config.ts';
@@ -81,6 +81,8 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
 
   recordBuildInfo(VERSION);
+  // This thread's event-loop delay and GC pauses; each data-plane worker starts its own.
+  startRuntimeMetrics('main');
   const readiness = new Readiness(log);
   const proxyReady = readiness.register('proxy');
   const stateReady = readiness.register('state manager');

@@ -10,6 +10,14 @@ export {
 export { istioBuild, recordBuildInfo } from './build.ts';
 export { DEFAULT_LABEL_SET_LIMIT } from './cardinality.ts';
 export { counter, gauge, histogram, type MetricOptions, registry } from './registry.ts';
+export {
+  EVENT_LOOP_DELAY_BUCKETS,
+  GC_PAUSE_BUCKETS,
+  RUNTIME_METRIC_NAMES,
+  type RuntimeMetrics,
+  type RuntimeMetricsOptions,
+  startRuntimeMetrics,
+} from './runtime.ts';
 export { CounterShare, counterShare } from './share.ts';
 export {
   TRAFFIC_LABELS,

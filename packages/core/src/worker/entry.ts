@@ -1,7 +1,7 @@
 // Entry point of a data-plane worker thread: one ProxyEngine, driven by the main thread's messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Logging } from '@zt/log';
-import { metricsSnapshot } from '@zt/metrics';
+import { metricsSnapshot, startRuntimeMetrics } from '@zt/metrics';
 import { nativeSocketOps } from '../native.ts';
 import { takeCpuProfile } from '../profile.ts';
 import { ProxyEngine } from '../proxy.ts';
@@ -18,6 +18,8 @@ import type {
 const port = parentPort;
 if (!port) throw new Error('worker/entry.ts must run in a worker thread');
 const init = workerData as WorkerInit;
+// Event-loop delay and GC pauses of this thread, beside the main thread's (zt_event_loop_delay_seconds).
+startRuntimeMetrics(`worker-${init.index}`);
 // The main thread's filter, format and output, so workers' lines (access logs among them) match
 // its lines and obey its RUST_LOG and `/logging` changes.
 const logging = new Logging(init.log);
