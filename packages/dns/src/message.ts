@@ -10,11 +10,18 @@ interface RecordCodec {
   encode(record: Answer, buf?: Buffer, offset?: number): Buffer;
   encodingLength(record: Answer): number;
 }
+interface QuestionCodec {
+  decode: ((buf: Buffer, offset?: number) => Question) & { bytes: number };
+}
 interface NameCodec {
   encode(name: string, buf?: Buffer, offset?: number): Buffer;
   decode: ((buf: Buffer, offset?: number) => string) & { bytes: number };
 }
-const codec = dnsPacket as unknown as typeof dnsPacket & { answer: RecordCodec; name: NameCodec };
+const codec = dnsPacket as unknown as typeof dnsPacket & {
+  answer: RecordCodec;
+  name: NameCodec;
+  question: QuestionCodec;
+};
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export type Rcode = (typeof RCODE)[keyof typeof RCODE];
@@ -40,7 +47,7 @@ export type RejectReason =
   | 'not_query'
   | 'opcode'
   | 'question_count'
-  | 'label_too_long'
+  | 'bad_label'
   | 'name_too_long'
   | 'bad_pointer'
   | 'rate_limited'
@@ -63,6 +70,11 @@ export interface Query {
   /** The header's flag bits (QR, opcode, AA, TC, RD, RA, Z, AD, CD, rcode). */
   flags: number;
   question: Question;
+  /**
+   * The question as it came, echoed in every response: re-encoding the decoded one would not
+   * always give it back (dns-packet writes unknown classes as 0).
+   */
+  questionWire: Buffer;
   /** Lower case, no trailing dot ('' for the root). */
   name: string;
   edns?: EdnsInfo;
@@ -140,11 +152,18 @@ export function parseQuery(msg: Buffer): Parsed {
       id,
       flags,
       question,
+      questionWire: questionWire(msg),
       name: normalize(question.name),
       ...(edns ? { edns } : {}),
       plainName: isPlainQuestionName(msg, question.name),
     },
   };
+}
+
+/** The bytes of the first question (it decoded, so dns-packet can measure it again). */
+function questionWire(msg: Buffer): Buffer {
+  codec.question.decode(msg, HEADER);
+  return Buffer.from(msg.subarray(HEADER, HEADER + codec.question.decode.bytes));
 }
 
 function normalize(name: string): string {
@@ -169,7 +188,7 @@ function isPlainQuestionName(msg: Buffer, name: string): boolean {
 function classifyDecodeError(e: unknown): { reason: RejectReason; detail: string } {
   const detail = e instanceof Error ? e.message : String(e);
   if (detail.includes('name too long')) return { reason: 'name_too_long', detail };
-  if (detail.includes('bad label')) return { reason: 'label_too_long', detail };
+  if (detail.includes('bad label')) return { reason: 'bad_label', detail };
   if (detail.includes('bad pointer')) return { reason: 'bad_pointer', detail };
   if (
     detail.includes('overflow') ||
@@ -208,7 +227,9 @@ export interface ResponseBody {
 export function encodeResponse(q: Query, body: ResponseBody, maxSize: number): Buffer {
   let flags = QR | (q.flags & (OPCODE_MASK | RD | CD)) | RA | body.rcode;
   if (body.authoritative) flags |= AA;
-  const head = dnsPacket.encode({ id: q.id, type: 'response', flags, questions: [q.question] });
+  const head = Buffer.concat([Buffer.alloc(HEADER), q.questionWire]);
+  head.writeUInt16BE(q.id, 0);
+  head.writeUInt16BE(1, 4);
   const opt = q.edns ? codec.answer.encode(optRecord(q.edns)) : undefined;
   const budget = maxSize - head.length - (opt?.length ?? 0);
   const parts: Buffer[] = [head];
@@ -228,6 +249,7 @@ export function encodeResponse(q: Query, body: ResponseBody, maxSize: number): B
   const out = Buffer.concat(parts);
   out.writeUInt16BE(flags, 2);
   out.writeUInt16BE(count, 6);
+  out.writeUInt16BE(0, 8);
   out.writeUInt16BE(opt ? 1 : 0, 10);
   return out;
 }
@@ -284,14 +306,19 @@ export { dnsPacket };
  * upstream's truncated answer exceeds its size. It retries over TCP.
  */
 export function truncatedHeader(answer: Buffer, maxSize: number): Buffer {
-  const packet = tryDecode(answer);
-  const flags = answer.readUInt16BE(2) | TC;
-  const out = dnsPacket.encode({
-    id: answer.readUInt16BE(0),
-    type: 'response',
-    flags,
-    questions: packet?.questions ?? [],
-  });
+  const qdcount = answer.readUInt16BE(4);
+  let question: Buffer = Buffer.alloc(0);
+  if (qdcount > 0) {
+    try {
+      question = questionWire(answer);
+    } catch {
+      // An answer reaching here was decoded before; an unreadable question leaves the header only.
+    }
+  }
+  const out = Buffer.concat([answer.subarray(0, HEADER), question]);
+  out.writeUInt16BE(answer.readUInt16BE(2) | TC, 2);
+  out.writeUInt16BE(question.length > 0 ? 1 : 0, 4);
+  out.fill(0, 6, 12);
   // A question is at most 259 bytes and every limit at least 512: this always fits.
   void maxSize;
   return out;

@@ -147,10 +147,21 @@ export class TestDnsServer {
   }
 
   async #respond(msg: Buffer, protocol: 'udp' | 'tcp', send: (b: Buffer) => void): Promise<void> {
+    try {
+      await this.#answer(msg, protocol, send);
+    } catch {
+      // What dns-packet cannot encode back (unknown classes, odd records): SERVFAIL, never silence.
+      if (msg.length >= 12) send(headerOnly(msg, 2));
+    }
+  }
+
+  async #answer(msg: Buffer, protocol: 'udp' | 'tcp', send: (b: Buffer) => void): Promise<void> {
     let packet: DecodedPacket;
     try {
       packet = dnsPacket.decode(msg);
     } catch {
+      // As a real server: FORMERR when there is a header to answer, silence otherwise.
+      if (msg.length >= 12 && !(msg.readUInt16BE(2) & 0x8000)) send(headerOnly(msg, 1));
       return;
     }
     const question = packet.questions?.[0];
@@ -176,8 +187,14 @@ export class TestDnsServer {
     const opt = packet.additionals?.find((r) => r.type === 'OPT');
     const clientLimit = opt && opt.type === 'OPT' ? Math.max(512, opt.udpPayloadSize) : 512;
     const limit = Math.min(clientLimit, this.#udpLimit);
-    const build = (records: Answer[], tc: boolean): Buffer =>
-      dnsPacket.encode({
+    // The question goes back as it came (a real server echoes it; dns-packet would re-encode it).
+    const codec = dnsPacket as unknown as {
+      question: { decode: ((b: Buffer, o: number) => unknown) & { bytes: number } };
+    };
+    codec.question.decode(msg, 12);
+    const rawQuestion = msg.subarray(12, 12 + codec.question.decode.bytes);
+    const build = (records: Answer[], tc: boolean): Buffer => {
+      const out = dnsPacket.encode({
         id: q.id,
         type: 'response',
         flags:
@@ -185,10 +202,14 @@ export class TestDnsServer {
           (packet.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) |
           (tc ? dnsPacket.TRUNCATED_RESPONSE : 0) |
           RCODES[rcode],
-        questions: [question],
+        questions: [],
         answers: records,
         additionals: opt ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0 } as Answer] : [],
       });
+      const withQuestion = Buffer.concat([out.subarray(0, 12), rawQuestion, out.subarray(12)]);
+      withQuestion.writeUInt16BE(1, 4);
+      return withQuestion;
+    };
     let out = build(answers ?? [], false);
     if (protocol === 'udp' && (s.truncate || out.length > limit)) out = build([], true);
     if (s.strayFirst) {
@@ -204,6 +225,13 @@ export class TestDnsServer {
     for (const k of this.#table.keys()) if (k.startsWith(prefix)) return true;
     return false;
   }
+}
+
+function headerOnly(query: Buffer, rcode: number): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt16BE(query.readUInt16BE(0), 0);
+  b.writeUInt16BE(0x8000 | (query.readUInt16BE(2) & 0x7900) | rcode, 2);
+  return b;
 }
 
 const RCODES: Record<TestRcode, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 };
