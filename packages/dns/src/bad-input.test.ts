@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { SystemForwarder } from './forwarder.ts';
 import type { DnsLimits } from './limits.ts';
+import { type DnsMetrics, dnsMetrics } from './metrics.ts';
 import { type DnsListener, DnsProxy } from './proxy.ts';
 import { dnsQuery, framed, sendTcp, sendUdp, TestDnsServer } from './testing/index.ts';
 import { dnsStateOf } from './xds-state.ts';
@@ -335,6 +336,34 @@ describe('caps on work and floods', () => {
     assert.ok(await sendUdp('127.0.0.1', h.l.udp.port, dnsQuery({ name: 'echo.backend' })));
     await h.close();
   });
+  test('per-pod listeners are limited per workload, not per source address (pods share 127.0.0.1)', async () => {
+    const h = await harness({ queriesPerSecondPerSource: 10 });
+    const a = await h.proxy.listen({
+      host: '127.0.0.1',
+      port: 0,
+      client: 'Kubernetes//v1/Pod/backend/sleep',
+    });
+    const b = await h.proxy.listen({
+      host: '127.0.0.1',
+      port: 0,
+      client: 'Kubernetes//v1/Pod/backend/other',
+    });
+    const flood = await Promise.all(
+      Array.from({ length: 30 }, (_, id) =>
+        sendUdp('127.0.0.1', a.udp.port, dnsQuery({ name: 'echo.backend', id }), 300),
+      ),
+    );
+    assert.ok(flood.filter(Boolean).length <= 12);
+    assert.ok(
+      await sendUdp('127.0.0.1', b.udp.port, dnsQuery({ name: 'echo.backend' })),
+      "the other pod's listener answers",
+    );
+    assert.ok(
+      await sendUdp('127.0.0.1', h.l.udp.port, dnsQuery({ name: 'echo.backend' })),
+      'and so does the node-level one',
+    );
+    await h.close();
+  });
   test('forwards in flight are capped: past it, SERVFAIL at once', async () => {
     const h = await harness({ maxForwardsInFlight: 2 }, 2000);
     h.up.script(() => ({ delayMs: 300 }));
@@ -409,6 +438,59 @@ describe('upstream failures reach the client as SERVFAIL', () => {
     });
     assert.equal(decode(tcp.messages[0] as Buffer).rcode, 'SERVFAIL');
     h.up.script(undefined);
+  });
+});
+
+describe('defects below the proxy', () => {
+  test('a forwarder returning 3 bytes: SERVFAIL, never relayed', async () => {
+    const state = new ProxyState(snap());
+    const proxy = new DnsProxy({
+      state: () => dnsStateOf(state),
+      forwarder: {
+        searchDomains: () => [],
+        forward: async () => Buffer.from([1, 2, 3]),
+        dump: () => new SystemForwarder({ servers: [{ host: '127.0.0.1', port: 53 }] }).dump(),
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const l = await proxy.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const r = await sendUdp('127.0.0.1', l.udp.port, dnsQuery({ name: 'example.org' }));
+      assert.equal(decode(r as Buffer).rcode, 'SERVFAIL');
+    } finally {
+      await proxy.close();
+    }
+  });
+  test('anything else that throws (here: the metrics): logged as an error, nothing sent, no crash', async () => {
+    const errors: Array<Record<string, unknown>> = [];
+    const state = new ProxyState(snap());
+    const up = await TestDnsServer.start();
+    const proxy = new DnsProxy({
+      state: () => dnsStateOf(state),
+      forwarder: new SystemForwarder({ servers: [{ host: up.host, port: up.port }] }),
+      metrics: {
+        ...dnsMetrics(),
+        requests: {
+          inc: () => {
+            throw new Error('broken counter');
+          },
+        } as unknown as DnsMetrics['requests'],
+      },
+      logger: pino({ level: 'error' }, { write: (l: string) => void errors.push(JSON.parse(l)) }),
+    });
+    const l = await proxy.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      assert.equal(
+        await sendUdp('127.0.0.1', l.udp.port, dnsQuery({ name: 'echo.backend' }), 300),
+        undefined,
+      );
+      assert.ok(errors.some((w) => w['msg'] === 'DNS query failed'));
+      // Bad input does not touch that counter: still answered.
+      assert.ok(await sendUdp('127.0.0.1', l.udp.port, header(0)));
+    } finally {
+      await proxy.close();
+      await up.close();
+    }
   });
 });
 

@@ -95,6 +95,7 @@ export class SystemForwarder implements Forwarder {
   readonly #ndots: number;
   readonly #tcpOnly: boolean;
   readonly #source: string;
+  readonly #searchByNs = new Map<string, readonly string[]>();
 
   constructor(o: SystemForwarderOptions) {
     if (o.servers.length === 0) throw new RangeError('a SystemForwarder needs at least one server');
@@ -130,7 +131,15 @@ export class SystemForwarder implements Forwarder {
   }
 
   searchDomains(client: DnsClient): readonly string[] {
-    return this.#perClient ? kubeSearchDomains(client.namespace, this.#clusterDomain) : this.#search;
+    if (!this.#perClient) return this.#search;
+    let domains = this.#searchByNs.get(client.namespace);
+    if (!domains) {
+      // One list per namespace, made once: this runs on every A/AAAA query.
+      if (this.#searchByNs.size >= 10_000) this.#searchByNs.clear();
+      domains = kubeSearchDomains(client.namespace, this.#clusterDomain);
+      this.#searchByNs.set(client.namespace, domains);
+    }
+    return domains;
   }
 
   async forward(req: ForwardRequest): Promise<Buffer> {

@@ -251,6 +251,7 @@ export class DnsProxy {
       },
       this.#limits,
       this.#tcp,
+      pinned,
     );
     tcp.on('error', (err) =>
       this.#log.warn({ err, address: hostPort(tcpAddr.address, tcpAddr.port) }, 'DNS TCP listener error'),
@@ -290,9 +291,19 @@ export class DnsProxy {
    * should be sent (unreadable, a response, rate limited over UDP). Never throws.
    */
   async handle(msg: Buffer, ctx: QueryContext): Promise<Buffer | undefined> {
+    try {
+      return await this.#handle(msg, ctx);
+    } catch (err) {
+      // A defect (say, an address in the state dns-packet cannot encode): logged, nothing sent.
+      this.#log.error({ err, source: ctx.source.address, protocol: ctx.protocol }, 'DNS query failed');
+      return undefined;
+    }
+  }
+
+  async #handle(msg: Buffer, ctx: QueryContext): Promise<Buffer | undefined> {
     const started = performance.now();
     const source = ctx.source.address;
-    if (!this.#rate.take(source)) {
+    if (!this.#rate.take(sourceKey(ctx))) {
       this.#reject(
         'rate_limited',
         `over ${this.#limits.queriesPerSecondPerSource} queries/s`,
@@ -359,16 +370,17 @@ export class DnsProxy {
     started: number,
   ): Promise<Buffer> {
     const source = ctx.source.address;
+    const key = sourceKey(ctx);
     this.#metrics.requests.inc(labels);
     if (this.#forwards >= this.#limits.maxForwardsInFlight) {
       this.#reject('forward_cap', `${this.#forwards} forwards in flight`, source, ctx.protocol);
       this.#access(q, ctx, client, 'forwarding refused (cap)', 0, started);
       return errorResponse(q, RCODE.SERVFAIL);
     }
-    if (this.#forwardsBySource.get(source) >= this.#limits.maxForwardsPerSource) {
+    if (this.#forwardsBySource.get(key) >= this.#limits.maxForwardsPerSource) {
       this.#reject(
         'source_cap',
-        `${this.#forwardsBySource.get(source)} forwards in flight from ${source}`,
+        `${this.#forwardsBySource.get(key)} forwards in flight from ${source}`,
         source,
         ctx.protocol,
       );
@@ -377,7 +389,7 @@ export class DnsProxy {
     }
     this.#metrics.upstreamRequests.inc(labels);
     this.#forwards++;
-    this.#forwardsBySource.inc(source);
+    this.#forwardsBySource.inc(key);
     const t0 = performance.now();
     try {
       const answer = await this.#forwarder.forward({
@@ -390,8 +402,9 @@ export class DnsProxy {
       this.#access(q, ctx, client, 'forwarded', answer.readUInt16BE(6), started);
       return answer;
     } catch (err) {
-      this.#metrics.upstreamFailures.inc(labels);
       const reason = err instanceof DnsForwardError ? err.reason : 'unreachable';
+      // Closing is no upstream failure; the client gets nothing anyway (its socket is closed).
+      if (reason !== 'closed') this.#metrics.upstreamFailures.inc(labels);
       if (reason === 'malformed')
         this.#reject('upstream_malformed', (err as Error).message, source, ctx.protocol);
       this.#access(q, ctx, client, `forwarding failed (${(err as Error).message})`, 0, started);
@@ -399,7 +412,7 @@ export class DnsProxy {
     } finally {
       this.#metrics.upstreamDuration.observe(labels, (performance.now() - t0) / 1000);
       this.#forwards--;
-      this.#forwardsBySource.dec(source);
+      this.#forwardsBySource.dec(key);
     }
   }
 
@@ -471,6 +484,15 @@ export class DnsProxy {
     this.#abort.abort();
     await Promise.all([...this.#listeners].map((e) => e.listener.close()));
   }
+}
+
+/**
+ * Whom the per-source caps count a query against: the pinned workload of a per-pod listener
+ * (pods in different network namespaces may share source addresses, 127.0.0.1 first of all),
+ * otherwise the source address.
+ */
+function sourceKey(ctx: QueryContext): string {
+  return ctx.client !== undefined ? `workload:${ctx.client}` : ctx.source.address;
 }
 
 function meshRecords(q: Query, found: MeshAnswer, type: AddressType): Answer[] {

@@ -25,16 +25,19 @@ export function unmapIp(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
+/** `pinned`: the workload uid of a per-pod listener, which the per-source cap counts against. */
 export function serveTcp(
   server: Server,
   handler: TcpHandler,
   limits: DnsLimits,
   conns: TcpConnections,
+  pinned?: string,
 ): void {
   server.on('connection', (sock: Socket) => {
-    const source = unmapIp(sock.remoteAddress ?? '');
+    const address = unmapIp(sock.remoteAddress ?? '');
+    const source = pinned !== undefined ? `workload:${pinned}` : address;
     if (conns.total >= limits.maxTcpConnections) {
-      handler.reject('tcp_conn_cap', `${conns.total} TCP connections open`, source, 'tcp');
+      handler.reject('tcp_conn_cap', `${conns.total} TCP connections open`, address, 'tcp');
       sock.destroy();
       return;
     }
@@ -42,7 +45,7 @@ export function serveTcp(
       handler.reject(
         'tcp_conn_cap',
         `${conns.perSource.get(source)} TCP connections open from ${source}`,
-        source,
+        address,
         'tcp',
       );
       sock.destroy();
@@ -51,7 +54,7 @@ export function serveTcp(
     conns.total++;
     conns.perSource.inc(source);
     conns.open.set(sock, server);
-    new TcpSession(sock, source, handler, limits).start(() => {
+    new TcpSession(sock, address, handler, limits).start(() => {
       conns.total--;
       conns.perSource.dec(source);
       conns.open.delete(sock);
