@@ -122,7 +122,9 @@ export class SystemForwarder implements Forwarder {
       servers: conf.nameservers.map((host) => ({ host, port })),
       search: conf.search,
       ...(conf.domain !== undefined ? { domain: conf.domain } : {}),
-      attemptTimeoutMs: o.attemptTimeoutMs ?? conf.timeoutSec * 1000,
+      // resolv.conf's timeout, but at most half the deadline: a lost datagram gets a second try.
+      attemptTimeoutMs:
+        o.attemptTimeoutMs ?? Math.min(conf.timeoutSec * 1000, Math.floor((o.timeoutMs ?? 5000) / 2)),
       attempts: o.attempts ?? conf.attempts,
       ndots: conf.ndots,
       tcpOnly: o.tcpOnly ?? conf.useTcp,
