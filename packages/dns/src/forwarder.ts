@@ -219,7 +219,7 @@ export class SystemForwarder implements Forwarder {
 }
 
 function fit(answer: Buffer, maxSize: number): Buffer {
-  return answer.length <= maxSize ? answer : truncatedHeader(answer, maxSize);
+  return answer.length <= maxSize ? answer : truncatedHeader(answer);
 }
 
 interface AnswerCheck {
