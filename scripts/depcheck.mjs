@@ -1,5 +1,6 @@
 // The dependency-direction check. Packages form layers; an import may only point down:
 //   apps/ztunnel -> core -> transport | xds | inpod -> identity -> proto     (native beside proto)
+//                   core -> dns -> xds     (dns reads the workload state; core's listeners serve it)
 // metrics, errors and log (the bottom layer) may be imported by anyone; nothing imports apps/ or bench/.
 // A package is reached only through its public entry points (`@zt/x` and `@zt/x/testing`),
 // never through a path into its files.
@@ -14,6 +15,7 @@ export const RANKS = {
   transport: 2,
   xds: 2,
   inpod: 2,
+  dns: 2.5,
   core: 3,
   ztunnel: 4,
   bench: 4,
