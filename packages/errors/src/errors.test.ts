@@ -25,7 +25,13 @@ test('a subclass keeps its own name and is still a ZtError', () => {
 });
 
 test('codes outside ERR_ZT_<AREA>_<WHAT> are refused', () => {
-  for (const bad of ['ERR_CA_UNAVAILABLE', 'ZT_SERVER_LISTEN', 'ERR_ZT_XDS', 'err_zt_xds_nack', 'ERR_ZT__X']) {
+  for (const bad of [
+    'ERR_CA_UNAVAILABLE',
+    'ZT_SERVER_LISTEN',
+    'ERR_ZT_XDS',
+    'err_zt_xds_nack',
+    'ERR_ZT__X',
+  ]) {
     assert.equal(isZtErrorCode(bad), false, bad);
     assert.throws(() => new ZtError(bad, 'x'), TypeError);
   }
