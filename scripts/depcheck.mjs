@@ -1,6 +1,7 @@
 // The dependency-direction check. Packages form layers; an import may only point down:
-//   apps/ztunnel -> core -> transport | xds | inpod -> identity -> proto     (native beside proto)
-// metrics, errors and log (the bottom layer) may be imported by anyone; nothing imports apps/ or bench/.
+//   apps/lab -> apps/ztunnel -> core -> transport | xds | inpod -> identity -> proto   (native beside proto)
+// metrics, errors and log (the bottom layer) may be imported by anyone; nothing imports apps/lab or
+// bench/ (the lab is the demo, the reliability suite and the in-pod topologies: never shipped).
 // A package is reached only through its public entry points (`@zt/x` and `@zt/x/testing`),
 // never through a path into its files.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,9 +18,10 @@ export const RANKS = {
   core: 3,
   ztunnel: 4,
   bench: 4,
+  lab: 5,
 };
 const ANYONE_MAY_IMPORT = new Set(['metrics', 'errors', 'log']);
-const NEVER_IMPORTED = new Set(['ztunnel', 'bench']);
+const NEVER_IMPORTED = new Set(['lab', 'bench']);
 const PUBLIC_SUBPATHS = new Set(['', 'testing']);
 
 /**
@@ -44,14 +46,14 @@ export function checkEdge(edge) {
   // A package may name itself through its public entry points (tests often do).
   if (to === from) return undefined;
   if (NEVER_IMPORTED.has(to))
-    return `${file}: imports "${specifier}", but nothing may import apps/ or bench/`;
+    return `${file}: imports "${specifier}", but nothing may import apps/lab or bench/`;
   if (ANYONE_MAY_IMPORT.has(to)) return undefined;
   const rf = RANKS[from];
   const rt = RANKS[to];
   if (rt === undefined) return `${file}: imports unknown workspace package "${specifier}"`;
   if (rf === undefined && !ANYONE_MAY_IMPORT.has(from)) return `${file}: package "${from}" has no layer`;
   if (ANYONE_MAY_IMPORT.has(from) || rt >= rf) {
-    return `${file}: "${from}" may not import "${to}" (dependencies point down: apps -> core -> transport|xds -> identity -> proto)`;
+    return `${file}: "${from}" may not import "${to}" (dependencies point down: lab -> ztunnel -> core -> transport|xds|inpod -> identity -> proto)`;
   }
   return undefined;
 }

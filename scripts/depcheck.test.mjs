@@ -31,9 +31,14 @@ test('metrics imports nothing of ours', () => {
   assert.match(edge('metrics', '@zt/proto'), /may not import/);
 });
 
-test('nothing imports apps or bench', () => {
-  assert.match(edge('core', '@zt/ztunnel'), /nothing may import/);
+test('nothing imports the lab or bench; only the lab imports the app', () => {
+  assert.match(edge('ztunnel', '@zt/lab'), /nothing may import/);
+  assert.match(edge('core', '@zt/lab/testing'), /nothing may import/);
   assert.match(edge('ztunnel', '@zt/bench'), /nothing may import/);
+  assert.equal(edge('lab', '@zt/ztunnel'), undefined);
+  assert.equal(edge('lab', '@zt/core/testing'), undefined);
+  assert.match(edge('core', '@zt/ztunnel'), /may not import "ztunnel"/);
+  assert.match(edge('bench', '@zt/ztunnel'), /may not import "ztunnel"/);
 });
 
 test('a package may import itself through its public entry points only', () => {

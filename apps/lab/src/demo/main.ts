@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { socksDial } from '@zt/core/testing';
+import { MAIN_PATH } from '@zt/ztunnel';
 
 const { values: args } = parseArgs({
   options: { duration: { type: 'string' }, quiet: { type: 'boolean', default: false } },
@@ -133,7 +134,7 @@ function narrate(node: string, line: string): void {
 }
 
 for (const n of NODES) {
-  const zt = spawnTs('../main.ts', {
+  const zt = spawnTs(MAIN_PATH, {
     XDS_ADDRESS: cpInfo.xds,
     CA_ADDRESS: cpInfo.ca,
     CLUSTER_ID: 'demo',
