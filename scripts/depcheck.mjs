@@ -27,7 +27,7 @@ export const RANKS = {
   bench: 4,
   lab: 5,
 };
-const ANYONE_MAY_IMPORT = new Set(['metrics', 'errors', 'log']);
+export const ANYONE_MAY_IMPORT = new Set(['metrics', 'errors', 'log']);
 const NEVER_IMPORTED = new Set(['lab', 'bench']);
 const PUBLIC_SUBPATHS = new Set(['', 'testing']);
 
