@@ -33,11 +33,11 @@ function tableRows(doc) {
   return rows;
 }
 
-/** Layer of each name in the picture: `layer N   a   apps/b   c/ ...`, `bottom   x   y`. */
+/** Layer of each name in the picture: `layer N   a   apps/b   c/ ...` (N as in depcheck, 2.5 too), `bottom   x   y`. */
 function pictureLayers(doc) {
   const layers = new Map();
   for (const line of packagesSection(doc).split('\n')) {
-    const m = /^(layer (\d+)|bottom)\s+(.*)$/.exec(line);
+    const m = /^(layer ([\d.]+)|bottom)\s+(.*)$/.exec(line);
     if (!m) continue;
     const layer = m[2] === undefined ? 'bottom' : Number(m[2]);
     for (const word of m[3]
