@@ -11,7 +11,9 @@
 # usage: deploy/build-stages.sh <scratch-dir> [--from head|worktree]     (default: worktree)
 # Leaves <scratch-dir>/src (the build tree) and <scratch-dir>/out (what the image copies to /app).
 # Exit status: 0 built, 1 the host lacks something, 2 a Dockerfile step failed (named on stderr).
-# Uses the host's pnpm store, so a machine that ran `pnpm install` needs no network.
+# Uses the host's pnpm store: on a cold machine the fetch step downloads into it (as the image build
+# does), and a machine whose store already holds the lockfile's packages needs no registry at all
+# (no step after the fetch resolves anything, so no registry metadata is needed either).
 set -euo pipefail
 
 die() { echo "build-stages: $*" >&2; exit 1; }
@@ -62,7 +64,8 @@ case "$FROM" in
   *) die "--from takes head or worktree, not $FROM" ;;
 esac
 
-# The image fetches from the registry; here the host's store has the packages already.
+# The image fetches from the registry; here the host's store may have the packages already, and then
+# the fetch step must not ask the registry (it may be out of reach).
 export npm_config_prefer_offline=true
 
 # RUN lines from the build stage's first COPY to the next FROM. Running `pnpm fetch` after the whole

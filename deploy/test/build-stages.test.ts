@@ -175,8 +175,37 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
       [],
       'devDependencies of the workspace in the production tree',
     );
-    for (const name of ['@zt/bench', '@zt/deploy'])
+    for (const name of ['@zt/bench', '@zt/deploy', '@zt/lab'])
       assert.ok(!present.has(name), `${name} is not in the image`);
+  });
+
+  test('holds product code only: no tests, testing entries, demo, lab or reliability files', (t) => {
+    if (!built(t)) return;
+    // The app at the root of the tree, and every @zt package in the store (real folders: the
+    // links between them lead to the same files).
+    const roots = [out];
+    const store = join(out, 'node_modules', '.pnpm');
+    for (const entry of readdirSync(store).filter((e) => e.startsWith('@zt+'))) {
+      const scope = join(store, entry, 'node_modules', '@zt');
+      for (const name of readdirSync(scope)) {
+        const dir = join(scope, name);
+        if (realpathSync(dir) === dir) roots.push(dir);
+      }
+    }
+    assert.ok(roots.length > 5, `the app and its @zt packages: ${roots.join(', ')}`);
+    const NOT_PRODUCT = /(^|\/)(testing|demo|lab|reliability)(\/|$)|\.test\.(ts|js|mjs|d\.ts)(\.map)?$/;
+    const found: string[] = [];
+    for (const root of roots) {
+      for (const f of walk(root)) {
+        const rel = relative(root, f);
+        if (rel.startsWith('node_modules/')) continue;
+        if (NOT_PRODUCT.test(rel)) found.push(relative(out, f));
+      }
+    }
+    assert.deepEqual(found, [], 'files of tests, fixtures or the lab in the image tree');
+    // The check itself can fail: a source tree with its tests and testing entry does.
+    const coreSrc = join(src, 'packages', 'core');
+    assert.ok([...walk(coreSrc)].some((f) => NOT_PRODUCT.test(relative(coreSrc, f))));
   });
 
   test('every link stays inside the tree', (t) => {

