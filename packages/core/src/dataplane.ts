@@ -8,6 +8,7 @@ import { defaultLogging, type Logger, type Logging } from '@zt/log';
 import { counter, type MetricsSnapshot, registry, WorkerMetrics } from '@zt/metrics';
 import type { ProxyStateView, StateSnapshot } from '@zt/xds';
 import type { RecentDump } from './conn/recent.ts';
+import { WorkerExitedError, WorkerRequestError } from './errors.ts';
 import { nativeSocketOps } from './native.ts';
 import { type BoundListener, DEFAULT_DRAIN_DEADLINE_MS, type ProxyConfig } from './options.ts';
 import type { CpuProfile } from './profile.ts';
@@ -217,7 +218,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
 
   #onExit(slot: Slot, code: number): void {
     for (const p of slot.pending.values())
-      p.reject(new Error(`worker ${slot.index} exited with code ${code}`));
+      p.reject(new WorkerExitedError(slot.index, code));
     slot.pending.clear();
     this.#metrics
       .retire(`${slot.index}.${slot.generation}`)
@@ -258,7 +259,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
       const p = slot.pending.get(m.id);
       slot.pending.delete(m.id);
       if (m.ok) p?.resolve(m.value);
-      else p?.reject(new Error(`worker ${slot.index}: ${m.error}`));
+      else p?.reject(new WorkerRequestError(slot.index, m.error ?? 'failed'));
       return;
     }
     // cert-req: the SecretManager lives here.

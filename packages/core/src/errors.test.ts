@@ -18,6 +18,11 @@ test('every core error is a ZtError whose code is ERR_ZT_PROXY_* or ERR_ZT_CORE_
         DrainDeadlineError: () => new api.DrainDeadlineError(5000),
         NoLocalWorkloadError: () => new api.NoLocalWorkloadError('node-a', '10.0.0.9'),
         NativeRequiredError: () => new api.NativeRequiredError('in-pod listeners'),
+        WorkerExitedError: () => new api.WorkerExitedError(1, 134),
+        WorkerRequestError: () => new api.WorkerRequestError(0, 'no such set'),
+        NotInWorkerError: () => new api.NotInWorkerError('worker/entry.ts'),
+        CertificateUnavailableError: () =>
+          new api.CertificateUnavailableError('spiffe://cluster.local/ns/a/sa/b', 'CA unreachable'),
       },
       codes: CORE_ERROR_CODES,
       prefixes: ['ERR_ZT_PROXY_', 'ERR_ZT_CORE_'],

@@ -16,6 +16,10 @@ export const CORE_ERROR_CODES = [
   'ERR_ZT_PROXY_NO_LOCAL_WORKLOAD',
   'ERR_ZT_CORE_LISTEN',
   'ERR_ZT_CORE_NATIVE_REQUIRED',
+  'ERR_ZT_CORE_WORKER_EXITED',
+  'ERR_ZT_CORE_WORKER_FAILED',
+  'ERR_ZT_CORE_NOT_IN_WORKER',
+  'ERR_ZT_PROXY_NO_CERTIFICATE',
 ] as const;
 export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
 
@@ -117,5 +121,54 @@ export class NativeRequiredError extends CoreError {
       `${what} need @zt/native, which is unavailable here; build it (pnpm --filter @zt/native build:native) on Linux, or use the shared listeners`,
     );
     this.name = 'NativeRequiredError';
+  }
+}
+
+/** A data-plane worker thread exited while the main thread waited on it (its requests fail with this). */
+export class WorkerExitedError extends CoreError {
+  readonly worker: number;
+  readonly exitCode: number;
+  constructor(worker: number, exitCode: number) {
+    super(
+      'ERR_ZT_CORE_WORKER_EXITED',
+      `data-plane worker ${worker} exited with code ${exitCode} before it answered; it is restarted, retry the request (the log says why it died)`,
+    );
+    this.name = 'WorkerExitedError';
+    this.worker = worker;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A data-plane worker answered a request from the main thread with a failure. */
+export class WorkerRequestError extends CoreError {
+  readonly worker: number;
+  constructor(worker: number, why: string) {
+    super('ERR_ZT_CORE_WORKER_FAILED', `data-plane worker ${worker}: ${why}`);
+    this.name = 'WorkerRequestError';
+    this.worker = worker;
+  }
+}
+
+/** The worker entry was loaded outside a worker thread (a packaging or import mistake). */
+export class NotInWorkerError extends CoreError {
+  constructor(file: string) {
+    super(
+      'ERR_ZT_CORE_NOT_IN_WORKER',
+      `${file} must run in a worker thread; start the data plane with DataPlane, do not import the worker entry`,
+    );
+    this.name = 'NotInWorkerError';
+  }
+}
+
+/** The main thread could not give a worker the certificate a connection needs. */
+export class CertificateUnavailableError extends CoreError {
+  readonly identity: string;
+  constructor(identity: string, why: string) {
+    super(
+      'ERR_ZT_PROXY_NO_CERTIFICATE',
+      `no certificate for ${identity}: ${why}; check the CA (CA_ADDRESS) and the certificate state in /config_dump`,
+    );
+    this.name = 'CertificateUnavailableError';
+    this.identity = identity;
   }
 }

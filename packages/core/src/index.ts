@@ -15,6 +15,7 @@ export {
 export type { SocketOps } from './context.ts';
 export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
 export {
+  CertificateUnavailableError,
   CoreError,
   type CoreErrorCode,
   DialError,
@@ -24,6 +25,9 @@ export {
   NoLocalWorkloadError,
   PolicyDeniedError,
   Socks5Error,
+  NotInWorkerError,
+  WorkerExitedError,
+  WorkerRequestError,
   WorkloadGoneError,
 } from './errors.ts';
 export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';

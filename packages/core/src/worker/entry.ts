@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Logging } from '@zt/log';
 import { metricsSnapshot, startRuntimeMetrics } from '@zt/metrics';
+import { CertificateUnavailableError, NotInWorkerError } from '../errors.ts';
 import { nativeSocketOps } from '../native.ts';
 import { takeCpuProfile } from '../profile.ts';
 import { ProxyEngine } from '../proxy.ts';
@@ -16,7 +17,7 @@ import type {
 } from './types.ts';
 
 const port = parentPort;
-if (!port) throw new Error('worker/entry.ts must run in a worker thread');
+if (!port) throw new NotInWorkerError('worker/entry.ts');
 const init = workerData as WorkerInit;
 // Event-loop delay and GC pauses of this thread, beside the main thread's (zt_event_loop_delay_seconds).
 startRuntimeMetrics(`worker-${init.index}`);
@@ -26,12 +27,15 @@ const logging = new Logging(init.log);
 const log = logging.scope('proxy');
 
 let nextCert = 0;
-const pendingCerts = new Map<number, { resolve: (c: WireCert) => void; reject: (e: Error) => void }>();
+const pendingCerts = new Map<
+  number,
+  { identity: string; resolve: (c: WireCert) => void; reject: (e: Error) => void }
+>();
 const certs = new RemoteCertSource(
   (identity) =>
     new Promise((resolve, reject) => {
       const id = ++nextCert;
-      pendingCerts.set(id, { resolve, reject });
+      pendingCerts.set(id, { identity, resolve, reject });
       post({ t: 'cert-req', id, identity });
     }),
 );
@@ -95,7 +99,7 @@ port.on('message', (m: MainToWorker) => {
       const p = pendingCerts.get(m.id);
       pendingCerts.delete(m.id);
       if (m.cert) p?.resolve(m.cert);
-      else p?.reject(new Error(m.error ?? 'certificate unavailable'));
+      else if (p) p.reject(new CertificateUnavailableError(p.identity, m.error ?? 'the CA gave none'));
       break;
     }
     case 'cert-rotated':
