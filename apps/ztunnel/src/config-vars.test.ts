@@ -56,6 +56,10 @@ test('names are read, read by prefix, ignored, misspelled, unknown, or none of z
     'ZTUNNEL_PORT',
     'ZTUNNEL_PORT_15020_TCP_ADDR',
     'XDS_PORT_15012_TCP',
+    // The project's launcher and tests: `npm run zt -- doctor` runs with the first two set.
+    'ZT_NODE',
+    'ZT_PNPM',
+    'ZT_LONG',
   ])
     assert.deepEqual(classifyVariable(name), { t: 'other' }, name);
   // ISTIO_META_ with nothing after it is no metadata key.

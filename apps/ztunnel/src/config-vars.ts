@@ -112,6 +112,23 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
 /** Prefixes of names that can only be meant for zt: an unknown one there is a mistake. */
 const OWN_PREFIXES = ['ZT_', 'ZTUNNEL_', 'INPOD_', 'XDS_', 'CA_', 'POOL_', 'HTTP2_', 'SECRET_', 'LOCAL_XDS'];
 
+/**
+ * Set by the project's own scripts (`npm run zt` passes the pinned Node and pnpm down) or read by its
+ * tests and bench, never by zt: a zt started through them has these, and they are no mistake.
+ */
+const TOOLING = new Set([
+  'ZT_NODE',
+  'ZT_PNPM',
+  'ZT_SKIP_APT',
+  'ZT_LONG',
+  'ZT_SOAK',
+  'ZT_SOAK_MINUTES',
+  'ZT_TEST_LOG',
+  'ZT_HELM',
+  'ZT_DEPLOY_TREE',
+  'ZT_BENCH_NOFILE',
+]);
+
 /** What Kubernetes injects for each Service of the namespace (service links): never zt's. */
 const SERVICE_LINK =
   /_SERVICE_HOST$|_SERVICE_PORT(?:_[A-Z0-9_]+)?$|_PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?$/;
@@ -138,6 +155,7 @@ export function classifyVariable(name: string): VariableClass {
   if (prefix) return { t: 'prefix', prefix };
   const ignored = IGNORED.get(name);
   if (ignored) return { t: 'ignored', variable: ignored };
+  if (TOOLING.has(name)) return { t: 'other' };
   const suggestion = closest(name);
   if (suggestion) return { t: 'misspelled', suggestion };
   if (SERVICE_LINK.test(name)) return { t: 'other' };

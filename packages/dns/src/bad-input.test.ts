@@ -341,12 +341,12 @@ describe('caps on work and floods', () => {
     const a = await h.proxy.listen({
       host: '127.0.0.1',
       port: 0,
-      client: 'Kubernetes//v1/Pod/backend/sleep',
+      client: 'Kubernetes//Pod/backend/sleep',
     });
     const b = await h.proxy.listen({
       host: '127.0.0.1',
       port: 0,
-      client: 'Kubernetes//v1/Pod/backend/other',
+      client: 'Kubernetes//Pod/backend/other',
     });
     const flood = await Promise.all(
       Array.from({ length: 30 }, (_, id) =>

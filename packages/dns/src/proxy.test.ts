@@ -330,7 +330,7 @@ describe('clients', () => {
   });
   test('a listener pinned to a workload attributes every query to it (in-pod mode), whatever the source', async () => {
     const h = await harness();
-    const web = 'Kubernetes//v1/Pod/frontend/web';
+    const web = 'Kubernetes//Pod/frontend/web';
     const pinned = await h.proxy.listen({ host: '127.0.0.1', port: 0, client: web });
     // `echo` is short for the client's own namespace: frontend has none, so it is forwarded.
     const short = decode((await sendUdp('127.0.0.1', pinned.udp.port, dnsQuery({ name: 'echo' }))) as Buffer);
@@ -448,7 +448,7 @@ describe('dump, close and listen', () => {
       host: '127.0.0.1',
       port: 0,
       netns: 'pod-a',
-      client: 'Kubernetes//v1/Pod/backend/sleep',
+      client: 'Kubernetes//Pod/backend/sleep',
     });
     // UDP then TCP on its port (more pairs if TCP found the port taken and it started over).
     assert.deepEqual(calls.slice(-2), ['udp pod-a 127.0.0.1', 'tcp pod-a 127.0.0.1']);
@@ -460,7 +460,7 @@ describe('dump, close and listen', () => {
       udp: `127.0.0.1:${l.udp.port}`,
       tcp: `127.0.0.1:${l.tcp.port}`,
       netns: 'pod-a',
-      client: 'Kubernetes//v1/Pod/backend/sleep',
+      client: 'Kubernetes//Pod/backend/sleep',
     });
     await l.close();
     assert.equal(h2.proxy.dump().listeners.length, 1);

@@ -228,13 +228,13 @@ describe('config dump', () => {
     return json.services[0] as { endpoints: Record<string, { status: string }>; loadBalancer?: unknown };
   };
   test('endpoints as upstream stores them: unhealthy ones only under AllowAll', () => {
-    assert.deepEqual(Object.keys(dump().endpoints), ['Kubernetes//v1/Pod/ns/up']);
+    assert.deepEqual(Object.keys(dump().endpoints), ['Kubernetes//Pod/ns/up']);
     const all = dump({ routingPreferences: [], mode: 'Standard', healthPolicy: 'AllowAll' });
     assert.deepEqual(Object.keys(all.endpoints).sort(), [
-      'Kubernetes//v1/Pod/ns/down',
-      'Kubernetes//v1/Pod/ns/up',
+      'Kubernetes//Pod/ns/down',
+      'Kubernetes//Pod/ns/up',
     ]);
-    assert.equal(all.endpoints['Kubernetes//v1/Pod/ns/down']?.status, 'Unhealthy');
+    assert.equal(all.endpoints['Kubernetes//Pod/ns/down']?.status, 'Unhealthy');
   });
   test('loadBalancer: absent without one, upstream field names and variant names with one', () => {
     assert.equal('loadBalancer' in dump(), false);
