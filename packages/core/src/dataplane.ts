@@ -217,8 +217,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   }
 
   #onExit(slot: Slot, code: number): void {
-    for (const p of slot.pending.values())
-      p.reject(new WorkerExitedError(slot.index, code));
+    for (const p of slot.pending.values()) p.reject(new WorkerExitedError(slot.index, code));
     slot.pending.clear();
     this.#metrics
       .retire(`${slot.index}.${slot.generation}`)

@@ -230,10 +230,7 @@ describe('config dump', () => {
   test('endpoints as upstream stores them: unhealthy ones only under AllowAll', () => {
     assert.deepEqual(Object.keys(dump().endpoints), ['Kubernetes//Pod/ns/up']);
     const all = dump({ routingPreferences: [], mode: 'Standard', healthPolicy: 'AllowAll' });
-    assert.deepEqual(Object.keys(all.endpoints).sort(), [
-      'Kubernetes//Pod/ns/down',
-      'Kubernetes//Pod/ns/up',
-    ]);
+    assert.deepEqual(Object.keys(all.endpoints).sort(), ['Kubernetes//Pod/ns/down', 'Kubernetes//Pod/ns/up']);
     assert.equal(all.endpoints['Kubernetes//Pod/ns/down']?.status, 'Unhealthy');
   });
   test('loadBalancer: absent without one, upstream field names and variant names with one', () => {
