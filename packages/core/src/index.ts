@@ -41,4 +41,12 @@ export {
 export { type Route, type RouteOptions, routeOutbound } from './outbound/route.ts';
 export { type CpuProfile, takeCpuProfile } from './profile.ts';
 export { type ProxyDeps, ProxyEngine } from './proxy.ts';
+export { X_FORWARDED_NETWORK } from './transports/double-hbone.ts';
+export { TransportRegistry, transports } from './transports/registry.ts';
+export type {
+  CarriedRoute,
+  Transport,
+  TransportContext,
+  TransportRequest,
+} from './transports/transport.ts';
 export type { ConnectionInfo } from './types.ts';

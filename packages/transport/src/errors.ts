@@ -106,12 +106,12 @@ export class StreamResetError extends HboneError {
   }
 }
 
-/** The :authority of an inbound CONNECT is not `ip:port`. */
+/** The :authority of an inbound CONNECT is not `ip:port` (nor `hostname:port` where one is allowed). */
 export class InvalidAuthorityError extends HboneError {
-  constructor(authority: string) {
+  constructor(authority: string, hostnames = false) {
     super(
       'ERR_ZT_HBONE_AUTHORITY',
-      `invalid HBONE :authority "${authority}": expected <ipv4>:<port> or [<ipv6>]:<port>`,
+      `invalid HBONE :authority "${authority}": expected <ipv4>:<port>${hostnames ? ', [<ipv6>]:<port> or <service hostname>:<port>' : ' or [<ipv6>]:<port>'}`,
     );
     this.name = 'InvalidAuthorityError';
   }

@@ -1,5 +1,14 @@
 export type { CertSource, WorkloadCertificate } from '@zt/identity';
-export { type Authority, formatAuthority, parseAuthority, type SocketAddress } from './authority.ts';
+export {
+  type Authority,
+  formatAuthority,
+  formatHboneAuthority,
+  type HboneAuthority,
+  type HostAuthority,
+  parseAuthority,
+  parseHboneAuthority,
+  type SocketAddress,
+} from './authority.ts';
 export {
   type ConnectionState,
   type DialOptions,

@@ -18,7 +18,7 @@ import {
   MalformedStreamsError,
   StreamAudit,
 } from './abuse.ts';
-import { type Authority, parseAuthority, type SocketAddress } from './authority.ts';
+import { type HboneAuthority, parseHboneAuthority, type SocketAddress } from './authority.ts';
 import {
   checkFlowControl,
   DEFAULT_FLOW_CONTROL,
@@ -44,8 +44,11 @@ export interface InboundTunnel {
   readonly peerIdentity: Identity;
   /** The identity whose certificate we presented (chosen by the local address). */
   readonly localIdentity: Identity;
-  /** The parsed `:authority`: where the client wants its bytes to go. */
-  readonly authority: Authority;
+  /**
+   * The parsed `:authority`: where the client wants its bytes to go, an `ip:port` or, as upstream
+   * accepts it, a service `hostname:port` (`'hostname' in authority`).
+   */
+  readonly authority: HboneAuthority;
   /** Our end of the TCP connection (the address the client dialed). */
   readonly local: SocketAddress;
   readonly remote: SocketAddress;
@@ -284,9 +287,9 @@ export class HboneServer {
       return;
     }
     const rawAuthority = headers[':authority'] ?? '';
-    let authority: Authority;
+    let authority: HboneAuthority;
     try {
-      authority = parseAuthority(rawAuthority);
+      authority = parseHboneAuthority(rawAuthority);
     } catch (e) {
       this.#refuse(stream, 400, 'authority', (e as Error).message, meta);
       return;

@@ -67,6 +67,32 @@ test('IPv6 authorities are accepted in brackets', async () => {
   assert.deepEqual(authority, { address: 'fd00::1', port: 443, family: 6 });
 });
 
+test('service hostname authorities reach the handler, as upstream accepts them', async () => {
+  let authority: unknown;
+  handler = (t) => {
+    authority = t.authority;
+    t.accept().end().resume();
+  };
+  const s = await open('Echo.Default.svc.cluster.local:80');
+  s.end();
+  await readAll(s);
+  assert.deepEqual(authority, { hostname: 'echo.default.svc.cluster.local', port: 80 });
+});
+
+test('a malformed hostname authority is answered 400 before the handler sees it', async () => {
+  let called = false;
+  handler = (t) => {
+    called = true;
+    t.reject(503);
+  };
+  await assert.rejects(open('bad_host-.example:80'), (e: unknown) => {
+    assert.ok(e instanceof HboneConnectError);
+    assert.equal(e.status, 400);
+    return true;
+  });
+  assert.equal(called, false);
+});
+
 for (const status of [401, 503, 400] as const) {
   test(`a ${status} answer rejects with HboneConnectError carrying it`, async () => {
     handler = (t) => t.reject(status);
@@ -86,7 +112,9 @@ test('a malformed :authority gets 400 without reaching the handler', async () =>
     t.accept().end().resume();
   };
   for (const bad of [
-    'example.com:80',
+    'example.com:0',
+    'ex%61mple.com:80',
+    'example.com',
     '10.0.0.1',
     '10.0.0.1:0',
     '10.0.0.1:99999',

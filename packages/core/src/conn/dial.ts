@@ -8,7 +8,7 @@ import { DialError } from '../errors.ts';
  * given and the config asks for original-source (in-pod inbound); resolves once connected.
  */
 export async function dialTcp(
-  ctx: FlowContext,
+  ctx: Pick<FlowContext, 'config' | 'ops' | 'log'>,
   target: SocketAddr,
   netns?: string,
   source?: string,

@@ -25,6 +25,11 @@ export interface InboundRequest {
   readonly dst: SocketAddr;
   /** The verified peer identity (HBONE); plaintext has none. */
   readonly peerIdentity?: string;
+  /**
+   * Came through a network gateway (`x-forwarded-network` names another network): `src` is the
+   * gateway's address, so the source workload is not looked up by it, as upstream.
+   */
+  readonly fromGateway?: boolean;
   /** Turns the request down: HBONE answers `status`, plaintext closes the socket. */
   reject(status: 400 | 401 | 503): void;
   /** The client side of the byte stream, once the destination is connected (may throw: a reset tunnel). */
@@ -94,7 +99,7 @@ export function logDryRunMatches(ctx: FlowContext, conn: AuthzConnection, decisi
 export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl: Workload): Promise<void> {
   const { src, dst, peerIdentity } = req;
   const mtls = req.protocol === 'HBONE';
-  const srcWl = ctx.view().workloadByAddress(ctx.config.network, src.address);
+  const srcWl = req.fromGateway ? undefined : ctx.view().workloadByAddress(ctx.config.network, src.address);
   const conn: AuthzConnection = {
     src,
     dst,

@@ -3,14 +3,18 @@ import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 import { localWorkloadAt, refuseEarly, serveInbound } from './flow.ts';
+import { serveHostnameTunnel } from './hostname.ts';
 
 /**
  * One CONNECT on 15008. As upstream: the destination must be a workload of this node (503
  * otherwise); a tunnel that arrived at one pod's address but names another is a bad request
  * (400); then the shared inbound flow (policy denies with 401, an unreachable workload is 503).
+ * A service `hostname:port` authority goes to hostname.ts (double HBONE and the gateway role).
  */
 export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Promise<void> {
-  const dst: SocketAddr = { address: socketIp(tunnel.authority.address), port: tunnel.authority.port };
+  const authority = tunnel.authority;
+  if ('hostname' in authority) return serveHostnameTunnel(ctx, tunnel, authority);
+  const dst: SocketAddr = { address: socketIp(authority.address), port: authority.port };
   const local = socketIp(tunnel.local.address);
   const peerIdentity = String(tunnel.peerIdentity);
   const refuse = (status: 400 | 503, reason: string, message: string) =>
@@ -19,7 +23,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
       {
         'src.addr': formatAddr(tunnel.remote),
         'dst.addr': formatAddr(tunnel.local),
-        'dst.hbone_addr': formatAddr(tunnel.authority),
+        'dst.hbone_addr': formatAddr(authority),
         'src.identity': peerIdentity,
       },
       reason,

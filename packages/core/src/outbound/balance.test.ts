@@ -8,7 +8,7 @@ import {
   eligibleEndpoints,
   loadBalance,
   localityRank,
-  onNetwork,
+  reachableFrom,
   selectIp,
   targetPort,
   workloadByHostname,
@@ -405,19 +405,28 @@ describe('eligible endpoints and ports (upstream load_balance filters, find_upst
       ['byname', 'remote-gw'],
     );
   });
-  test('reachable: zt leaves out endpoints on other networks (no network gateway support)', () => {
+  test('reachable: endpoints on other networks only through their network gateway', () => {
     const here = backend('here', { workloadIps: ['10.0.0.1'] });
     const there = backend('there', { workloadIps: ['10.0.0.2'], network: 'remote' });
-    const state = new ProxyState(makeSnapshot(1, { workloads: [here, there] }));
+    const gw = {
+      destination: { kind: 'address' as const, network: 'remote', address: '10.22.1.1' },
+      hboneMtlsPort: 15008,
+    };
+    const behindGw = backend('behind-gw', {
+      workloadIps: ['10.0.0.3'],
+      network: 'remote',
+      networkGateway: gw,
+    });
+    const state = new ProxyState(makeSnapshot(1, { workloads: [here, there, behindGw] }));
     const seen = new Set<string>();
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       const ep = loadBalance(state, source(), lbService(), 80, {
         mode: 'standard',
-        reachable: onNetwork(''),
+        reachable: reachableFrom(''),
       });
       if (ep) seen.add(ep.workload.name);
     }
-    assert.deepEqual([...seen], ['here']);
+    assert.deepEqual([...seen].sort(), ['behind-gw', 'here']);
   });
 });
 

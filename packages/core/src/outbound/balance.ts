@@ -191,21 +191,26 @@ export function selectIp(w: Workload, like: string, families?: Service['ipFamili
 }
 
 /**
- * Whether zt can send to `w` from `network`. zt has no network gateway (double HBONE) support,
- * so a workload on another network is never a candidate: upstream would tunnel through the
- * workload's E/W gateway, or fail the connection when it has none.
+ * Whether zt can send to `w` from `network`: a workload on the same network directly, one on
+ * another network only through its network gateway (double HBONE). A workload on another network
+ * without a gateway is never a candidate (upstream would pick it and fail the connection).
  */
-export function onNetwork(network: string): (w: Workload) => boolean {
-  let f = sameNetwork.get(network);
+export function reachableFrom(network: string): (w: Workload) => boolean {
+  let f = reachable.get(network);
   if (!f) {
     const n = network || '';
-    f = (w: Workload) => (w.network || '') === n;
-    sameNetwork.set(network, f);
+    f = (w: Workload) => (w.network || '') === n || w.networkGateway !== undefined;
+    reachable.set(network, f);
   }
   return f;
 }
 // One predicate per network name (a handful per mesh): routes run per connection.
-const sameNetwork = new Map<string, (w: Workload) => boolean>();
+const reachable = new Map<string, (w: Workload) => boolean>();
+
+/** Whether `w` is on another network than `source` (then it is reached through its gateway). */
+export function isRemote(source: Workload, w: Workload): boolean {
+  return (w.network || '') !== (source.network || '');
+}
 
 /**
  * A workload by `namespace/hostname`, for a waypoint named by hostname that is no service. As

@@ -1,19 +1,20 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { workloadIdentity } from '@zt/identity';
 import { HboneConnectError } from '@zt/transport';
 import type { Workload } from '@zt/xds';
 import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
-import { dialTcp } from '../conn/dial.ts';
 import type { ResponseFlag } from '../conn/labels.ts';
 import { earlyDenials, type TrackedConnection } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
 import { DEFAULT_PORTS } from '../options.ts';
-import { baggageHeader, forwardedHeader, newTraceparent } from './headers.ts';
+import { transports } from '../transports/registry.ts';
+import type { CarriedRoute } from '../transports/transport.ts';
 import { hostResolverFor, needsResolution, resolveRouteHost } from './hostname.ts';
 import { isSelfCall } from './loop.ts';
-import { parseIdentity, routeOutbound } from './route.ts';
+import { routeOutbound } from './route.ts';
 
 function refuse(
   ctx: FlowContext,
@@ -38,9 +39,64 @@ function refuse(
 }
 
 /**
+ * The tracked connection of an outbound route, built the same way whichever transport carries
+ * it, so metrics labels and the access line depend on the route and on `mtls` alone. It lands on
+ * the route's workload: the destination, its waypoint, or the network gateway of double HBONE
+ * (as upstream reports it; dst.addr is then the gateway's address).
+ */
+function track(
+  ctx: FlowContext,
+  route: CarriedRoute,
+  mtls: boolean,
+  srcWl: Workload,
+  src: SocketAddr,
+  srcId: string,
+): TrackedConnection {
+  const w = route.kind === 'passthrough' ? undefined : route.workload;
+  const svc = route.kind === 'passthrough' ? undefined : route.service;
+  const dstId = mtls && w ? workloadIdentity(w, ctx.config.trustDomain) : undefined;
+  const hboneAddr =
+    route.kind === 'hbone'
+      ? formatAddr(route.authority)
+      : route.kind === 'double-hbone'
+        ? `${route.authority.hostname}:${route.authority.port}`
+        : undefined;
+  const dstAddr = route.kind === 'hbone' ? route.authority : route.connect;
+  return ctx.registry.open({
+    info: {
+      direction: 'outbound',
+      protocol: mtls ? 'HBONE' : 'TCP',
+      src: {
+        ...src,
+        workload: `${srcWl.namespace}/${srcWl.name}`,
+        ...(mtls ? { identity: srcId } : {}),
+      },
+      dst: {
+        address: dstAddr.address,
+        port: dstAddr.port,
+        ...(w ? { workload: `${w.namespace}/${w.name}` } : {}),
+        ...(dstId ? { identity: dstId } : {}),
+        ...(svc ? { service: svc.hostname } : {}),
+      },
+    },
+    labels: {
+      reporter: 'source',
+      source: srcWl,
+      ...(mtls ? { sourceIdentity: srcId } : {}),
+      ...(w ? { destination: w } : {}),
+      ...(dstId ? { destinationIdentity: dstId } : {}),
+      ...(svc ? { service: svc } : {}),
+      mtls,
+    },
+    ...(hboneAddr ? { hboneAddr } : {}),
+  });
+}
+
+/**
  * One outbound connection (15001 capture or SOCKS5): find the source workload, route, then carry
- * the bytes over HBONE or plain TCP. `source` is given for in-pod listeners (the pod whose
- * namespace the listener lives in); otherwise the source is looked up by the peer IP.
+ * the bytes over the transport the registry gives for the route (plain TCP, HBONE, double HBONE).
+ * `source` is given for in-pod listeners (the pod whose namespace the listener lives in);
+ * otherwise the source is looked up by the peer IP.
  */
 export async function proxyOutbound(
   ctx: FlowContext,
@@ -84,89 +140,24 @@ export async function proxyOutbound(
   }
   if (route.kind === 'error') return refuse(ctx, socket, src, dst, route.code, route.message);
 
+  const transport = transports.select(route);
+  if (!transport) {
+    return refuse(ctx, socket, src, dst, 'no-transport', `no transport registered for a ${route.kind} route`);
+  }
   const srcId = workloadIdentity(srcWl, ctx.config.trustDomain);
-  const srcInfo = { ...src, workload: `${srcWl.namespace}/${srcWl.name}` };
-  let t: TrackedConnection;
-  let upstream: Promise<import('node:stream').Duplex>;
-  if (route.kind === 'hbone') {
-    const dstId = workloadIdentity(route.workload, ctx.config.trustDomain);
-    t = ctx.registry.open({
-      info: {
-        direction: 'outbound',
-        protocol: 'HBONE',
-        src: { ...srcInfo, identity: srcId },
-        dst: {
-          ...route.authority,
-          workload: `${route.workload.namespace}/${route.workload.name}`,
-          identity: dstId,
-          ...(route.service ? { service: route.service.hostname } : {}),
-        },
-      },
-      labels: {
-        reporter: 'source',
-        source: srcWl,
-        sourceIdentity: srcId,
-        destination: route.workload,
-        destinationIdentity: dstId,
-        ...(route.service ? { service: route.service } : {}),
-        mtls: true,
-      },
-      hboneAddr: formatAddr(route.authority),
+  const t = track(ctx, route, transport.mtls, srcWl, src, srcId);
+  let upstream: Promise<Duplex>;
+  try {
+    upstream = transport.open({
+      ctx,
+      route,
+      source: srcWl,
+      sourceIdentity: srcId,
+      client: src,
+      inPod: !!source,
     });
-    // Dial from the pod's own address when zt holds it (loopback demo), so the destination sees
-    // the source pod as the TCP peer, as with upstream's in-pod mode.
-    const localAddress =
-      ctx.config.listeners.workloads?.mode === 'loopback' && srcWl.node === ctx.config.nodeName
-        ? srcWl.workloadIps.find((ip) => ip.includes(':') === route.connect.address.includes(':'))
-        : undefined;
-    // In-pod: dial from inside the source pod's namespace, as upstream does, so the peer sees the
-    // pod's IP and the pod's network policy applies; the mark keeps the pod's capture rules off it.
-    const netns = source ? ctx.netnsOf(source.uid) : undefined;
-    const connectIn = ctx.ops.connect;
-    const mark = ctx.config.socketMark;
-    const dialer =
-      netns && connectIn
-        ? {
-            key: `netns:${netns}`,
-            connect: (to: SocketAddr) => connectIn(to, { netns, ...(mark ? { mark } : {}) }),
-          }
-        : undefined;
-    upstream = ctx.pool.open({
-      source: parseIdentity(srcId),
-      destinationIdentities: route.expectedIdentities.map(parseIdentity),
-      address: route.connect,
-      authority: formatAddr(route.authority),
-      headers: {
-        baggage: baggageHeader(srcWl),
-        forwarded: forwardedHeader(src, route.service),
-        traceparent: newTraceparent(),
-      },
-      ...(localAddress ? { localAddress } : {}),
-      ...(dialer ? { dialer } : {}),
-    });
-  } else {
-    const w = route.kind === 'tcp' ? route.workload : undefined;
-    const svc = route.kind === 'tcp' ? route.service : undefined;
-    t = ctx.registry.open({
-      info: {
-        direction: 'outbound',
-        protocol: 'TCP',
-        src: srcInfo,
-        dst: {
-          ...route.connect,
-          ...(w ? { workload: `${w.namespace}/${w.name}` } : {}),
-          ...(svc ? { service: svc.hostname } : {}),
-        },
-      },
-      labels: {
-        reporter: 'source',
-        source: srcWl,
-        ...(w ? { destination: w } : {}),
-        ...(svc ? { service: svc } : {}),
-        mtls: false,
-      },
-    });
-    upstream = dialTcp(ctx, route.connect);
+  } catch (e) {
+    upstream = Promise.reject(e);
   }
   socket.pause();
   let aborted: Error | undefined;
@@ -174,7 +165,7 @@ export async function proxyOutbound(
     aborted = e;
     socket.destroy();
   });
-  let server: import('node:stream').Duplex;
+  let server: Duplex;
   try {
     server = await upstream;
   } catch (e) {

@@ -265,9 +265,10 @@ describe('routeOutbound', () => {
       const on = backend('on', '10.0.7.5', { capacity: 2 });
       for (let i = 0; i < 20; i++) assert.equal(dest(lbRoute(lbSvc(), [off, on])), 'on');
     });
-    test('endpoints on another network are not candidates (zt has no network gateway)', () => {
+    test('endpoints on another network without a network gateway are not candidates', () => {
       // upstream build_request_wrong_network / build_request_failover_to_remote: the remote endpoint
-      // needs an E/W gateway (double HBONE); zt routes locally while it can, and refuses otherwise.
+      // needs an E/W gateway (double HBONE); without one zt routes locally while it can, and refuses
+      // otherwise (upstream would pick it and fail with no valid destination).
       const remote = backend('remote', '10.0.7.6', { network: 'remote' });
       const local = backend('local', '10.0.7.7');
       const byNetwork: Service['loadBalancer'] = {
@@ -349,4 +350,116 @@ test('parseIdentity: one parsed identity per URI, bad URIs still rejected every 
   assert.notEqual(a, parseIdentity('spiffe://cluster.local/ns/ns1/sa/other'));
   assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_ZT_IDENTITY_INVALID' });
   assert.throws(() => parseIdentity('spiffe://cluster.local/sleep'), { code: 'ERR_ZT_IDENTITY_INVALID' });
+});
+
+// Multi-network, as upstream's build_request_double_hbone / _failover_to_remote and
+// fetch_network_gateway: endpoints on another network go through that network's gateway.
+describe('routeOutbound through network gateways', () => {
+  const KEY = 'default/mn.default.svc.cluster.local';
+  const gwWl = makeWorkload({
+    name: 'ew',
+    namespace: 'istio-system',
+    serviceAccount: 'ew',
+    workloadIps: ['10.8.0.1'],
+    network: 'remote',
+  });
+  const byAddress = {
+    destination: { kind: 'address' as const, network: 'remote', address: '10.8.0.1' },
+    hboneMtlsPort: 15008,
+  };
+  const remote = (name: string, over: Partial<Workload> = {}) =>
+    makeWorkload({
+      name,
+      serviceAccount: name,
+      workloadIps: ['10.9.0.5'],
+      network: 'remote',
+      networkGateway: byAddress,
+      services: { [KEY]: { 80: 8080 } },
+      ...over,
+    });
+  const mnSvc = makeService({
+    name: 'mn',
+    vips: ['10.96.8.8'],
+    ports: { 80: 8080 },
+    subjectAltNames: ['spiffe://cluster.local/ns/default/sa/mn-san'],
+  });
+  const go = (workloads: Workload[], services: Service[] = [mnSvc], to = '10.96.8.8'): Route =>
+    routeOutbound(
+      new ProxyState(makeSnapshot(1, { workloads: [src, ...workloads], services })),
+      src,
+      { address: to, port: 80 },
+      opts,
+    );
+
+  test('a service endpoint only on another network: double HBONE to its gateway, authority the hostname', () => {
+    const r = go([gwWl, remote('far')]);
+    assert.equal(r.kind, 'double-hbone');
+    if (r.kind !== 'double-hbone') return;
+    assert.deepEqual(r.connect, { address: '10.8.0.1', port: 15008 });
+    assert.deepEqual(r.authority, { hostname: 'mn.default.svc.cluster.local', port: 80 });
+    assert.deepEqual(r.gatewayIdentities, ['spiffe://cluster.local/ns/istio-system/sa/ew']);
+    assert.deepEqual(r.expectedIdentities, [
+      'spiffe://cluster.local/ns/default/sa/mn-san',
+      'spiffe://cluster.local/ns/default/sa/far',
+    ]);
+    assert.equal(r.workload.name, 'ew');
+    assert.equal(r.remote.name, 'far');
+    assert.equal(r.service.hostname, 'mn.default.svc.cluster.local');
+  });
+  test('an endpoint behind a gateway needs no address of its own', () => {
+    const r = go([gwWl, remote('far', { workloadIps: [] })]);
+    assert.equal(r.kind === 'double-hbone' && r.remote.name, 'far');
+  });
+  test('failover: same network while it has a healthy endpoint, then through the gateway', () => {
+    const lb: Service['loadBalancer'] = {
+      routingPreferences: ['Network'],
+      mode: 'Failover',
+      healthPolicy: 'OnlyHealthy',
+    };
+    const near = makeWorkload({ name: 'near', workloadIps: ['10.0.8.2'], services: { [KEY]: { 80: 8080 } } });
+    const svc = { ...mnSvc, loadBalancer: lb };
+    for (let i = 0; i < 10; i++) assert.equal(go([gwWl, near, remote('far')], [svc]).kind, 'hbone');
+    const sick = { ...near, status: 'Unhealthy' as const };
+    assert.equal(go([gwWl, sick, remote('far')], [svc]).kind, 'double-hbone');
+  });
+  test('a gateway named by hostname: its service, load balanced on the HBONE port', () => {
+    const ewSvc = makeService({
+      name: 'ew',
+      namespace: 'istio-system',
+      vips: [{ network: 'remote', address: '10.8.9.9' }],
+      ports: { 15008: 15008 },
+    });
+    const gwEp = {
+      ...gwWl,
+      services: { 'istio-system/ew.istio-system.svc.cluster.local': { 15008: 15008 } },
+    };
+    const byHost = {
+      destination: { kind: 'hostname' as const, namespace: 'istio-system', hostname: ewSvc.hostname },
+      hboneMtlsPort: 15008,
+    };
+    const r = go([gwEp, remote('far', { networkGateway: byHost })], [mnSvc, ewSvc]);
+    assert.equal(r.kind, 'double-hbone');
+    assert.deepEqual(r.kind === 'double-hbone' && r.connect, { address: '10.8.0.1', port: 15008 });
+  });
+  test('a service waypoint on another network is reached through its gateway', () => {
+    const wpRemote = remote('wp-remote', { workloadIps: ['10.9.0.9'], services: {} });
+    const svc = {
+      ...mnSvc,
+      waypoint: {
+        destination: { kind: 'address' as const, network: 'remote', address: '10.9.0.9' },
+        hboneMtlsPort: 15008,
+      },
+    };
+    const r = go([gwWl, wpRemote, remote('far')], [svc]);
+    assert.equal(r.kind === 'double-hbone' && r.remote.name, 'wp-remote');
+    assert.deepEqual(r.kind === 'double-hbone' && r.authority, { hostname: svc.hostname, port: 80 });
+  });
+  test('a gateway missing from the state is unknown-network-gateway, naming it', () => {
+    const r = go([remote('far')]);
+    assert.equal(r.kind === 'error' && r.code, 'unknown-network-gateway');
+    assert.match(
+      r.kind === 'error' ? r.message : '',
+      /network gateway remote\/10\.8\.0\.1 of network "remote"/,
+    );
+  });
 });

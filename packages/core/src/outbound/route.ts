@@ -1,7 +1,7 @@
 import { Identity, workloadIdentity } from '@zt/identity';
 import type { GatewayAddress, ProxyStateView, Service, Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
-import { loadBalance, onNetwork, selectIp, targetPort, workloadByHostname } from './balance.ts';
+import { isRemote, loadBalance, reachableFrom, selectIp, targetPort, workloadByHostname } from './balance.ts';
 
 /**
  * Where an outbound connection goes, decided from the state alone (no I/O). A workload known by
@@ -23,6 +23,27 @@ export type Route =
       /** The service the client addressed, when it addressed one. */
       service?: Service;
     }
+  | {
+      /**
+       * To a service endpoint (or waypoint) on another network, through that network's gateway:
+       * an outer HBONE tunnel to the gateway, and inside it the inner HBONE (mTLS with the
+       * destination) that the gateway forwards without reading it.
+       */
+      kind: 'double-hbone';
+      /** The gateway's HBONE address (its `hboneMtlsPort`). */
+      connect: SocketAddr;
+      /** `:authority` of both CONNECTs: the service hostname and the port the client dialled. */
+      authority: { hostname: string; port: number };
+      /** SPIFFE identities the gateway may present (outer TLS). */
+      gatewayIdentities: string[];
+      /** SPIFFE identities the destination may present (inner TLS). */
+      expectedIdentities: string[];
+      /** The gateway: where the connection lands from this zt's view (as upstream reports it). */
+      workload: Workload;
+      /** The endpoint or waypoint picked on the remote network. */
+      remote: Workload;
+      service: Service;
+    }
   | { kind: 'tcp'; connect: SocketAddr; workload: Workload; service?: Service }
   | { kind: 'passthrough'; connect: SocketAddr }
   | { kind: 'error'; code: RouteErrorCode; message: string };
@@ -32,7 +53,8 @@ export type RouteErrorCode =
   | 'unknown-waypoint'
   | 'no-valid-destination'
   | 'no-resolved-addresses'
-  | 'empty-resolved-addresses';
+  | 'empty-resolved-addresses'
+  | 'unknown-network-gateway';
 
 export interface RouteOptions {
   network: string;
@@ -80,16 +102,18 @@ function upstreamFromService(
   like: string,
   opts: RouteOptions,
   waypointMode: boolean,
+  anyNetwork = false,
 ): Upstream | undefined {
   const ep = loadBalance(state, source, svc, port, {
     mode: waypointMode ? 'waypoint' : 'standard',
-    reachable: onNetwork(opts.network),
+    ...(anyNetwork ? {} : { reachable: reachableFrom(opts.network) }),
     choose: opts.pick,
   });
   const target = ep && targetPort(ep, port);
   if (!ep || target === undefined) return undefined;
   const ip = selectIp(ep.workload, like, svc.ipFamilies) ?? '';
-  if (!ip && !ep.workload.hostname) return undefined;
+  // No address is fine for a workload behind its network's gateway: the gateway picks it.
+  if (!ip && !ep.workload.hostname && !isRemote(source, ep.workload)) return undefined;
   return { workload: ep.workload, ip, port: target, service: svc };
 }
 
@@ -141,6 +165,85 @@ function sans(us: Upstream, opts: RouteOptions): string[] {
   return [...new Set(ids)];
 }
 
+function describeGateway(gw: GatewayAddress): string {
+  const d = gw.destination;
+  return d.kind === 'address' ? `${d.network}/${d.address}` : `${d.namespace}/${d.hostname}`;
+}
+
+/**
+ * The gateway `gw` names, as upstream's fetch_network_gateway: an address is a workload or a
+ * service VIP on the gateway's network (dialled on `hboneMtlsPort`), a hostname a service (load
+ * balanced for `hboneMtlsPort`) or else a workload of that hostname. Gateways live on other
+ * networks by nature: their endpoints are not filtered by network.
+ */
+function resolveNetworkGateway(
+  state: ProxyStateView,
+  source: Workload,
+  gw: GatewayAddress,
+  target: SocketAddr,
+  opts: RouteOptions,
+): Upstream | undefined {
+  const d = gw.destination;
+  if (d.kind === 'address') {
+    const w = state.workloadByAddress(d.network, d.address);
+    if (w) return { workload: w, ip: d.address, port: gw.hboneMtlsPort };
+    const svc = state.serviceByVip(d.network, d.address);
+    if (!svc) return undefined;
+    const us = upstreamFromService(state, source, svc, gw.hboneMtlsPort, d.address, opts, false, true);
+    return us?.ip ? us : undefined;
+  }
+  const svc = state.serviceByHostname(d.namespace, d.hostname);
+  if (svc) {
+    const us = upstreamFromService(state, source, svc, gw.hboneMtlsPort, target.address, opts, false, true);
+    return us?.ip ? us : undefined;
+  }
+  const w = workloadByHostname(state, d.namespace, d.hostname);
+  const ip = w && selectIp(w, target.address);
+  return w && ip ? { workload: w, ip, port: gw.hboneMtlsPort } : undefined;
+}
+
+/**
+ * Upstream's build_request_through_gateway: `remote` (an endpoint or waypoint of `service` on
+ * another network) is reached through its network's gateway with double HBONE. Both CONNECTs name
+ * the service hostname and the port the client dialled, so the gateway can route without reading
+ * the inner tunnel. No gateway, or one missing from the state, is an error.
+ */
+function throughGateway(
+  state: ProxyStateView,
+  source: Workload,
+  remote: Upstream,
+  service: Service,
+  target: SocketAddr,
+  opts: RouteOptions,
+): Route {
+  const w = remote.workload;
+  const gw = w.networkGateway;
+  if (!gw) {
+    return error(
+      'no-valid-destination',
+      `workload ${w.namespace}/${w.name} is on network "${w.network}" and has no network gateway`,
+    );
+  }
+  const via = resolveNetworkGateway(state, source, gw, target, opts);
+  if (!via) {
+    return error(
+      'unknown-network-gateway',
+      `network gateway ${describeGateway(gw)} of network "${w.network}" (for ${w.namespace}/${w.name}) ` +
+        'is not in the state; check the gateway workload or service is known to zt (xDS)',
+    );
+  }
+  return {
+    kind: 'double-hbone',
+    connect: { address: via.ip, port: via.port },
+    authority: { hostname: service.hostname, port: target.port },
+    gatewayIdentities: sans(via, opts),
+    expectedIdentities: sans(remote, opts),
+    workload: via.workload,
+    remote: w,
+    service,
+  };
+}
+
 /** Whether `source` is (one of the endpoints of) `dst`'s waypoint: then do not loop back to it. */
 function isFromWaypoint(state: ProxyStateView, dst: Workload, source: Workload): boolean {
   const gw = dst.waypoint;
@@ -156,11 +259,12 @@ function isFromWaypoint(state: ProxyStateView, dst: Workload, source: Workload):
 }
 
 /**
- * Upstream's outbound decision (proxy/outbound.rs build_request), without network gateways:
- * a service VIP with a waypoint goes to the waypoint; a VIP otherwise picks a healthy endpoint and
- * maps the port (none: error); a workload with a waypoint (addressed directly) goes to the
- * waypoint; an HBONE workload goes to `<ip>:<hbonePort>` with `:authority <ip>:<target port>`;
- * a TCP workload is dialled directly; anything unknown is passed through.
+ * Upstream's outbound decision (proxy/outbound.rs build_request): a service VIP with a waypoint
+ * goes to the waypoint; a VIP otherwise picks a healthy endpoint and maps the port (none: error);
+ * a workload with a waypoint (addressed directly) goes to the waypoint; an HBONE workload goes to
+ * `<ip>:<hbonePort>` with `:authority <ip>:<target port>`; a TCP workload is dialled directly;
+ * anything unknown is passed through. A waypoint or endpoint on another network than the source's
+ * is reached through that network's gateway (double HBONE).
  */
 export function routeOutbound(
   state: ProxyStateView,
@@ -179,6 +283,7 @@ export function routeOutbound(
           'unknown-waypoint',
           `waypoint of service ${service.namespace}/${service.hostname} not found`,
         );
+      if (isRemote(source, wp.workload)) return throughGateway(state, source, wp, service, target, opts);
       return waypointRoute('service-waypoint', { ...wp, service }, target, service, opts);
     }
     // A passthrough service is not load balanced: the connection goes where the client sent it.
@@ -201,6 +306,8 @@ export function routeOutbound(
     }
   }
   const svc = us.service;
+  // Only a service endpoint can be on another network: addresses are looked up on this one.
+  if (svc && isRemote(source, us.workload)) return throughGateway(state, source, us, svc, target, opts);
   if (us.workload.protocol === 'HBONE') {
     return {
       kind: 'hbone',
@@ -224,6 +331,8 @@ export function describeRoute(r: Route): string {
   switch (r.kind) {
     case 'hbone':
       return `hbone(${r.via}) ${formatAddr(r.connect)} authority ${formatAddr(r.authority)}`;
+    case 'double-hbone':
+      return `double-hbone gateway ${formatAddr(r.connect)} authority ${r.authority.hostname}:${r.authority.port}`;
     case 'tcp':
       return `tcp ${formatAddr(r.connect)}`;
     case 'passthrough':

@@ -67,8 +67,12 @@ export async function startHbonePair(options: PairOptions = {}): Promise<HbonePa
   };
 }
 
-/** Connects an accepted tunnel to its :authority over TCP; 503 when that fails. */
+/** Connects an accepted tunnel to its :authority over TCP; 503 when that fails (400: a hostname). */
 export function forwardTunnel(t: InboundTunnel): void {
+  if ('hostname' in t.authority) {
+    t.reject(400);
+    return;
+  }
   const upstream: Socket = connect({
     host: t.authority.address,
     port: t.authority.port,
