@@ -25,6 +25,12 @@ export const TRAFFIC_LABELS = [
   'request_protocol',
   'response_flags',
   'connection_security_policy',
+  // Upstream flattens its locality labels after the rest. It leaves them out only of a label set
+  // with neither a source nor a destination workload, which a proxied connection never has.
+  'source_region',
+  'source_zone',
+  'destination_region',
+  'destination_zone',
 ] as const;
 
 export type TrafficLabel = (typeof TRAFFIC_LABELS)[number];

@@ -49,7 +49,7 @@ test('one access-log line per closed connection, with upstream fields; bytes cou
   const text = await metrics.metrics();
   assert.match(
     text,
-    /istio_tcp_received_bytes_total\{[^}]*reporter="destination"[^}]*source_workload="sleep-reg"[^}]*connection_security_policy="mutual_tls"\} 10/,
+    /istio_tcp_received_bytes_total\{[^}]*reporter="destination"[^}]*source_workload="sleep-reg"[^}]*connection_security_policy="mutual_tls"[^}]*\} 10/,
   );
   assert.match(text, /istio_tcp_sent_bytes_total\{[^}]*destination_workload="echo-reg"[^}]*\} 25/);
   assert.match(text, /istio_tcp_connections_opened_total\{[^}]*destination_workload="echo-reg"[^}]*\} 1/);
@@ -102,7 +102,7 @@ test('a failed connection logs its error and counts as failed and closed under i
   const text = await metrics.metrics();
   assert.match(
     text,
-    /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"\} 1/,
+    /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"[^}]*\} 1/,
   );
   // The close counts under its flag too, and the label set's clean ("-") series stays untouched.
   assert.match(

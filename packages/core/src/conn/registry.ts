@@ -18,11 +18,15 @@ export const earlyDenials: MetricCounter<'direction' | 'reason'> = counter(
   ['direction', 'reason'],
 );
 
+/** Every flag but `-` is a failure to upstream. */
 const FAILURE_FLAGS: ReadonlySet<ResponseFlag> = new Set([
   'DENY',
   'CONNECT',
   'TLS_FAILURE',
+  'H2_HANDSHAKE_FAILURE',
+  'NETWORK_POLICY',
   'IDENTITY_ERROR',
+  'CERT_REVOKED',
 ]);
 
 let nextId = 0;
@@ -183,8 +187,9 @@ function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): v
   const mtls = l.mtls;
   const line: AccessLine = {
     'src.addr': formatAddr(i.src as SocketAddr),
-    'src.workload': l.source?.name,
-    'src.namespace': l.source?.namespace,
+    // As upstream: the pod's name, else the canonical service the source's baggage names.
+    'src.workload': l.source ? l.source.name : l.derivedSource?.app,
+    'src.namespace': l.source ? l.source.namespace : l.derivedSource?.namespace,
     'src.identity': mtls ? l.sourceIdentity : undefined,
     'dst.addr': formatAddr(i.dst as SocketAddr),
     'dst.hbone_addr': t.hboneAddr,
