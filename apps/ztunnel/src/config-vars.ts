@@ -105,7 +105,12 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
     matters: false,
   },
   { name: 'ZTUNNEL_RESOURCE_CPU_REQUEST', effect: 'a sizing hint', matters: false },
-  { name: 'ENABLE_RESPONSE_BAGGAGE', effect: 'baggage on HBONE responses', matters: false },
+  {
+    name: 'ENABLE_RESPONSE_BAGGAGE',
+    effect:
+      'turning baggage off (zt reads request baggage as upstream does by default; it sends none on responses)',
+    matters: false,
+  },
   { name: 'AUTHZ_POLICY_INFO_LOGGING', effect: 'policy decisions at info level', matters: false },
 ];
 

@@ -9,7 +9,9 @@ import { earlyDenials } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
 import { PolicyDeniedError } from '../errors.ts';
+import { parseBaggage } from './baggage.ts';
 import { watchPolicy } from './recheck.ts';
+import { forwardedHost, guessInboundService } from './service-guess.ts';
 
 // The one inbound flow: HBONE (15008) and plaintext (15006) differ only in how a request arrives
 // and how it is turned down; from the destination workload on, both run serveInbound, and the
@@ -25,10 +27,22 @@ export interface InboundRequest {
   readonly dst: SocketAddr;
   /** The verified peer identity (HBONE); plaintext has none. */
   readonly peerIdentity?: string;
+  /** What the HBONE request's headers say of the client; plaintext has none. */
+  readonly headers?: InboundHeaders;
   /** Turns the request down: HBONE answers `status`, plaintext closes the socket. */
   reject(status: 400 | 401 | 503): void;
   /** The client side of the byte stream, once the destination is connected (may throw: a reset tunnel). */
   accept(): Duplex;
+}
+
+/** The CONNECT headers the inbound flow reads, as upstream does. */
+export interface InboundHeaders {
+  /** `baggage`: the source's own description, for its labels when the state does not know it. */
+  readonly baggage?: string | readonly string[];
+  /** `forwarded`: its `host=` names the service the client addressed. */
+  readonly forwarded?: string;
+  /** `x-forwarded-network`: another network than ours means the request came through a gateway. */
+  readonly forwardedNetwork?: string;
 }
 
 /** The local workload a connection arriving at `address` is for: the pod owning that address. */
@@ -92,9 +106,16 @@ export function logDryRunMatches(ctx: FlowContext, conn: AuthzConnection, decisi
  * watched by the policy re-check until the connection ends.
  */
 export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl: Workload): Promise<void> {
-  const { src, dst, peerIdentity } = req;
+  const { src, dst, peerIdentity, headers } = req;
   const mtls = req.protocol === 'HBONE';
-  const srcWl = ctx.view().workloadByAddress(ctx.config.network, src.address);
+  const view = ctx.view();
+  // Through a gateway the source address is the gateway's, on another network: upstream then
+  // looks nothing up and labels the source from its baggage alone.
+  const viaGateway =
+    headers?.forwardedNetwork !== undefined &&
+    headers.forwardedNetwork.toLowerCase() !== ctx.config.network.toLowerCase();
+  const srcWl = viaGateway ? undefined : view.workloadByAddress(ctx.config.network, src.address);
+  const service = guessInboundService(view, dstWl, dst.port, forwardedHost(headers?.forwarded));
   const conn: AuthzConnection = {
     src,
     dst,
@@ -111,18 +132,26 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
         ...(peerIdentity !== undefined ? { identity: peerIdentity } : {}),
         ...(srcWl ? { workload: `${srcWl.namespace}/${srcWl.name}` } : {}),
       },
-      dst: { ...dst, workload: `${dstWl.namespace}/${dstWl.name}`, identity: dstId },
+      dst: {
+        ...dst,
+        workload: `${dstWl.namespace}/${dstWl.name}`,
+        identity: dstId,
+        ...(service ? { service: service.hostname } : {}),
+      },
       verdict: decision.allowed ? 'allow' : 'deny',
       ...(decision.policy ? { policy: decision.policy } : {}),
       ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
     },
-    // Identities label a connection only when mTLS proved them (upstream's connection_security_policy).
+    // The source's identity labels a connection only when mTLS proved it; the destination's is
+    // known from the state either way (upstream's source_principal and destination_principal).
     labels: {
       reporter: 'destination',
       ...(srcWl ? { source: srcWl } : {}),
+      ...(!srcWl && headers?.baggage !== undefined ? { derivedSource: parseBaggage(headers.baggage) } : {}),
       ...(mtls && peerIdentity !== undefined ? { sourceIdentity: peerIdentity } : {}),
       destination: dstWl,
-      ...(mtls ? { destinationIdentity: dstId } : {}),
+      destinationIdentity: dstId,
+      ...(service ? { service } : {}),
       mtls,
     },
     ...(mtls ? { hboneAddr: formatAddr(dst) } : {}),

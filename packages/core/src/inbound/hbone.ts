@@ -39,6 +39,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
     );
   }
   const src: SocketAddr = { address: socketIp(tunnel.remote.address), port: tunnel.remote.port };
+  const forwardedNetwork = tunnel.headers['x-forwarded-network'];
   return serveInbound(
     ctx,
     {
@@ -46,6 +47,11 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
       src,
       dst,
       peerIdentity,
+      headers: {
+        ...(tunnel.headers.baggage !== undefined ? { baggage: tunnel.headers.baggage } : {}),
+        ...(tunnel.forwarded !== undefined ? { forwarded: tunnel.forwarded } : {}),
+        ...(typeof forwardedNetwork === 'string' ? { forwardedNetwork } : {}),
+      },
       reject: (status) => tunnel.reject(status),
       accept: () => tunnel.accept(),
     },
