@@ -7,6 +7,7 @@ import {
 } from '@zt/metrics';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
+import { flagFor } from './flags.ts';
 import type { LabelInput, ResponseFlag } from './labels.ts';
 import type { RecentConnections } from './recent.ts';
 import { seriesFor, type TrafficSeries } from './series.ts';
@@ -105,8 +106,15 @@ export class TrackedConnection {
     if (this.#done) return;
     this.#done = true;
     const reason = err ?? this.#abortReason;
+    // Without a flag of its own, an error close gets the flag upstream infers from its error.
     const effective: ResponseFlag =
-      flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
+      flag !== '-'
+        ? flag
+        : this.#abortReason && this.info.verdict === 'deny'
+          ? 'DENY'
+          : reason
+            ? flagFor(reason)
+            : '-';
     if (effective === '-') this.#series.closed.add(1);
     else {
       const labels = { ...this.#series.labels, response_flags: effective };
