@@ -1,4 +1,4 @@
-import { counter } from './registry.ts';
+import { counter, gauge } from './registry.ts';
 
 // Upstream ztunnel's traffic label set, in its order. Dashboards, alerts and Kiali key on these.
 export const TRAFFIC_LABELS = [
@@ -74,4 +74,15 @@ export const tcpConnectionsFailed = counter(
   'istio_tcp_connections_failed_total',
   'The total number of failed TCP connections',
   TRAFFIC_LABELS,
+);
+
+/**
+ * Sockets accepted by zt's proxy listeners and not yet closed, by reporter: `source` for the
+ * outbound ones (15001, SOCKS5), `destination` for the inbound ones (15008, 15006). Upstream counts
+ * from accept to the end of the connection, TLS handshake and all.
+ */
+export const tcpSocketsOpen = gauge(
+  'istio_tcp_sockets_open',
+  'The current number of open TCP sockets (unstable)',
+  ['reporter'],
 );

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Identity } from '@zt/identity';
 import { TestCa } from '@zt/identity/testing';
-import { type TrafficLabels, tcpConnectionsOpened } from '@zt/metrics';
+import { type TrafficLabels, tcpConnectionsOpened, tcpSocketsOpen } from '@zt/metrics';
 import { HbonePool } from '@zt/transport';
 import { type EchoServer, startEchoServer } from '@zt/transport/testing';
 import type { Service, Workload } from '@zt/xds';
@@ -183,6 +183,17 @@ describe('inbound telemetry labels', () => {
     assert.equal(got.length, 1);
     assert.equal(got[0]?.source_workload_namespace, 'remote-ns');
     assert.equal(got[0]?.source_region, 'unknown', 'not the known workload at that address');
+  });
+
+  test('istio_tcp_sockets_open counts inbound sockets (reporter destination) while they are open', async () => {
+    const sockets = async () =>
+      (await tcpSocketsOpen.get()).values.find((v) => v.labels.reporter === 'destination')?.value ?? 0;
+    const base = await sockets();
+    const s: Socket = connect({ host: SERVER_IP, port: plaintextPort, localAddress: KNOWN_CLIENT_IP });
+    assert.equal(await exchange(s, 'ping'), 'ping');
+    assert.equal(await sockets(), base + 1);
+    s.end();
+    await until('the socket to be closed', async () => (await sockets()) === base);
   });
 
   test('plaintext inbound: the guessed service and the destination identity, no source principal', async () => {
