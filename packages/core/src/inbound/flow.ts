@@ -29,6 +29,12 @@ export interface InboundRequest {
   readonly peerIdentity?: string;
   /** What the HBONE request's headers say of the client; plaintext has none. */
   readonly headers?: InboundHeaders;
+  /** The HBONE :authority, when `dst` is not it (logged as dst.hbone_addr). */
+  readonly hboneAddr?: SocketAddr;
+  /** Where to connect when not `dst`: an application tunnel served on the pod's loopback. */
+  readonly connectTo?: SocketAddr;
+  /** Written to the destination ahead of the client's bytes: a PROXY protocol header. */
+  readonly preamble?: Buffer;
   /** Turns the request down: HBONE answers `status`, plaintext closes the socket. */
   reject(status: 400 | 401 | 503): void;
   /** The client side of the byte stream, once the destination is connected (may throw: a reset tunnel). */
@@ -154,7 +160,7 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
       ...(service ? { service } : {}),
       mtls,
     },
-    ...(mtls ? { hboneAddr: formatAddr(dst) } : {}),
+    ...(mtls ? { hboneAddr: formatAddr(req.hboneAddr ?? dst) } : {}),
   });
   if (!decision.allowed) {
     req.reject(401);
@@ -163,7 +169,10 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
   }
   let upstream: Socket;
   try {
-    upstream = await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
+    // A loopback target is reached from loopback: the client's own address would not route.
+    upstream = req.connectTo
+      ? await dialTcp(ctx, req.connectTo, ctx.netnsOf(dstWl.uid))
+      : await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
   } catch (e) {
     req.reject(503);
     t.finish(e as Error, 'CONNECT');
@@ -177,6 +186,7 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
     t.finish(e as Error, 'CONNECT');
     return;
   }
+  if (req.preamble) upstream.write(req.preamble);
   watchPolicy(t, dstWl.uid, conn, decision);
   try {
     await relay(client, upstream, t);
