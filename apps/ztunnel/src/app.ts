@@ -104,6 +104,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     nodeName: config.nodeName,
     network: config.network,
     trustDomain: config.trustDomain,
+    localhostAppTunnel: config.localhostAppTunnel,
     ...(config.inpodEnabled
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
