@@ -12,7 +12,7 @@ import {
 } from '@zt/identity';
 import { ZdsClient } from '@zt/inpod';
 import { Logging } from '@zt/log';
-import { recordBuildInfo, startRuntimeMetrics } from '@zt/metrics';
+import { recordBuildInfo, startProcessMetrics, startRuntimeMetrics } from '@zt/metrics';
 import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/xds';
 import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
 import { type Config, ConfigError } from './config.ts';
@@ -20,6 +20,7 @@ import { wireOps } from './ops.ts';
 import { podNetnsMap } from './pod-netns.ts';
 import {
   buildConfigDump,
+  buildInfo,
   Readiness,
   type RunningServer,
   startAdminServer,
@@ -80,9 +81,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   const log = logging.root;
   log.info({ version: VERSION, node: config.nodeName, workers: config.workerThreads }, 'starting zt');
 
-  recordBuildInfo(VERSION);
+  // The tag is the Istio version (ISTIO_META_ISTIO_VERSION), as upstream: not zt's own version.
+  recordBuildInfo(buildInfo(VERSION, config.proxyMetadata).istioVersion);
   // This thread's event-loop delay and GC pauses; each data-plane worker starts its own.
   startRuntimeMetrics('main');
+  startProcessMetrics();
   const readiness = new Readiness(log);
   const proxyReady = readiness.register('proxy');
   const stateReady = readiness.register('state manager');
@@ -101,6 +104,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     nodeName: config.nodeName,
     network: config.network,
     trustDomain: config.trustDomain,
+    localhostAppTunnel: config.localhostAppTunnel,
     ...(config.inpodEnabled
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),

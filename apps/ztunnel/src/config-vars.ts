@@ -45,6 +45,7 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'LOG_FORMAT',
     'INPOD_UDS',
     'ENABLE_ORIG_SRC',
+    'LOCALHOST_APP_TUNNEL',
   ].map((name) => ({ name, origin: 'upstream' as const })),
   ...[
     'ZT_BIND_ADDRESS',
@@ -95,7 +96,6 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
   { name: 'PREFERED_SERVICE_NAMESPACE', effect: 'which namespace wins for a shared hostname', matters: true },
   { name: 'PROXY_CONFIG', effect: 'a YAML proxy config', matters: true },
   { name: 'CRL_PATH', effect: 'certificate revocation lists', matters: true },
-  { name: 'LOCALHOST_APP_TUNNEL', effect: 'tunnels to localhost apps', matters: true },
   { name: 'IPV6_ENABLED', effect: 'IPv6 listeners', matters: true },
   { name: 'COMPLIANCE_POLICY', effect: 'post-quantum TLS (pqc)', matters: true },
   { name: 'INPOD_PORT_REUSE', effect: 'SO_REUSEPORT on in-pod listeners', matters: false },
@@ -105,7 +105,12 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
     matters: false,
   },
   { name: 'ZTUNNEL_RESOURCE_CPU_REQUEST', effect: 'a sizing hint', matters: false },
-  { name: 'ENABLE_RESPONSE_BAGGAGE', effect: 'baggage on HBONE responses', matters: false },
+  {
+    name: 'ENABLE_RESPONSE_BAGGAGE',
+    effect:
+      'turning baggage off (zt reads request baggage as upstream does by default; it sends none on responses)',
+    matters: false,
+  },
   { name: 'AUTHZ_POLICY_INFO_LOGGING', effect: 'policy decisions at info level', matters: false },
 ];
 

@@ -135,3 +135,8 @@ test('RUST_LOG is checked with the other variables; LOG_FORMAT is json or plain'
   assert.equal(loadConfig({ LOG_FORMAT: 'json' }).logFormat, 'json');
   assert.equal(loadConfig({ LOG_FORMAT: 'text' }).logFormat, 'plain');
 });
+
+test('LOCALHOST_APP_TUNNEL: true by default as upstream, false turns the loopback application tunnel off', () => {
+  assert.equal(loadConfig({}).localhostAppTunnel, true);
+  assert.equal(loadConfig({ LOCALHOST_APP_TUNNEL: 'false' }).localhostAppTunnel, false);
+});

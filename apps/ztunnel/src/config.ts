@@ -85,6 +85,8 @@ export interface Config {
   inpodMark: number;
   /** ENABLE_ORIG_SRC: in-pod inbound connects to the app from the client's IP (default: best effort). */
   enableOriginalSource: boolean;
+  /** LOCALHOST_APP_TUNNEL: in-pod, a PROXY application tunnel is reached on the pod's loopback (default true). */
+  localhostAppTunnel: boolean;
   /** zt extension ZT_RECENT_CONNECTIONS: closed connections each data-plane thread keeps for the admin page. */
   recentConnections: number;
 }
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
     inpodUds: str(env, 'INPOD_UDS') ?? DEFAULT_INPOD_UDS,
     inpodMark: int(env, 'INPOD_MARK', DEFAULT_SOCKET_MARK, 0, 2 ** 32 - 1),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
+    localhostAppTunnel: bool(env, 'LOCALHOST_APP_TUNNEL', true),
     recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
   };
 }

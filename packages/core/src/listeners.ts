@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '@zt/log';
 import type { Workload } from '@zt/xds';
 import { formatAddr } from './addr.ts';
+import { countOpenSocket } from './conn/sockets.ts';
 import { ListenError } from './errors.ts';
 import type { BoundListener } from './options.ts';
 
@@ -35,7 +36,10 @@ export class Listeners {
     onConnection: (s: Socket) => void,
     listen?: (server: Server) => Promise<number>,
   ): Promise<BoundListener> {
-    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onConnection);
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) => {
+      countOpenSocket(kind, s);
+      onConnection(s);
+    });
     try {
       if (listen) {
         await listen(server);

@@ -60,6 +60,11 @@ export interface ProxyConfig {
    */
   originalSource?: boolean;
   /**
+   * LOCALHOST_APP_TUNNEL (default true, as upstream): in-pod, a workload's PROXY application
+   * tunnel is reached on the pod's loopback, so only zt can reach it.
+   */
+  localhostAppTunnel?: boolean;
+  /**
    * On-demand DNS for workloads known by hostname only: the servers to ask (`ip` or `ip:port`;
    * default the system's /etc/resolv.conf) and whether to ask for AAAA too (IPV6_ENABLED, default true).
    */

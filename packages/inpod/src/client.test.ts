@@ -327,10 +327,12 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
     assert.equal(await fake.snapshotSent(), '');
     assert.equal(client.ready, false, 'a pod that failed to start keeps zt not ready');
     assert.deepEqual(client.pendingPods(), ['flaky']);
+    assert.equal(await counterValue('workload_manager_pending_proxy_count'), 1, "upstream's pending gauge");
     assert.ok(client.pods.get('flaky'), 'the pod is kept for the retry');
     await until(client, 'ready');
     assert.deepEqual(started, ['ok', 'flaky']);
     assert.deepEqual(client.pendingPods(), []);
+    assert.equal(await counterValue('workload_manager_pending_proxy_count'), 0);
   });
 
   test('startPod: a pending pod that is deleted stops blocking readiness', async () => {
@@ -344,9 +346,11 @@ describe('ZdsClient against a fake istio-cni node agent', { skip }, () => {
     await fake.addPod({ uid: 'doomed' });
     await fake.snapshotSent();
     assert.equal(client.ready, false);
+    assert.equal(await counterValue('workload_manager_pending_proxy_count'), 1);
     assert.equal(await fake.del('doomed'), '');
     assert.equal(client.ready, true);
     assert.deepEqual(client.pendingPods(), []);
+    assert.equal(await counterValue('workload_manager_pending_proxy_count'), 0);
   });
 
   test('close removes every pod (shutdown) and closes their fds; whenReady rejects on a closed client', async () => {

@@ -8,7 +8,7 @@ import { defaultLogger, type Logger } from '@zt/log';
 import { closeFd, MessageTruncatedError, SeqpacketSocket } from '@zt/native';
 import { decodeRequest, encodeAck, encodeHello } from './codec.ts';
 import { InpodConfigError, InpodError, ZdsRequestError } from './errors.ts';
-import { type ConnectionEnd, cniConnections, requestErrors } from './metrics.ts';
+import { type ConnectionEnd, cniConnections, pendingProxies, requestErrors } from './metrics.ts';
 import { type Pod, PodManager } from './pods.ts';
 import { type InpodStatus, ReadinessGate, type RegisterTask } from './readiness.ts';
 
@@ -91,7 +91,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     this.#startPod = opts.startPod;
     this.#startRetryMs = opts.startRetryMs ?? 5_000;
     this.pods.on('podRemoved', (pod) => {
-      if (this.#pending.delete(pod.uid)) this.#checkReady();
+      if (this.#unpend(pod.uid)) this.#checkReady();
     });
   }
 
@@ -161,6 +161,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     clearTimeout(this.#timer);
     clearTimeout(this.#retryTimer);
     this.#pending.clear();
+    pendingProxies.set(0);
     this.#wake?.();
     await this.#running;
     if (opts.removePods ?? true) this.pods.removeAll('shutdown');
@@ -270,11 +271,12 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     if (!this.#startPod) return '';
     try {
       await this.#startPod(pod);
-      this.#pending.delete(pod.uid);
+      this.#unpend(pod.uid);
       return '';
     } catch (e) {
       if (pod.removed) return '';
       this.#pending.set(pod.uid, pod);
+      pendingProxies.set(this.#pending.size);
       this.#scheduleRetry();
       this.#log.error(
         { err: e, uid: pod.uid },
@@ -282,6 +284,13 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
       );
       return `failure to start proxy for pod ${pod.uid}: ${(e as Error).message}`;
     }
+  }
+
+  /** Forgets a pending pod; true when it was pending. */
+  #unpend(uid: string): boolean {
+    if (!this.#pending.delete(uid)) return false;
+    pendingProxies.set(this.#pending.size);
+    return true;
   }
 
   #scheduleRetry(): void {
@@ -297,7 +306,7 @@ export class ZdsClient extends EventEmitter<ZdsClientEvents> {
     for (const pod of [...this.#pending.values()]) {
       if (this.#closed) return;
       if (pod.removed) {
-        this.#pending.delete(pod.uid);
+        this.#unpend(pod.uid);
         continue;
       }
       this.#log.info({ uid: pod.uid }, 'retrying pod start');

@@ -18,6 +18,12 @@ export const activeProxies: Gauge = gauge(
   'The total number current workloads with active proxies (unstable)',
 );
 
+/** Pods whose proxy failed to start and waits for a retry (upstream's pending workloads). */
+export const pendingProxies: Gauge = gauge(
+  'workload_manager_pending_proxy_count',
+  'The total number current workloads with pending proxies (unstable)',
+);
+
 export const proxiesStarted: Counter<never> = counter(
   'workload_manager_proxies_started_total',
   'The total number of proxies that were started (unstable)',

@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 /**
  * Default cap on distinct label sets per metric. Traffic labels carry workload names and principals;
  * a namespace that churns pods (jobs, CI) would otherwise grow the registry, and every scrape, without
- * bound. 10k sets of the 23 traffic labels is a few MiB and a scrape Prometheus still takes in stride.
+ * bound. 10k sets of the 27 traffic labels is a few MiB and a scrape Prometheus still takes in stride.
  */
 export const DEFAULT_LABEL_SET_LIMIT = 10_000;
 

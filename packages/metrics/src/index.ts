@@ -9,6 +9,7 @@ export {
 } from './aggregate.ts';
 export { istioBuild, recordBuildInfo } from './build.ts';
 export { DEFAULT_LABEL_SET_LIMIT } from './cardinality.ts';
+export { maxFds, openFds, startProcessMetrics } from './process.ts';
 export { counter, gauge, histogram, type MetricOptions, registry } from './registry.ts';
 export {
   EVENT_LOOP_DELAY_BUCKETS,
@@ -28,6 +29,7 @@ export {
   tcpConnectionsOpened,
   tcpReceivedBytes,
   tcpSentBytes,
+  tcpSocketsOpen,
   trafficLabels,
   UNKNOWN,
 } from './traffic.ts';

@@ -10,7 +10,7 @@ const dirtyByCounter = new WeakMap<object, Set<CounterShare>>();
 
 /**
  * One connection's part of a labelled counter. Byte counts arrive once per chunk, thousands of times a
- * second on a busy connection, and every prom-client increment hashes the whole label set (23 labels
+ * second on a busy connection, and every prom-client increment hashes the whole label set (27 labels
  * for traffic metrics). A share adds to a plain number instead and folds the sum into the counter
  * whenever the counter is read (scrape, worker snapshot) and when the share is closed, so every reader
  * still sees the bytes counted as they flow, as upstream's do.

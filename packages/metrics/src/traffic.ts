@@ -1,4 +1,4 @@
-import { counter } from './registry.ts';
+import { counter, gauge } from './registry.ts';
 
 // Upstream ztunnel's traffic label set, in its order. Dashboards, alerts and Kiali key on these.
 export const TRAFFIC_LABELS = [
@@ -25,6 +25,12 @@ export const TRAFFIC_LABELS = [
   'request_protocol',
   'response_flags',
   'connection_security_policy',
+  // Upstream flattens its locality labels after the rest. It leaves them out only of a label set
+  // with neither a source nor a destination workload, which a proxied connection never has.
+  'source_region',
+  'source_zone',
+  'destination_region',
+  'destination_zone',
 ] as const;
 
 export type TrafficLabel = (typeof TRAFFIC_LABELS)[number];
@@ -68,4 +74,15 @@ export const tcpConnectionsFailed = counter(
   'istio_tcp_connections_failed_total',
   'The total number of failed TCP connections',
   TRAFFIC_LABELS,
+);
+
+/**
+ * Sockets accepted by zt's proxy listeners and not yet closed, by reporter: `source` for the
+ * outbound ones (15001, SOCKS5), `destination` for the inbound ones (15008, 15006). Upstream counts
+ * from accept to the end of the connection, TLS handshake and all.
+ */
+export const tcpSocketsOpen = gauge(
+  'istio_tcp_sockets_open',
+  'The current number of open TCP sockets (unstable)',
+  ['reporter'],
 );

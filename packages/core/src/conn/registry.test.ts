@@ -4,6 +4,7 @@ import { type Logger, Logging } from '@zt/log';
 import { captureLog } from '@zt/log/testing';
 import { registry as metrics } from '@zt/metrics';
 import { makeWorkload } from '@zt/xds/testing';
+import { DrainDeadlineError } from '../errors.ts';
 import { ConnectionRegistry } from './registry.ts';
 import { seriesFor } from './series.ts';
 
@@ -49,7 +50,7 @@ test('one access-log line per closed connection, with upstream fields; bytes cou
   const text = await metrics.metrics();
   assert.match(
     text,
-    /istio_tcp_received_bytes_total\{[^}]*reporter="destination"[^}]*source_workload="sleep-reg"[^}]*connection_security_policy="mutual_tls"\} 10/,
+    /istio_tcp_received_bytes_total\{[^}]*reporter="destination"[^}]*source_workload="sleep-reg"[^}]*connection_security_policy="mutual_tls"[^}]*\} 10/,
   );
   assert.match(text, /istio_tcp_sent_bytes_total\{[^}]*destination_workload="echo-reg"[^}]*\} 25/);
   assert.match(text, /istio_tcp_connections_opened_total\{[^}]*destination_workload="echo-reg"[^}]*\} 1/);
@@ -102,7 +103,7 @@ test('a failed connection logs its error and counts as failed and closed under i
   const text = await metrics.metrics();
   assert.match(
     text,
-    /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"\} 1/,
+    /istio_tcp_connections_failed_total\{[^}]*reporter="source"[^}]*source_workload="fail-src"[^}]*response_flags="CONNECT"[^}]*connection_security_policy="unknown"[^}]*\} 1/,
   );
   // The close counts under its flag too, and the label set's clean ("-") series stays untouched.
   assert.match(
@@ -185,4 +186,30 @@ test('the watch hears each open and each close once, after the registry has coun
   a.finish();
   b.finish(new Error('reset'), 'CONNECT');
   assert.deepEqual(seen, ['open 1', 'open 2', 'close 1', 'close 0']);
+});
+
+test('an error close without a flag takes the flag upstream infers: a drain fails, a peer reset does not', async () => {
+  const reg = new ConnectionRegistry(new Logging({ filter: 'off' }).access, 'f-');
+  const source = makeWorkload({ name: 'flag-src', workloadIps: ['10.9.7.1'] });
+  const open = () =>
+    reg.open({
+      info: {
+        direction: 'outbound',
+        protocol: 'TCP',
+        src: { address: '10.9.7.1', port: 1 },
+        dst: { address: '10.9.7.2', port: 80 },
+      },
+      labels: { reporter: 'source', source, mtls: false },
+    });
+  open().finish(new DrainDeadlineError(5000));
+  open().finish(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+  const text = await metrics.metrics();
+  const value = (name: string, flag: string) =>
+    new RegExp(`${name}\\{[^}]*source_workload="flag-src"[^}]*response_flags="${flag}"[^}]*\\} (\\d+)`).exec(
+      text,
+    )?.[1];
+  assert.equal(value('istio_tcp_connections_failed_total', 'CONNECT'), '1', 'the drained one failed');
+  assert.equal(value('istio_tcp_connections_closed_total', 'CONNECT'), '1');
+  assert.equal(value('istio_tcp_connections_closed_total', '-'), '1', 'the reset one closed clean');
+  assert.equal(value('istio_tcp_connections_failed_total', '-'), undefined);
 });

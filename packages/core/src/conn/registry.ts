@@ -7,6 +7,7 @@ import {
 } from '@zt/metrics';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
+import { flagFor } from './flags.ts';
 import type { LabelInput, ResponseFlag } from './labels.ts';
 import type { RecentConnections } from './recent.ts';
 import { seriesFor, type TrafficSeries } from './series.ts';
@@ -18,11 +19,15 @@ export const earlyDenials: MetricCounter<'direction' | 'reason'> = counter(
   ['direction', 'reason'],
 );
 
+/** Every flag but `-` is a failure to upstream. */
 const FAILURE_FLAGS: ReadonlySet<ResponseFlag> = new Set([
   'DENY',
   'CONNECT',
   'TLS_FAILURE',
+  'H2_HANDSHAKE_FAILURE',
+  'NETWORK_POLICY',
   'IDENTITY_ERROR',
+  'CERT_REVOKED',
 ]);
 
 let nextId = 0;
@@ -101,8 +106,15 @@ export class TrackedConnection {
     if (this.#done) return;
     this.#done = true;
     const reason = err ?? this.#abortReason;
+    // Without a flag of its own, an error close gets the flag upstream infers from its error.
     const effective: ResponseFlag =
-      flag !== '-' ? flag : this.#abortReason && this.info.verdict === 'deny' ? 'DENY' : '-';
+      flag !== '-'
+        ? flag
+        : this.#abortReason && this.info.verdict === 'deny'
+          ? 'DENY'
+          : reason
+            ? flagFor(reason)
+            : '-';
     if (effective === '-') this.#series.closed.add(1);
     else {
       const labels = { ...this.#series.labels, response_flags: effective };
@@ -183,8 +195,9 @@ function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): v
   const mtls = l.mtls;
   const line: AccessLine = {
     'src.addr': formatAddr(i.src as SocketAddr),
-    'src.workload': l.source?.name,
-    'src.namespace': l.source?.namespace,
+    // As upstream: the pod's name, else the canonical service the source's baggage names.
+    'src.workload': l.source ? l.source.name : l.derivedSource?.app,
+    'src.namespace': l.source ? l.source.namespace : l.derivedSource?.namespace,
     'src.identity': mtls ? l.sourceIdentity : undefined,
     'dst.addr': formatAddr(i.dst as SocketAddr),
     'dst.hbone_addr': t.hboneAddr,

@@ -7,12 +7,13 @@ import {
   tcpReceivedBytes,
   tcpSentBytes,
 } from '@zt/metrics';
-import { connectionLabels, type LabelInput } from './labels.ts';
+import type { Workload } from '@zt/xds';
+import { connectionLabels, type DerivedWorkload, type LabelInput } from './labels.ts';
 
 /**
  * The traffic series of one label set: its labels and a share of each counter. A share adds to a
  * number and folds it into prom-client when the counter is read, since prom-client hashes and
- * validates the 23 labels on every increment, children included.
+ * validates the 27 labels on every increment, children included.
  */
 export interface TrafficSeries {
   readonly labels: Readonly<TrafficLabels>;
@@ -31,28 +32,34 @@ export interface TrafficSeries {
 const SERIES_CACHE_MAX = 4096;
 const cache = new Map<string, TrafficSeries>();
 
+/** A workload's fields connectionLabels reads (identity and locality included). */
+function workloadKey(w: Workload | undefined): string {
+  if (!w) return '';
+  const l = w.locality;
+  return `${w.workloadName}\u0001${w.canonicalName}\u0001${w.canonicalRevision}\u0001${w.namespace}\u0001${w.clusterId}\u0001${w.trustDomain}\u0001${w.serviceAccount}\u0001${l ? `${l.region}\u0001${l.zone}` : ''}`;
+}
+
+function derivedKey(g: DerivedWorkload | undefined): string {
+  if (!g) return '';
+  return `${g.workloadName}\u0001${g.app}\u0001${g.revision}\u0001${g.namespace}\u0001${g.clusterId}\u0001${g.region}\u0001${g.zone}`;
+}
+
 /**
  * Everything connectionLabels reads, as one string. Workloads are replaced, never mutated, when
  * xDS changes them, but two workloads may still share a label set, so the key is by value.
  */
 function keyOf(i: LabelInput): string {
-  const s = i.source;
-  const d = i.destination;
   const v = i.service;
-  return `${i.reporter}\u0000${i.mtls ? 1 : 0}\u0000${i.sourceIdentity ?? ''}\u0000${i.destinationIdentity ?? ''}\u0000${
-    s
-      ? `${s.workloadName}\u0001${s.name}\u0001${s.canonicalName}\u0001${s.canonicalRevision}\u0001${s.namespace}\u0001${s.clusterId}`
-      : ''
-  }\u0000${
-    d
-      ? `${d.workloadName}\u0001${d.name}\u0001${d.canonicalName}\u0001${d.canonicalRevision}\u0001${d.namespace}\u0001${d.clusterId}`
-      : ''
-  }\u0000${v ? `${v.hostname}\u0001${v.namespace}\u0001${v.name}` : ''}`;
+  return `${i.reporter}\u0000${i.mtls ? 1 : 0}\u0000${i.sourceIdentity ?? ''}\u0000${i.destinationIdentity ?? ''}\u0000${workloadKey(
+    i.source,
+  )}\u0000${i.source ? '' : derivedKey(i.derivedSource)}\u0000${workloadKey(i.destination)}\u0000${
+    v ? `${v.hostname}\u0001${v.namespace}\u0001${v.name}` : ''
+  }`;
 }
 
 /**
  * The series of a connection's label set. Connections between the same two workloads share one:
- * the 23 labels are built and admitted past the cardinality guard once, and counted into plain
+ * the 27 labels are built and admitted past the cardinality guard once, and counted into plain
  * numbers, not hashed on every connection (opened, closed, and a flush per byte counter).
  */
 export function seriesFor(input: LabelInput): TrafficSeries {

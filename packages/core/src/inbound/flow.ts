@@ -9,7 +9,9 @@ import { earlyDenials } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
 import { PolicyDeniedError } from '../errors.ts';
+import { parseBaggage } from './baggage.ts';
 import { watchPolicy } from './recheck.ts';
+import { forwardedHost, guessInboundService } from './service-guess.ts';
 
 // The one inbound flow: HBONE (15008) and plaintext (15006) differ only in how a request arrives
 // and how it is turned down; from the destination workload on, both run serveInbound, and the
@@ -30,10 +32,28 @@ export interface InboundRequest {
    * gateway's address, so the source workload is not looked up by it, as upstream.
    */
   readonly fromGateway?: boolean;
+  /** What the HBONE request's headers say of the client; plaintext has none. */
+  readonly headers?: InboundHeaders;
+  /** The HBONE :authority, when `dst` is not it (logged as dst.hbone_addr). */
+  readonly hboneAddr?: SocketAddr;
+  /** Where to connect when not `dst`: an application tunnel served on the pod's loopback. */
+  readonly connectTo?: SocketAddr;
+  /** Written to the destination ahead of the client's bytes: a PROXY protocol header. */
+  readonly preamble?: Buffer;
   /** Turns the request down: HBONE answers `status`, plaintext closes the socket. */
   reject(status: 400 | 401 | 503): void;
   /** The client side of the byte stream, once the destination is connected (may throw: a reset tunnel). */
   accept(): Duplex;
+}
+
+/** The CONNECT headers the inbound flow reads, as upstream does. */
+export interface InboundHeaders {
+  /** `baggage`: the source's own description, for its labels when the state does not know it. */
+  readonly baggage?: string | readonly string[];
+  /** `forwarded`: its `host=` names the service the client addressed. */
+  readonly forwarded?: string;
+  /** `x-forwarded-network`: another network than ours means the request came through a gateway. */
+  readonly forwardedNetwork?: string;
 }
 
 /** The local workload a connection arriving at `address` is for: the pod owning that address. */
@@ -97,9 +117,17 @@ export function logDryRunMatches(ctx: FlowContext, conn: AuthzConnection, decisi
  * watched by the policy re-check until the connection ends.
  */
 export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl: Workload): Promise<void> {
-  const { src, dst, peerIdentity } = req;
+  const { src, dst, peerIdentity, headers } = req;
   const mtls = req.protocol === 'HBONE';
-  const srcWl = req.fromGateway ? undefined : ctx.view().workloadByAddress(ctx.config.network, src.address);
+  const view = ctx.view();
+  // Through a gateway the source address is the gateway's, on another network: upstream then
+  // looks nothing up and labels the source from its baggage alone.
+  const viaGateway =
+    req.fromGateway === true ||
+    (headers?.forwardedNetwork !== undefined &&
+      headers.forwardedNetwork.toLowerCase() !== ctx.config.network.toLowerCase());
+  const srcWl = viaGateway ? undefined : view.workloadByAddress(ctx.config.network, src.address);
+  const service = guessInboundService(view, dstWl, dst.port, forwardedHost(headers?.forwarded));
   const conn: AuthzConnection = {
     src,
     dst,
@@ -116,21 +144,29 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
         ...(peerIdentity !== undefined ? { identity: peerIdentity } : {}),
         ...(srcWl ? { workload: `${srcWl.namespace}/${srcWl.name}` } : {}),
       },
-      dst: { ...dst, workload: `${dstWl.namespace}/${dstWl.name}`, identity: dstId },
+      dst: {
+        ...dst,
+        workload: `${dstWl.namespace}/${dstWl.name}`,
+        identity: dstId,
+        ...(service ? { service: service.hostname } : {}),
+      },
       verdict: decision.allowed ? 'allow' : 'deny',
       ...(decision.policy ? { policy: decision.policy } : {}),
       ...(decision.rule !== undefined ? { rule: decision.rule } : {}),
     },
-    // Identities label a connection only when mTLS proved them (upstream's connection_security_policy).
+    // The source's identity labels a connection only when mTLS proved it; the destination's is
+    // known from the state either way (upstream's source_principal and destination_principal).
     labels: {
       reporter: 'destination',
       ...(srcWl ? { source: srcWl } : {}),
+      ...(!srcWl && headers?.baggage !== undefined ? { derivedSource: parseBaggage(headers.baggage) } : {}),
       ...(mtls && peerIdentity !== undefined ? { sourceIdentity: peerIdentity } : {}),
       destination: dstWl,
-      ...(mtls ? { destinationIdentity: dstId } : {}),
+      destinationIdentity: dstId,
+      ...(service ? { service } : {}),
       mtls,
     },
-    ...(mtls ? { hboneAddr: formatAddr(dst) } : {}),
+    ...(mtls ? { hboneAddr: formatAddr(req.hboneAddr ?? dst) } : {}),
   });
   if (!decision.allowed) {
     req.reject(401);
@@ -139,7 +175,10 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
   }
   let upstream: Socket;
   try {
-    upstream = await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
+    // A loopback target is reached from loopback: the client's own address would not route.
+    upstream = req.connectTo
+      ? await dialTcp(ctx, req.connectTo, ctx.netnsOf(dstWl.uid))
+      : await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
   } catch (e) {
     req.reject(503);
     t.finish(e as Error, 'CONNECT');
@@ -153,6 +192,7 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
     t.finish(e as Error, 'CONNECT');
     return;
   }
+  if (req.preamble) upstream.write(req.preamble);
   watchPolicy(t, dstWl.uid, conn, decision);
   try {
     await relay(client, upstream, t);

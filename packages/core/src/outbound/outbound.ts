@@ -5,6 +5,7 @@ import { HboneConnectError } from '@zt/transport';
 import type { Workload } from '@zt/xds';
 import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
+import { dialFlag } from '../conn/flags.ts';
 import type { ResponseFlag } from '../conn/labels.ts';
 import { earlyDenials, type TrackedConnection } from '../conn/registry.ts';
 import { relay } from '../conn/relay.ts';
@@ -170,7 +171,8 @@ export async function proxyOutbound(
     server = await upstream;
   } catch (e) {
     const err = e as Error;
-    const flag: ResponseFlag = err instanceof HboneConnectError && err.status === 401 ? 'DENY' : 'CONNECT';
+    const flag: ResponseFlag =
+      err instanceof HboneConnectError && err.status === 401 ? 'DENY' : dialFlag(err);
     socket.destroy();
     t.finish(err, flag);
     return;
