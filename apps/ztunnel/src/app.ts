@@ -146,6 +146,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
     recentConnections: config.recentConnections,
+    tcp: config.tcp,
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 

@@ -4,7 +4,14 @@
 // the variable, instead of surfacing later as a confusing runtime failure.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_DRAIN_DEADLINE_MS, DEFAULT_PORTS, DEFAULT_SOCKET_MARK, DEFAULT_SOCKS5_PORT } from '@zt/core';
+import {
+  DEFAULT_DRAIN_DEADLINE_MS,
+  DEFAULT_PORTS,
+  DEFAULT_SOCKET_MARK,
+  DEFAULT_SOCKS5_PORT,
+  DEFAULT_TCP_SOCKET_OPTIONS,
+  type TcpSocketOptions,
+} from '@zt/core';
 import { DEFAULT_CERT_TTL_SECONDS } from '@zt/identity';
 import { DEFAULT_INPOD_UDS } from '@zt/inpod';
 import { type LogFormat, parseLogFilter, parseLogFormat } from '@zt/log';
@@ -85,6 +92,8 @@ export interface Config {
   inpodMark: number;
   /** ENABLE_ORIG_SRC: in-pod inbound connects to the app from the client's IP (default: best effort). */
   enableOriginalSource: boolean;
+  /** KEEPALIVE_* and USER_TIMEOUT_ENABLED: TCP options on proxied sockets (upstream's socket config). */
+  tcp: TcpSocketOptions;
   /** zt extension ZT_RECENT_CONNECTIONS: closed connections each data-plane thread keeps for the admin page. */
   recentConnections: number;
 }
@@ -106,6 +115,30 @@ function defaultWorkers(env: Env): number {
     if (Number.isFinite(cpus) && cpus > 0) return Math.max(1, Math.ceil(cpus));
   }
   return availableParallelism();
+}
+
+/** Linux keeps TCP keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE). */
+const KEEPALIVE_SECONDS_MAX = 32_767;
+const KEEPALIVE_RETRIES_MAX = 127;
+
+/** A keepalive time the kernel takes: whole seconds from 1 s to 32767 s. */
+function keepaliveDuration(env: Env, name: string, dfltMs: number): number {
+  const ms = duration(env, name, dfltMs);
+  if (ms < 1000 || ms > KEEPALIVE_SECONDS_MAX * 1000 || ms % 1000 !== 0)
+    throw new ConfigError(name, str(env, name) ?? '', `whole seconds from 1s to ${KEEPALIVE_SECONDS_MAX}s`);
+  return ms;
+}
+
+/** Upstream's SocketConfig, with its defaults. */
+function tcpOptions(env: Env): TcpSocketOptions {
+  const d = DEFAULT_TCP_SOCKET_OPTIONS;
+  return {
+    keepaliveEnabled: bool(env, 'KEEPALIVE_ENABLED', d.keepaliveEnabled),
+    keepaliveTimeMs: keepaliveDuration(env, 'KEEPALIVE_TIME', d.keepaliveTimeMs),
+    keepaliveIntervalMs: keepaliveDuration(env, 'KEEPALIVE_INTERVAL', d.keepaliveIntervalMs),
+    keepaliveRetries: int(env, 'KEEPALIVE_RETRIES', d.keepaliveRetries, 1, KEEPALIVE_RETRIES_MAX),
+    userTimeoutEnabled: bool(env, 'USER_TIMEOUT_ENABLED', d.userTimeoutEnabled),
+  };
 }
 
 /** RUST_LOG, checked here so that a bad filter stops start-up like any other bad variable. */
@@ -197,5 +230,6 @@ export function loadConfig(env: Env = process.env): Config {
     inpodMark: int(env, 'INPOD_MARK', DEFAULT_SOCKET_MARK, 0, 2 ** 32 - 1),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
     recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
+    tcp: tcpOptions(env),
   };
 }

@@ -1,5 +1,6 @@
 import { ZT_SOCKET_MARK } from '@zt/native';
 import type { FlowControl } from '@zt/transport';
+import type { TcpSocketOptions } from './conn/socket-options.ts';
 
 /** Ports of one listener set; 0 picks a free port (tests). */
 export interface ListenerPorts {
@@ -64,6 +65,11 @@ export interface ProxyConfig {
    * default the system's /etc/resolv.conf) and whether to ask for AAAA too (IPV6_ENABLED, default true).
    */
   dns?: { servers?: string[]; ipv6?: boolean };
+  /**
+   * KEEPALIVE_* and USER_TIMEOUT_ENABLED: TCP options on accepted outbound / plaintext inbound
+   * connections and on the plain TCP connections zt dials; default DEFAULT_TCP_SOCKET_OPTIONS.
+   */
+  tcp?: TcpSocketOptions;
   /** ZT_RECENT_CONNECTIONS: closed connections each thread keeps for the admin page (default 500, 0: none). */
   recentConnections?: number;
 }

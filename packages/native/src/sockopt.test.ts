@@ -118,7 +118,10 @@ describe('socket options', { skip: available ? false : `addon unavailable: ${una
     setTcpUserTimeout(client, 1_800_000);
     assert.equal(getTcpUserTimeout(client), 1_800_000);
     // Out of the kernel's range: refused before any call, not a cryptic EINVAL.
-    assert.throws(() => setTcpKeepalive(client, { idleSeconds: 0, intervalSeconds: 1, count: 1 }), RangeError);
+    assert.throws(
+      () => setTcpKeepalive(client, { idleSeconds: 0, intervalSeconds: 1, count: 1 }),
+      RangeError,
+    );
     assert.throws(() => setTcpKeepalive(client, { idleSeconds: 1, intervalSeconds: 1, count: 128 }), /count/);
     assert.throws(() => setTcpUserTimeout(client, -1), RangeError);
   });
