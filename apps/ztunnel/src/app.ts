@@ -66,6 +66,7 @@ async function certificateProvider(
     address: config.caAddress,
     ...(rootCert ? { rootCert } : {}),
     ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
+    ...(config.authToken ? { token: config.authToken } : {}),
     clusterId: config.clusterId,
     headers: config.caHeaders,
     ttlSeconds: Math.round(config.secretTtlMs / 1000),
@@ -190,6 +191,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       store,
       ...(rootCert ? { rootCert: Buffer.from(rootCert) } : {}),
       ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
+      ...(config.authToken ? { token: config.authToken } : {}),
       clusterId: config.clusterId,
       headers: config.xdsHeaders,
       node: {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   classifyVariable,
@@ -10,7 +10,11 @@ import {
 } from './config-vars.ts';
 
 test('every variable config.ts reads is listed, so doctor never calls one of them unknown', () => {
-  const source = readFileSync(new URL('./config.ts', import.meta.url), 'utf8');
+  // config.ts and the helpers it reads through (config-workers.ts, config-proxy.ts...).
+  const source = readdirSync(new URL('.', import.meta.url))
+    .filter((f) => /^config(-[a-z]+)?\.ts$/.test(f))
+    .map((f) => readFileSync(new URL(`./${f}`, import.meta.url), 'utf8'))
+    .join('\n');
   const names = new Set<string>();
   for (const m of source.matchAll(/(?:str|bool|int|optInt|duration|uri)\(env, '([A-Z0-9_]+)'/g))
     names.add(m[1] as string);

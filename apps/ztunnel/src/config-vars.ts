@@ -8,7 +8,7 @@ export interface ReadVariable {
   readonly origin: 'upstream' | 'zt';
 }
 
-/** The variables config.ts (and @zt/native) read. */
+/** The variables config.ts and its config-*.ts helpers (and @zt/native) read. */
 export const READ_VARIABLES: readonly ReadVariable[] = [
   ...[
     'XDS_ADDRESS',
@@ -33,7 +33,10 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'ZTUNNEL_WORKER_THREADS',
     'ZTUNNEL_CPU_LIMIT',
     'ZTUNNEL_RESOURCE_CPU_LIMIT',
+    'ZTUNNEL_RESOURCE_CPU_REQUEST',
     'CONNECTION_TERMINATION_DEADLINE',
+    'TERMINATION_GRACE_PERIOD_SECONDS',
+    'PROXY_CONFIG',
     'POOL_MAX_STREAMS_PER_CONNECTION',
     'POOL_UNUSED_RELEASE_TIMEOUT',
     'HTTP2_STREAM_WINDOW_SIZE',
@@ -93,18 +96,11 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
   { name: 'ENABLE_PROXY', effect: 'turning the proxy off', matters: true },
   { name: 'PACKET_MARK', effect: 'the mark of zt sockets (zt reads INPOD_MARK)', matters: true },
   { name: 'PREFERED_SERVICE_NAMESPACE', effect: 'which namespace wins for a shared hostname', matters: true },
-  { name: 'PROXY_CONFIG', effect: 'a YAML proxy config', matters: true },
   { name: 'CRL_PATH', effect: 'certificate revocation lists', matters: true },
   { name: 'LOCALHOST_APP_TUNNEL', effect: 'tunnels to localhost apps', matters: true },
   { name: 'IPV6_ENABLED', effect: 'IPv6 listeners', matters: true },
   { name: 'COMPLIANCE_POLICY', effect: 'post-quantum TLS (pqc)', matters: true },
   { name: 'INPOD_PORT_REUSE', effect: 'SO_REUSEPORT on in-pod listeners', matters: false },
-  {
-    name: 'TERMINATION_GRACE_PERIOD_SECONDS',
-    effect: 'the drain deadline (zt reads CONNECTION_TERMINATION_DEADLINE)',
-    matters: false,
-  },
-  { name: 'ZTUNNEL_RESOURCE_CPU_REQUEST', effect: 'a sizing hint', matters: false },
   { name: 'ENABLE_RESPONSE_BAGGAGE', effect: 'baggage on HBONE responses', matters: false },
   { name: 'AUTHZ_POLICY_INFO_LOGGING', effect: 'policy decisions at info level', matters: false },
 ];

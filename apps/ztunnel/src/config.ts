@@ -3,7 +3,6 @@
 // Everything is parsed and validated up front: a bad value stops start-up with a message naming
 // the variable, instead of surfacing later as a confusing runtime failure.
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import {
   DEFAULT_DRAIN_DEADLINE_MS,
   DEFAULT_PORTS,
@@ -21,18 +20,9 @@ import {
   FLOW_CONTROL_LIMITS,
 } from '@zt/transport';
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN } from '@zt/xds';
-import {
-  bool,
-  ConfigError,
-  duration,
-  type Env,
-  headers,
-  int,
-  optInt,
-  str,
-  uri,
-  withPrefix,
-} from './config-env.ts';
+import { bool, ConfigError, duration, type Env, headers, int, optInt, str, uri } from './config-env.ts';
+import { type ProxyConfigFields, readProxyConfig } from './config-proxy.ts';
+import { workerThreads } from './config-workers.ts';
 import { ADMIN_PORT, METRICS_PORT, READINESS_PORT } from './servers/index.ts';
 
 export { parseDurationMs } from './config-duration.ts';
@@ -44,7 +34,10 @@ export interface Config {
   /** Roots that verify istiod: a file path, the PEM itself, or `SYSTEM` (as upstream). */
   xdsRootCaPath: string;
   caRootCaPath: string;
+  /** AUTH_TOKEN naming a file (or the default projected token): its content is the bearer token. */
   authTokenPath: string | undefined;
+  /** AUTH_TOKEN that names no file: the token itself, as upstream takes it. Never dumped. */
+  authToken: string | undefined;
   clusterId: string;
   clusterDomain: string;
   trustDomain: string;
@@ -55,6 +48,7 @@ export interface Config {
   secretTtlMs: number;
   xdsHeaders: Record<string, string>;
   caHeaders: Record<string, string>;
+  /** Proxy metadata: the mesh config's and PROXY_CONFIG's, then ISTIO_META_* (prefix removed). */
   proxyMetadata: Record<string, string>;
   instanceIp: string;
   podName: string;
@@ -107,14 +101,34 @@ const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 /** HTTP/2 allows no more: a larger POOL_MAX_STREAMS_PER_CONNECTION is a u16 upstream, too. */
 const MAX_STREAMS_LIMIT = 65_535;
 
-/** Upstream's default: the cgroup-limited CPU count when known, else the machine's. */
-function defaultWorkers(env: Env): number {
-  const limit = str(env, 'ZTUNNEL_RESOURCE_CPU_LIMIT') ?? str(env, 'ZTUNNEL_CPU_LIMIT');
-  if (limit !== undefined) {
-    const cpus = limit.endsWith('m') ? Number(limit.slice(0, -1)) / 1000 : Number(limit);
-    if (Number.isFinite(cpus) && cpus > 0) return Math.max(1, Math.ceil(cpus));
-  }
-  return availableParallelism();
+/**
+ * CONNECTION_TERMINATION_DEADLINE, else upstream's share of the pod's grace period: a few seconds
+ * less than Kubernetes waits before SIGKILL, so that zt closes what is left cleanly itself.
+ */
+function drainDeadlineMs(env: Env): number {
+  if (str(env, 'CONNECTION_TERMINATION_DEADLINE') !== undefined)
+    return duration(env, 'CONNECTION_TERMINATION_DEADLINE', DEFAULT_DRAIN_DEADLINE_MS);
+  const grace = str(env, 'TERMINATION_GRACE_PERIOD_SECONDS');
+  if (grace === undefined) return DEFAULT_DRAIN_DEADLINE_MS;
+  if (!/^\d+$/.test(grace) || !Number.isSafeInteger(Number(grace)))
+    throw new ConfigError('TERMINATION_GRACE_PERIOD_SECONDS', grace, 'a whole number of seconds');
+  const secs = Number(grace);
+  return Math.max(secs > 10 ? secs - 5 : secs - 1, 1) * 1000;
+}
+
+/** AUTH_TOKEN as upstream reads it: a file when one is there, else the token itself. */
+function authToken(env: Env): { authTokenPath: string | undefined; authToken: string | undefined } {
+  const v = str(env, 'AUTH_TOKEN');
+  if (v === undefined)
+    return { authTokenPath: existsSync(DEFAULT_TOKEN) ? DEFAULT_TOKEN : undefined, authToken: undefined };
+  return existsSync(v)
+    ? { authTokenPath: v, authToken: undefined }
+    : { authTokenPath: undefined, authToken: v };
+}
+
+/** An address as upstream validates it: a scheme-less `host:port` (istio's usual form) becomes https. */
+function istiodUri(name: string, value: string): string {
+  return uri(name, /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`);
 }
 
 /** Linux keeps TCP keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE). */
@@ -157,7 +171,13 @@ function logFilter(env: Env): string {
   return v;
 }
 
-export function loadConfig(env: Env = process.env): Config {
+export interface LoadOptions {
+  /** The mesh config file (default upstream's ./etc/istio/config/mesh, relative to the working directory). */
+  meshConfigPath?: string;
+}
+
+export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Config {
+  const pc: ProxyConfigFields = readProxyConfig(env, opts.meshConfigPath);
   const defaultIstiod = env['KUBERNETES_SERVICE_HOST'] !== undefined ? ISTIOD_IN_CLUSTER : ISTIOD_LOCAL;
   const fakeCa = bool(env, 'FAKE_CA', false);
   const localXdsPath = str(env, 'LOCAL_XDS_PATH');
@@ -167,12 +187,12 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const { window, frameSize } = FLOW_CONTROL_LIMITS;
   return {
-    xdsAddress: uri('XDS_ADDRESS', str(env, 'XDS_ADDRESS') ?? defaultIstiod),
-    caAddress: fakeCa ? undefined : uri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
+    xdsAddress: istiodUri('XDS_ADDRESS', str(env, 'XDS_ADDRESS') ?? pc.discoveryAddress ?? defaultIstiod),
+    caAddress: fakeCa ? undefined : istiodUri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
     xdsRootCaPath: str(env, 'XDS_ROOT_CA') ?? DEFAULT_ROOT_CERT,
     caRootCaPath: str(env, 'CA_ROOT_CA') ?? DEFAULT_ROOT_CERT,
     // Unset: the projected token when it exists, else no authorization header (as upstream).
-    authTokenPath: str(env, 'AUTH_TOKEN') ?? (existsSync(DEFAULT_TOKEN) ? DEFAULT_TOKEN : undefined),
+    ...authToken(env),
     clusterId: str(env, 'ISTIO_META_CLUSTER_ID') ?? str(env, 'CLUSTER_ID') ?? DEFAULT_CLUSTER_ID,
     clusterDomain: str(env, 'CLUSTER_DOMAIN') ?? DEFAULT_CLUSTER_DOMAIN,
     trustDomain: str(env, 'TRUST_DOMAIN') ?? DEFAULT_TRUST_DOMAIN,
@@ -183,18 +203,14 @@ export function loadConfig(env: Env = process.env): Config {
     secretTtlMs: duration(env, 'SECRET_TTL', DEFAULT_CERT_TTL_SECONDS * 1000),
     xdsHeaders: headers(env, 'XDS_HEADER_'),
     caHeaders: headers(env, 'CA_HEADER_'),
-    proxyMetadata: withPrefix(env, 'ISTIO_META_'),
+    proxyMetadata: pc.proxyMetadata,
     instanceIp: str(env, 'INSTANCE_IP') ?? '127.0.0.1',
     podName: str(env, 'POD_NAME') ?? 'ztunnel',
     podNamespace: str(env, 'POD_NAMESPACE') ?? 'istio-system',
     nodeName: str(env, 'NODE_NAME') ?? '',
     serviceAccount: str(env, 'SERVICE_ACCOUNT') ?? 'ztunnel',
-    workerThreads: int(env, 'ZTUNNEL_WORKER_THREADS', defaultWorkers(env), 0, 256),
-    connectionTerminationDeadlineMs: duration(
-      env,
-      'CONNECTION_TERMINATION_DEADLINE',
-      DEFAULT_DRAIN_DEADLINE_MS,
-    ),
+    workerThreads: workerThreads(env, pc.concurrency),
+    connectionTerminationDeadlineMs: drainDeadlineMs(env),
     // At least 1: a pool that may open no stream could carry nothing.
     poolMaxStreamsPerConnection: int(
       env,
@@ -217,8 +233,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logFilter(env),
     logFormat: parseLogFormat(str(env, 'LOG_FORMAT')),
     bindAddress: str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0',
-    adminPort: int(env, 'ZT_ADMIN_PORT', ADMIN_PORT, 0, 65535),
-    statsPort: int(env, 'ZT_STATS_PORT', METRICS_PORT, 0, 65535),
+    adminPort: int(env, 'ZT_ADMIN_PORT', pc.proxyAdminPort ?? ADMIN_PORT, 0, 65535),
+    statsPort: int(env, 'ZT_STATS_PORT', pc.statsPort ?? METRICS_PORT, 0, 65535),
     readinessPort: int(env, 'ZT_READINESS_PORT', READINESS_PORT, 0, 65535),
     outboundPort: int(env, 'ZT_OUTBOUND_PORT', DEFAULT_PORTS.outbound, 0, 65535),
     inboundPort: int(env, 'ZT_INBOUND_PORT', DEFAULT_PORTS.inbound, 0, 65535),
