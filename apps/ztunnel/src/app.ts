@@ -228,6 +228,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
 
   const ops = wireOps({ config, version: VERSION, dataPlane, store, readiness, xds, inpod });
   let shuttingDown: Promise<void> | undefined;
+  // Resolved once drain has begun: what /quitquitquit waits for before it answers.
+  let markDrainStarted: () => void = () => {};
+  const drainStarted = new Promise<void>((resolve) => {
+    markDrainStarted = resolve;
+  });
   const servers = {
     readiness: await startReadinessServer({
       readiness,
@@ -242,7 +247,10 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       logger: log,
     }),
     admin: await startAdminServer({
+      // As upstream, localhost on both families; a lab node's own loopback address keeps nodes
+      // apart on one host.
       host: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
+      ...(config.bindAddress.startsWith('127.') || !config.ipv6Enabled ? {} : { alsoHosts: ['::1'] }),
       port: config.adminPort,
       configDump: () =>
         buildConfigDump({
@@ -257,7 +265,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
       ...ops.admin,
       logging,
-      shutdown: () => void shutdown('admin /quitquitquit'),
+      shutdown: () => {
+        void shutdown('admin /quitquitquit');
+        return drainStarted;
+      },
+      shutdownWaitMs: config.connectionTerminationDeadlineMs,
       logger: log,
     }),
   };
@@ -273,7 +285,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     shuttingDown = (async () => {
       log.info({ reason, deadlineMs: config.connectionTerminationDeadlineMs }, 'draining');
       readiness.setDraining();
-      await dataPlane.drain(config.connectionTerminationDeadlineMs);
+      const drained = dataPlane.drain(config.connectionTerminationDeadlineMs);
+      markDrainStarted();
+      await drained;
       await inpod?.close();
       await xds?.close();
       await dataPlane.close();

@@ -68,6 +68,8 @@ export interface Config {
   logLevel: string;
   /** LOG_FORMAT: `json` for JSON lines, else upstream's plain lines (the default). */
   logFormat: LogFormat;
+  /** IPV6_ENABLED (default true): the admin API also binds ::1, as upstream binds localhost. */
+  ipv6Enabled: boolean;
   /** zt extension: the address the node-level listeners bind (upstream binds the wildcard). */
   bindAddress: string;
   adminPort: number;
@@ -232,6 +234,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     socks5Enabled: bool(env, 'UNSTABLE_ENABLE_SOCKS5', false),
     logLevel: logFilter(env),
     logFormat: parseLogFormat(str(env, 'LOG_FORMAT')),
+    ipv6Enabled: bool(env, 'IPV6_ENABLED', true),
     bindAddress: str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0',
     adminPort: int(env, 'ZT_ADMIN_PORT', pc.proxyAdminPort ?? ADMIN_PORT, 0, 65535),
     statsPort: int(env, 'ZT_STATS_PORT', pc.statsPort ?? METRICS_PORT, 0, 65535),
