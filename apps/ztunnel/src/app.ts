@@ -106,7 +106,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
     listeners: config.inpodEnabled
-      ? { workloads: { mode: 'netns' as const, bindOutbound: true } }
+      ? { workloads: { mode: 'netns' as const, bindOutbound: true, reusePort: config.inpodPortReuse } }
       : {
           shared: {
             address: config.bindAddress,

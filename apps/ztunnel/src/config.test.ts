@@ -14,7 +14,8 @@ test('defaults follow upstream', () => {
   assert.equal(c.poolUnusedReleaseTimeoutMs, 300_000);
   assert.equal(c.inboundPort, 15008);
   assert.equal(c.socks5Enabled, false);
-  assert.equal(c.inpodEnabled, false);
+  assert.equal(c.inpodEnabled, true, 'shared mode is the in-pod node proxy, as upstream');
+  assert.equal(c.labMode, false);
   assert.equal(c.inpodUds, '/var/run/ztunnel/ztunnel.sock');
   assert.equal(c.inpodMark, 1337);
   assert.equal(c.adminPort, 15000);

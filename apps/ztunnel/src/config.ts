@@ -79,12 +79,21 @@ export interface Config {
   inboundPort: number;
   inboundPlaintextPort: number;
   socks5Port: number;
-  /** zt extension: also bind 15006/15008 on each local workload's IP (loopback meshes, tests). */
+  /** zt extension: also bind 15006/15008 on each local workload's IP (lab mode only). */
   perWorkloadListeners: boolean;
-  /** In-pod mode: pods' network namespaces from istio-cni over ZDS; listeners inside each pod. */
+  /** PROXY_MODE: `shared`, the node proxy (upstream's default); `dedicated` is refused (see proxyMode). */
+  proxyMode: 'shared';
+  /**
+   * ZT_LAB_MODE (zt only, default false): no in-pod capture; listeners on ZT_BIND_ADDRESS of zt's
+   * own network namespace, for the demo, the tests and the bench on one machine. Never for a cluster.
+   */
+  labMode: boolean;
+  /** In-pod mode (shared mode outside the lab): pods' network namespaces from istio-cni over ZDS. */
   inpodEnabled: boolean;
   inpodUds: string;
-  /** SO_MARK on zt's own sockets in in-pod mode, so the pods' capture rules skip them. */
+  /** INPOD_PORT_REUSE (default true): pod listeners bound with SO_REUSEPORT, so a new zt can take over. */
+  inpodPortReuse: boolean;
+  /** SO_MARK on zt's own sockets in in-pod mode (PACKET_MARK, or zt's INPOD_MARK), so capture rules skip them. */
   inpodMark: number;
   /** ENABLE_ORIG_SRC: in-pod inbound connects to the app from the client's IP (default: best effort). */
   enableOriginalSource: boolean;
@@ -157,6 +166,50 @@ function tcpOptions(env: Env): TcpSocketOptions {
   };
 }
 
+/**
+ * PROXY_MODE as upstream reads it. `dedicated` (one workload per proxy, PROXY_WORKLOAD_INFO) is
+ * checked as upstream checks it, then refused: zt finds the workloads it serves by address or by
+ * pod namespace, and has no proxy bound to one workload identity; a dedicated zt would serve
+ * whatever workload owned the address, which is not what was asked for.
+ */
+function proxyMode(env: Env): 'shared' {
+  const mode = str(env, 'PROXY_MODE') ?? 'shared';
+  if (mode === 'shared') return mode;
+  if (mode !== 'dedicated') throw new ConfigError('PROXY_MODE', mode, 'shared or dedicated');
+  const info = str(env, 'PROXY_WORKLOAD_INFO');
+  if (info === undefined)
+    throw new ConfigError(
+      'PROXY_WORKLOAD_INFO',
+      '',
+      'namespace/name/service-account, which PROXY_MODE=dedicated requires',
+    );
+  if (!/^[^/]+\/[^/]+\/.+$/.test(info))
+    throw new ConfigError('PROXY_WORKLOAD_INFO', info, 'namespace/name/service-account');
+  throw new ConfigError(
+    'PROXY_MODE',
+    mode,
+    'shared: zt does not implement dedicated mode (a proxy serving one workload identity); run upstream ztunnel for it',
+  );
+}
+
+/** ZT_LAB_MODE, and what only makes sense with it. INPOD_ENABLED (zt's old switch) may only say true. */
+function labMode(env: Env): boolean {
+  const lab = bool(env, 'ZT_LAB_MODE', false);
+  if (!bool(env, 'INPOD_ENABLED', true))
+    throw new ConfigError(
+      'INPOD_ENABLED',
+      str(env, 'INPOD_ENABLED') ?? '',
+      'true or unset: in-pod is the default now; the loopback lab mode is ZT_LAB_MODE=true',
+    );
+  if (!lab && bool(env, 'ZT_PER_WORKLOAD_LISTENERS', false))
+    throw new ConfigError(
+      'ZT_PER_WORKLOAD_LISTENERS',
+      'true',
+      'false or unset outside the lab (ZT_LAB_MODE=true)',
+    );
+  return lab;
+}
+
 /** RUST_LOG, checked here so that a bad filter stops start-up like any other bad variable. */
 function logFilter(env: Env): string {
   const v = str(env, 'RUST_LOG') ?? 'info';
@@ -179,6 +232,8 @@ export interface LoadOptions {
 }
 
 export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Config {
+  const mode = proxyMode(env);
+  const lab = labMode(env);
   const pc: ProxyConfigFields = readProxyConfig(env, opts.meshConfigPath);
   const defaultIstiod = env['KUBERNETES_SERVICE_HOST'] !== undefined ? ISTIOD_IN_CLUSTER : ISTIOD_LOCAL;
   const fakeCa = bool(env, 'FAKE_CA', false);
@@ -188,6 +243,15 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     throw new ConfigError('LOCAL_XDS', '<inline>', 'only one of LOCAL_XDS_PATH and LOCAL_XDS, not both');
   }
   const { window, frameSize } = FLOW_CONTROL_LIMITS;
+  const threads = workerThreads(env, pc.concurrency);
+  const inpodPortReuse = bool(env, 'INPOD_PORT_REUSE', true);
+  // Every data-plane thread binds each pod's ports: more than one needs SO_REUSEPORT among them.
+  if (!lab && !inpodPortReuse && threads > 1)
+    throw new ConfigError(
+      'INPOD_PORT_REUSE',
+      'false',
+      `true, or ZTUNNEL_WORKER_THREADS=1 (it is ${threads})`,
+    );
   return {
     xdsAddress: istiodUri('XDS_ADDRESS', str(env, 'XDS_ADDRESS') ?? pc.discoveryAddress ?? defaultIstiod),
     caAddress: fakeCa ? undefined : istiodUri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
@@ -211,7 +275,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     podNamespace: str(env, 'POD_NAMESPACE') ?? 'istio-system',
     nodeName: str(env, 'NODE_NAME') ?? '',
     serviceAccount: str(env, 'SERVICE_ACCOUNT') ?? 'ztunnel',
-    workerThreads: workerThreads(env, pc.concurrency),
+    workerThreads: threads,
     connectionTerminationDeadlineMs: drainDeadlineMs(env),
     // At least 1: a pool that may open no stream could carry nothing.
     poolMaxStreamsPerConnection: int(
@@ -244,9 +308,18 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     inboundPlaintextPort: int(env, 'ZT_INBOUND_PLAINTEXT_PORT', DEFAULT_PORTS.inboundPlaintext, 0, 65535),
     socks5Port: int(env, 'ZT_SOCKS5_PORT', DEFAULT_SOCKS5_PORT, 0, 65535),
     perWorkloadListeners: bool(env, 'ZT_PER_WORKLOAD_LISTENERS', false),
-    inpodEnabled: bool(env, 'INPOD_ENABLED', false),
+    proxyMode: mode,
+    labMode: lab,
+    inpodEnabled: !lab,
     inpodUds: str(env, 'INPOD_UDS') ?? DEFAULT_INPOD_UDS,
-    inpodMark: int(env, 'INPOD_MARK', DEFAULT_SOCKET_MARK, 0, 2 ** 32 - 1),
+    inpodPortReuse,
+    inpodMark: int(
+      env,
+      'PACKET_MARK',
+      int(env, 'INPOD_MARK', DEFAULT_SOCKET_MARK, 0, 2 ** 32 - 1),
+      0,
+      2 ** 32 - 1,
+    ),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
     recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
     tcp: tcpOptions(env),

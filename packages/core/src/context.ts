@@ -34,7 +34,7 @@ export interface SocketOps {
   /** Makes `server` listen on a socket created inside `netns` (in-pod listeners). */
   listen?(
     server: Server,
-    options: { host: string; port: number; netns: string; mark?: number },
+    options: { host: string; port: number; netns: string; mark?: number; reusePort?: boolean },
   ): Promise<number>;
   /** TCP keepalive (idle, interval, count) and the user timeout, all of them (Node sets only the idle time). */
   tcpOptions?(socket: Socket, options: TcpSocketOptions): void;

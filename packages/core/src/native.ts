@@ -53,13 +53,13 @@ export async function nativeSocketOps(): Promise<SocketOps> {
     },
     async listen(
       server: Server,
-      o: { host: string; port: number; netns: string; mark?: number },
+      o: { host: string; port: number; netns: string; mark?: number; reusePort?: boolean },
     ): Promise<number> {
       const a = await native.listenServer(server, {
         host: o.host,
         port: o.port,
         netns: o.netns,
-        reusePort: true,
+        reusePort: o.reusePort ?? true,
         ...(o.mark ? { mark: o.mark } : {}),
       });
       return a.port;

@@ -33,6 +33,12 @@ export interface ListenerOptions {
   workloads?: {
     mode: 'loopback' | 'netns' /** Also bind the outbound port per workload (in-pod capture). */;
     bindOutbound?: boolean;
+    /**
+     * INPOD_PORT_REUSE (netns mode; default true): SO_REUSEPORT on the pod's listeners, so that a
+     * new zt binds beside the old one and takes the pod over while the old one drains. Off, each
+     * pod port can be bound once: only with one worker thread (each worker binds every pod).
+     */
+    reusePort?: boolean;
   } & Partial<ListenerPorts>;
 }
 

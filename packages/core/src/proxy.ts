@@ -310,7 +310,8 @@ export class ProxyEngine {
     const listen = this.#ctx.ops.listen;
     if (!listen) return undefined;
     const mark = this.#config.socketMark;
-    return (server) => listen(server, { host, port, netns, ...(mark ? { mark } : {}) });
+    const reusePort = this.#config.listeners.workloads?.reusePort ?? true;
+    return (server) => listen(server, { host, port, netns, reusePort, ...(mark ? { mark } : {}) });
   }
 
   #onOutbound(s: Socket, workload: Workload | undefined): void {
