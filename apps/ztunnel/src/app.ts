@@ -65,6 +65,7 @@ async function certificateProvider(
   return new CaClient({
     address: config.caAddress,
     ...(rootCert ? { rootCert } : {}),
+    ...(config.altCaHostname ? { altHostname: config.altCaHostname } : {}),
     ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
     ...(config.authToken ? { token: config.authToken } : {}),
     clusterId: config.clusterId,
@@ -190,6 +191,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       address: config.xdsAddress,
       store,
       ...(rootCert ? { rootCert: Buffer.from(rootCert) } : {}),
+      ...(config.altXdsHostname ? { serverName: config.altXdsHostname } : {}),
       ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
       ...(config.authToken ? { token: config.authToken } : {}),
       clusterId: config.clusterId,

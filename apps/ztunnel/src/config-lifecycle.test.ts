@@ -224,3 +224,10 @@ test('AUTH_TOKEN names a file, or is the token itself as upstream allows; the to
   assert.equal(settingsDump(inline)['authToken'], '<redacted>');
   assert.equal(loadConfig({}).authToken, undefined);
 });
+
+test('ALT_XDS_HOSTNAME and ALT_CA_HOSTNAME: the names istiod is verified against', () => {
+  const c = loadConfig({ ALT_XDS_HOSTNAME: 'istiod.istio-system.svc', ALT_CA_HOSTNAME: 'ca.example' });
+  assert.equal(c.altXdsHostname, 'istiod.istio-system.svc');
+  assert.equal(c.altCaHostname, 'ca.example');
+  assert.equal(loadConfig({}).altXdsHostname, undefined);
+});

@@ -15,6 +15,8 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'CA_ADDRESS',
     'XDS_ROOT_CA',
     'CA_ROOT_CA',
+    'ALT_XDS_HOSTNAME',
+    'ALT_CA_HOSTNAME',
     'AUTH_TOKEN',
     'CLUSTER_ID',
     'CLUSTER_DOMAIN',
@@ -90,12 +92,6 @@ export interface IgnoredVariable {
 
 /** Upstream's variables that zt does not implement: set, they are ignored. */
 export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
-  {
-    name: 'ALT_XDS_HOSTNAME',
-    effect: "the name istiod's xDS certificate is verified against",
-    matters: true,
-  },
-  { name: 'ALT_CA_HOSTNAME', effect: "the name the CA's certificate is verified against", matters: true },
   { name: 'XDS_ON_DEMAND', effect: 'on-demand xDS', matters: true },
   { name: 'ENABLE_PROXY', effect: 'turning the proxy off', matters: true },
   { name: 'PREFERED_SERVICE_NAMESPACE', effect: 'which namespace wins for a shared hostname', matters: true },

@@ -34,6 +34,9 @@ export interface Config {
   /** Roots that verify istiod: a file path, the PEM itself, or `SYSTEM` (as upstream). */
   xdsRootCaPath: string;
   caRootCaPath: string;
+  /** ALT_XDS_HOSTNAME / ALT_CA_HOSTNAME: the name istiod's certificate is verified against, when not the address's host. */
+  altXdsHostname: string | undefined;
+  altCaHostname: string | undefined;
   /** AUTH_TOKEN naming a file (or the default projected token): its content is the bearer token. */
   authTokenPath: string | undefined;
   /** AUTH_TOKEN that names no file: the token itself, as upstream takes it. Never dumped. */
@@ -257,6 +260,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     caAddress: fakeCa ? undefined : istiodUri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
     xdsRootCaPath: str(env, 'XDS_ROOT_CA') ?? DEFAULT_ROOT_CERT,
     caRootCaPath: str(env, 'CA_ROOT_CA') ?? DEFAULT_ROOT_CERT,
+    altXdsHostname: str(env, 'ALT_XDS_HOSTNAME'),
+    altCaHostname: str(env, 'ALT_CA_HOSTNAME'),
     // Unset: the projected token when it exists, else no authorization header (as upstream).
     ...authToken(env),
     clusterId: str(env, 'ISTIO_META_CLUSTER_ID') ?? str(env, 'CLUSTER_ID') ?? DEFAULT_CLUSTER_ID,
