@@ -74,3 +74,11 @@ test('edit distance counts insertions, deletions, substitutions and swaps as one
   assert.equal(editDistance('abc', ''), 3);
   assert.ok(editDistance('KUBERNETES_PORT', 'XDS_ADDRESS', 2) > 2);
 });
+
+test("the README's configuration tables name every variable zt reads or ignores", () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Ports'));
+  for (const v of [...READ_VARIABLES, ...IGNORED_UPSTREAM])
+    assert.ok(section.includes(`\`${v.name}\``), `${v.name} is missing from README's configuration section`);
+  for (const p of READ_PREFIXES) assert.ok(section.includes(`\`${p}*\``), `${p}* is missing from the README`);
+});
