@@ -20,8 +20,9 @@ describe('meshYaml', () => {
     assert.equal(new Set([...ips(MESH_1W), ...ips(MESH_2W), ...ips(MESH_OLD)]).size, 12);
     assert.equal(MESH_OLD.workers, MESH_1W.workers, 'old and new compare like for like');
   });
-  it('node env: fake CA, SOCKS5, per-workload listeners, warn logs, worker count', () => {
+  it('node env: lab mode, fake CA, SOCKS5, per-workload listeners, warn logs, worker count', () => {
     const env = nodeEnv(MESH_2W, 'b', '/tmp/m.yaml');
+    assert.equal(env['ZT_LAB_MODE'], 'true', 'the loopback lab, not in-pod mode');
     assert.equal(env['FAKE_CA'], 'true');
     assert.equal(env['ZT_BIND_ADDRESS'], MESH_2W.nodeB.ip);
     assert.equal(env['NODE_NAME'], MESH_2W.nodeB.name);

@@ -73,6 +73,8 @@ export function nodeEnv(spec: MeshSpec, node: 'a' | 'b', yamlPath: string): Reco
     INSTANCE_IP: n.ip,
     POD_NAME: `ztunnel-${n.name}`,
     POD_NAMESPACE: 'istio-system',
+    // zt's loopback lab: no istio-cni here, both nodes on addresses of this host.
+    ZT_LAB_MODE: 'true',
     ZT_BIND_ADDRESS: n.ip,
     ZT_PER_WORKLOAD_LISTENERS: 'true',
     UNSTABLE_ENABLE_SOCKS5: 'true',

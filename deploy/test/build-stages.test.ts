@@ -257,6 +257,8 @@ describe('build-stages.sh: the image build stage, without Docker', { timeout: 30
         NODE_ENV: 'production',
         FAKE_CA: 'true',
         LOCAL_XDS_PATH: localXds,
+        // The loopback lab: no istio-cni node agent to feed in-pod mode here.
+        ZT_LAB_MODE: 'true',
         ZT_BIND_ADDRESS: '127.0.0.1',
         ZTUNNEL_WORKER_THREADS: '1',
         NODE_NAME: 'node-1',

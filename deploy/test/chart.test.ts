@@ -137,7 +137,10 @@ describe('ztunnel chart, default values', () => {
     assert.equal(value('CLUSTER_ID'), 'Kubernetes');
     assert.equal(value('ISTIO_META_CLUSTER_ID'), 'Kubernetes');
     assert.equal(value('TRUST_DOMAIN'), 'cluster.local');
-    assert.equal(value('INPOD_ENABLED'), 'true');
+    // In-pod is zt's default, as upstream's shared mode; the lab switch is never deployed.
+    assert.equal(envOf(c, 'INPOD_ENABLED'), undefined);
+    assert.equal(envOf(c, 'ZT_LAB_MODE'), undefined);
+    assert.equal(envOf(c, 'PROXY_MODE'), undefined, "upstream's default, shared");
     assert.equal(value('INPOD_UDS'), '/var/run/ztunnel/ztunnel.sock');
     assert.equal(value('RUST_LOG'), 'info');
     assert.equal(value('TERMINATION_GRACE_PERIOD_SECONDS'), '30');

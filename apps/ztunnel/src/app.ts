@@ -66,7 +66,9 @@ async function certificateProvider(
   return new CaClient({
     address: config.caAddress,
     ...(rootCert ? { rootCert } : {}),
+    ...(config.altCaHostname ? { altHostname: config.altCaHostname } : {}),
     ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
+    ...(config.authToken ? { token: config.authToken } : {}),
     clusterId: config.clusterId,
     headers: config.caHeaders,
     ttlSeconds: Math.round(config.secretTtlMs / 1000),
@@ -109,7 +111,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
     listeners: config.inpodEnabled
-      ? { workloads: { mode: 'netns' as const, bindOutbound: true } }
+      ? { workloads: { mode: 'netns' as const, bindOutbound: true, reusePort: config.inpodPortReuse } }
       : {
           shared: {
             address: config.bindAddress,
@@ -150,6 +152,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     tls12Enabled: config.tls12Enabled,
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
     recentConnections: config.recentConnections,
+    tcp: config.tcp,
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 
@@ -192,7 +195,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       address: config.xdsAddress,
       store,
       ...(rootCert ? { rootCert: Buffer.from(rootCert) } : {}),
+      ...(config.altXdsHostname ? { serverName: config.altXdsHostname } : {}),
       ...(config.authTokenPath ? { tokenPath: config.authTokenPath } : {}),
+      ...(config.authToken ? { token: config.authToken } : {}),
       clusterId: config.clusterId,
       headers: config.xdsHeaders,
       node: {
@@ -229,6 +234,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
 
   const ops = wireOps({ config, version: VERSION, dataPlane, store, readiness, xds, inpod });
   let shuttingDown: Promise<void> | undefined;
+  // Resolved once drain has begun: what /quitquitquit waits for before it answers.
+  let markDrainStarted: () => void = () => {};
+  const drainStarted = new Promise<void>((resolve) => {
+    markDrainStarted = resolve;
+  });
   const servers = {
     readiness: await startReadinessServer({
       readiness,
@@ -243,7 +253,10 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       logger: log,
     }),
     admin: await startAdminServer({
+      // As upstream, localhost on both families; a lab node's own loopback address keeps nodes
+      // apart on one host.
       host: config.bindAddress.startsWith('127.') ? config.bindAddress : '127.0.0.1',
+      ...(config.bindAddress.startsWith('127.') || !config.ipv6Enabled ? {} : { alsoHosts: ['::1'] }),
       port: config.adminPort,
       configDump: () =>
         buildConfigDump({
@@ -258,7 +271,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
       ...ops.admin,
       logging,
-      shutdown: () => void shutdown('admin /quitquitquit'),
+      shutdown: () => {
+        void shutdown('admin /quitquitquit');
+        return drainStarted;
+      },
+      shutdownWaitMs: config.connectionTerminationDeadlineMs,
       logger: log,
     }),
   };
@@ -274,7 +291,9 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     shuttingDown = (async () => {
       log.info({ reason, deadlineMs: config.connectionTerminationDeadlineMs }, 'draining');
       readiness.setDraining();
-      await dataPlane.drain(config.connectionTerminationDeadlineMs);
+      const drained = dataPlane.drain(config.connectionTerminationDeadlineMs);
+      markDrainStarted();
+      await drained;
       await inpod?.close();
       await xds?.close();
       await dataPlane.close();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   classifyVariable,
@@ -10,7 +10,11 @@ import {
 } from './config-vars.ts';
 
 test('every variable config.ts reads is listed, so doctor never calls one of them unknown', () => {
-  const source = readFileSync(new URL('./config.ts', import.meta.url), 'utf8');
+  // config.ts and the helpers it reads through (config-workers.ts, config-proxy.ts...).
+  const source = readdirSync(new URL('.', import.meta.url))
+    .filter((f) => /^config(-[a-z]+)?\.ts$/.test(f))
+    .map((f) => readFileSync(new URL(`./${f}`, import.meta.url), 'utf8'))
+    .join('\n');
   const names = new Set<string>();
   for (const m of source.matchAll(/(?:str|bool|int|optInt|duration|uri)\(env, '([A-Z0-9_]+)'/g))
     names.add(m[1] as string);
@@ -73,4 +77,12 @@ test('edit distance counts insertions, deletions, substitutions and swaps as one
   assert.equal(editDistance('FAKE_CA', 'FAKE_CB'), 1);
   assert.equal(editDistance('abc', ''), 3);
   assert.ok(editDistance('KUBERNETES_PORT', 'XDS_ADDRESS', 2) > 2);
+});
+
+test("the README's configuration tables name every variable zt reads or ignores", () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Ports'));
+  for (const v of [...READ_VARIABLES, ...IGNORED_UPSTREAM])
+    assert.ok(section.includes(`\`${v.name}\``), `${v.name} is missing from README's configuration section`);
+  for (const p of READ_PREFIXES) assert.ok(section.includes(`\`${p}*\``), `${p}* is missing from the README`);
 });

@@ -8,13 +8,15 @@ export interface ReadVariable {
   readonly origin: 'upstream' | 'zt';
 }
 
-/** The variables config.ts (and @zt/native) read. */
+/** The variables config.ts and its config-*.ts helpers (and @zt/native) read. */
 export const READ_VARIABLES: readonly ReadVariable[] = [
   ...[
     'XDS_ADDRESS',
     'CA_ADDRESS',
     'XDS_ROOT_CA',
     'CA_ROOT_CA',
+    'ALT_XDS_HOSTNAME',
+    'ALT_CA_HOSTNAME',
     'AUTH_TOKEN',
     'CLUSTER_ID',
     'CLUSTER_DOMAIN',
@@ -33,7 +35,15 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'ZTUNNEL_WORKER_THREADS',
     'ZTUNNEL_CPU_LIMIT',
     'ZTUNNEL_RESOURCE_CPU_LIMIT',
+    'ZTUNNEL_RESOURCE_CPU_REQUEST',
     'CONNECTION_TERMINATION_DEADLINE',
+    'TERMINATION_GRACE_PERIOD_SECONDS',
+    'PROXY_CONFIG',
+    'IPV6_ENABLED',
+    'PROXY_MODE',
+    'PROXY_WORKLOAD_INFO',
+    'INPOD_PORT_REUSE',
+    'PACKET_MARK',
     'POOL_MAX_STREAMS_PER_CONNECTION',
     'POOL_UNUSED_RELEASE_TIMEOUT',
     'HTTP2_STREAM_WINDOW_SIZE',
@@ -46,6 +56,11 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'INPOD_UDS',
     'ENABLE_ORIG_SRC',
     'LOCALHOST_APP_TUNNEL',
+    'KEEPALIVE_ENABLED',
+    'KEEPALIVE_TIME',
+    'KEEPALIVE_INTERVAL',
+    'KEEPALIVE_RETRIES',
+    'USER_TIMEOUT_ENABLED',
   ].map((name) => ({ name, origin: 'upstream' as const })),
   ...[
     'ZT_BIND_ADDRESS',
@@ -59,6 +74,7 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'ZT_PER_WORKLOAD_LISTENERS',
     'ZT_RECENT_CONNECTIONS',
     'ZT_NATIVE_DISABLE',
+    'ZT_LAB_MODE',
     'INPOD_ENABLED',
     'INPOD_MARK',
   ].map((name) => ({ name, origin: 'zt' as const })),
@@ -77,34 +93,11 @@ export interface IgnoredVariable {
 
 /** Upstream's variables that zt does not implement: set, they are ignored. */
 export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
-  {
-    name: 'ALT_XDS_HOSTNAME',
-    effect: "the name istiod's xDS certificate is verified against",
-    matters: true,
-  },
-  { name: 'ALT_CA_HOSTNAME', effect: "the name the CA's certificate is verified against", matters: true },
   { name: 'XDS_ON_DEMAND', effect: 'on-demand xDS', matters: true },
-  { name: 'PROXY_MODE', effect: 'dedicated (sidecar-like) proxy mode', matters: true },
-  { name: 'PROXY_WORKLOAD_INFO', effect: 'the workload a dedicated proxy serves', matters: true },
   { name: 'ENABLE_PROXY', effect: 'turning the proxy off', matters: true },
-  { name: 'PACKET_MARK', effect: 'the mark of zt sockets (zt reads INPOD_MARK)', matters: true },
-  { name: 'KEEPALIVE_ENABLED', effect: 'TCP keepalive on proxied sockets', matters: true },
-  { name: 'KEEPALIVE_TIME', effect: 'TCP keepalive timing', matters: true },
-  { name: 'KEEPALIVE_INTERVAL', effect: 'TCP keepalive timing', matters: true },
-  { name: 'KEEPALIVE_RETRIES', effect: 'TCP keepalive probes', matters: true },
-  { name: 'USER_TIMEOUT_ENABLED', effect: 'TCP_USER_TIMEOUT on proxied sockets', matters: true },
   { name: 'PREFERED_SERVICE_NAMESPACE', effect: 'which namespace wins for a shared hostname', matters: true },
-  { name: 'PROXY_CONFIG', effect: 'a YAML proxy config', matters: true },
   { name: 'CRL_PATH', effect: 'certificate revocation lists', matters: true },
-  { name: 'IPV6_ENABLED', effect: 'IPv6 listeners', matters: true },
   { name: 'COMPLIANCE_POLICY', effect: 'post-quantum TLS (pqc)', matters: true },
-  { name: 'INPOD_PORT_REUSE', effect: 'SO_REUSEPORT on in-pod listeners', matters: false },
-  {
-    name: 'TERMINATION_GRACE_PERIOD_SECONDS',
-    effect: 'the drain deadline (zt reads CONNECTION_TERMINATION_DEADLINE)',
-    matters: false,
-  },
-  { name: 'ZTUNNEL_RESOURCE_CPU_REQUEST', effect: 'a sizing hint', matters: false },
   {
     name: 'ENABLE_RESPONSE_BAGGAGE',
     effect:

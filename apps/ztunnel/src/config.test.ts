@@ -14,7 +14,8 @@ test('defaults follow upstream', () => {
   assert.equal(c.poolUnusedReleaseTimeoutMs, 300_000);
   assert.equal(c.inboundPort, 15008);
   assert.equal(c.socks5Enabled, false);
-  assert.equal(c.inpodEnabled, false);
+  assert.equal(c.inpodEnabled, true, 'shared mode is the in-pod node proxy, as upstream');
+  assert.equal(c.labMode, false);
   assert.equal(c.inpodUds, '/var/run/ztunnel/ztunnel.sock');
   assert.equal(c.inpodMark, 1337);
   assert.equal(c.adminPort, 15000);
@@ -54,7 +55,9 @@ test('upstream variables are honoured', () => {
   assert.equal(c.proxyMetadata['MESH_ID'], 'mesh1');
   assert.equal(c.socks5Enabled, true);
   assert.equal(c.workerThreads, 3);
-  assert.equal(c.authTokenPath, '/tmp/token');
+  // No such file: upstream takes the value as the token itself (config-lifecycle.test.ts).
+  assert.equal(c.authTokenPath, undefined);
+  assert.equal(c.authToken, '/tmp/token');
 });
 
 test('ISTIO_META_CLUSTER_ID wins over CLUSTER_ID; FAKE_CA drops the CA address', () => {
@@ -67,7 +70,9 @@ test('bad values name the variable', () => {
   assert.throws(() => loadConfig({ SECRET_TTL: 'soon' }), /SECRET_TTL="soon".*duration/);
   assert.throws(() => loadConfig({ FAKE_CA: 'yes' }), ConfigError);
   assert.throws(() => loadConfig({ ZTUNNEL_WORKER_THREADS: '-1' }), /ZTUNNEL_WORKER_THREADS/);
-  assert.throws(() => loadConfig({ XDS_ADDRESS: 'istiod:15012' }), /XDS_ADDRESS/);
+  assert.throws(() => loadConfig({ XDS_ADDRESS: 'ftp://istiod:15012' }), /XDS_ADDRESS/);
+  // As upstream: an address without a scheme (istio's usual discoveryAddress form) is https.
+  assert.equal(loadConfig({ XDS_ADDRESS: 'istiod:15012' }).xdsAddress, 'https://istiod:15012');
   assert.throws(() => loadConfig({ LOCAL_XDS_PATH: '/a.yaml', LOCAL_XDS: 'workloads: []' }), /not both/);
 });
 

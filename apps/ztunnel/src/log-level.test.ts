@@ -70,6 +70,7 @@ class Zt {
         FAKE_CA: 'true',
         NODE_NAME: 'node-log',
         ZTUNNEL_WORKER_THREADS: '1',
+        ZT_LAB_MODE: 'true',
         ZT_PER_WORKLOAD_LISTENERS: 'true',
         ZT_BIND_ADDRESS: `${NET}.1`,
         INSTANCE_IP: `${NET}.1`,

@@ -5,6 +5,7 @@ import type { HbonePool } from '@zt/transport';
 import type { ProxyStateView } from '@zt/xds';
 import type { SocketAddr } from './addr.ts';
 import type { ConnectionRegistry } from './conn/registry.ts';
+import type { TcpSocketOptions } from './conn/socket-options.ts';
 import type { ProxyConfig } from './options.ts';
 
 /**
@@ -33,8 +34,10 @@ export interface SocketOps {
   /** Makes `server` listen on a socket created inside `netns` (in-pod listeners). */
   listen?(
     server: Server,
-    options: { host: string; port: number; netns: string; mark?: number },
+    options: { host: string; port: number; netns: string; mark?: number; reusePort?: boolean },
   ): Promise<number>;
+  /** TCP keepalive (idle, interval, count) and the user timeout, all of them (Node sets only the idle time). */
+  tcpOptions?(socket: Socket, options: TcpSocketOptions): void;
   /** Hands the C heap's freed pages back to the OS; called once traffic has gone quiet. */
   releaseFreeMemory?(): void;
 }

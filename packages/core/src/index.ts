@@ -12,6 +12,11 @@ export {
   RecentConnections,
   type RecentDump,
 } from './conn/recent.ts';
+export {
+  DEFAULT_TCP_SOCKET_OPTIONS,
+  type TcpSocketOptions,
+  userTimeoutMs,
+} from './conn/socket-options.ts';
 export type { SocketOps } from './context.ts';
 export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
 export {

@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import type { SocketAddr } from './addr.ts';
+import { type TcpSocketOptions, userTimeoutMs } from './conn/socket-options.ts';
 import type { SocketConnectOptions, SocketOps } from './context.ts';
 
 /**
@@ -26,6 +27,17 @@ export async function nativeSocketOps(): Promise<SocketOps> {
     mark(socket: Socket, mark: number): void {
       native.setMark(socket, mark);
     },
+    tcpOptions(socket: Socket, o: TcpSocketOptions): void {
+      if (o.keepaliveEnabled) {
+        // The kernel counts whole seconds; the configuration is checked to be at least one.
+        native.setTcpKeepalive(socket, {
+          idleSeconds: Math.floor(o.keepaliveTimeMs / 1000),
+          intervalSeconds: Math.floor(o.keepaliveIntervalMs / 1000),
+          count: o.keepaliveRetries,
+        });
+      }
+      if (o.userTimeoutEnabled) native.setTcpUserTimeout(socket, userTimeoutMs(o));
+    },
     async connect(target: SocketAddr, o: SocketConnectOptions): Promise<Socket> {
       const s = await native.connectSocket({
         host: target.address,
@@ -41,13 +53,13 @@ export async function nativeSocketOps(): Promise<SocketOps> {
     },
     async listen(
       server: Server,
-      o: { host: string; port: number; netns: string; mark?: number },
+      o: { host: string; port: number; netns: string; mark?: number; reusePort?: boolean },
     ): Promise<number> {
       const a = await native.listenServer(server, {
         host: o.host,
         port: o.port,
         netns: o.netns,
-        reusePort: true,
+        reusePort: o.reusePort ?? true,
         ...(o.mark ? { mark: o.mark } : {}),
       });
       return a.port;

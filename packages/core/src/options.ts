@@ -1,5 +1,6 @@
 import { ZT_SOCKET_MARK } from '@zt/native';
 import type { FlowControl } from '@zt/transport';
+import type { TcpSocketOptions } from './conn/socket-options.ts';
 
 /** Ports of one listener set; 0 picks a free port (tests). */
 export interface ListenerPorts {
@@ -32,6 +33,12 @@ export interface ListenerOptions {
   workloads?: {
     mode: 'loopback' | 'netns' /** Also bind the outbound port per workload (in-pod capture). */;
     bindOutbound?: boolean;
+    /**
+     * INPOD_PORT_REUSE (netns mode; default true): SO_REUSEPORT on the pod's listeners, so that a
+     * new zt binds beside the old one and takes the pod over while the old one drains. Off, each
+     * pod port can be bound once: only with one worker thread (each worker binds every pod).
+     */
+    reusePort?: boolean;
   } & Partial<ListenerPorts>;
 }
 
@@ -69,6 +76,11 @@ export interface ProxyConfig {
    * default the system's /etc/resolv.conf) and whether to ask for AAAA too (IPV6_ENABLED, default true).
    */
   dns?: { servers?: string[]; ipv6?: boolean };
+  /**
+   * KEEPALIVE_* and USER_TIMEOUT_ENABLED: TCP options on accepted outbound / plaintext inbound
+   * connections and on the plain TCP connections zt dials; default DEFAULT_TCP_SOCKET_OPTIONS.
+   */
+  tcp?: TcpSocketOptions;
   /** ZT_RECENT_CONNECTIONS: closed connections each thread keeps for the admin page (default 500, 0: none). */
   recentConnections?: number;
 }

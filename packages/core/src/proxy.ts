@@ -8,6 +8,7 @@ import { formatAddr, type SocketAddr } from './addr.ts';
 import { MemoryRelease } from './conn/memory-release.ts';
 import { DEFAULT_RECENT_CONNECTIONS, RecentConnections, type RecentDump } from './conn/recent.ts';
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
+import { applyTcpOptions, DEFAULT_TCP_SOCKET_OPTIONS } from './conn/socket-options.ts';
 import type { FlowContext, SocketOps } from './context.ts';
 import {
   DrainDeadlineError,
@@ -205,10 +206,26 @@ export class ProxyEngine {
     workload: Workload | undefined,
     netns?: string,
   ): Promise<void> {
+    // As upstream, the keepalive options go on what the outbound and plaintext listeners accept;
+    // HBONE (15008) connections have HTTP/2 PINGs of their own.
+    const tcp = this.#config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS;
+    const tune = (s: Socket) => applyTcpOptions(s, tcp, this.#ctx.ops, this.#log);
     const kinds: [keyof ListenerPorts, (s: Socket) => void][] = [
       ['inbound', (s) => this.#hbone.handle(s)],
-      ['inboundPlaintext', (s) => this.#onPlaintext(s)],
-      ['outbound', (s) => this.#onOutbound(s, workload)],
+      [
+        'inboundPlaintext',
+        (s) => {
+          tune(s);
+          this.#onPlaintext(s);
+        },
+      ],
+      [
+        'outbound',
+        (s) => {
+          tune(s);
+          this.#onOutbound(s, workload);
+        },
+      ],
     ];
     for (const [kind, handler] of kinds) {
       const port = ports[kind];
@@ -293,7 +310,8 @@ export class ProxyEngine {
     const listen = this.#ctx.ops.listen;
     if (!listen) return undefined;
     const mark = this.#config.socketMark;
-    return (server) => listen(server, { host, port, netns, ...(mark ? { mark } : {}) });
+    const reusePort = this.#config.listeners.workloads?.reusePort ?? true;
+    return (server) => listen(server, { host, port, netns, reusePort, ...(mark ? { mark } : {}) });
   }
 
   #onOutbound(s: Socket, workload: Workload | undefined): void {

@@ -109,6 +109,15 @@ test('the token file is read again on every request, so a rotated token is sent'
   await writeFile(tokenPath, 'token-one\n');
 });
 
+test('a token given itself (AUTH_TOKEN naming no file, as upstream allows) is sent with the cluster id', async (t) => {
+  plain.requests.length = 0;
+  const c = new CaClient({ address: plain.address, token: 'inline-token', clusterId: 'Kubernetes', logger });
+  t.after(() => c.close());
+  await c.fetchCertificate(ID);
+  assert.equal(plain.requests[0]?.headers.authorization, 'Bearer inline-token');
+  assert.equal(plain.requests[0]?.headers.clusterid, 'Kubernetes');
+});
+
 test('a missing or empty token file fails with TokenError and sends nothing', async (t) => {
   plain.requests.length = 0;
   await assert.rejects(client(t, { tokenPath: join(dir, 'nope') }).fetchCertificate(ID), (err: unknown) => {

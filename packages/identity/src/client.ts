@@ -33,6 +33,8 @@ export interface CaClientOptions {
   altHostname?: string;
   /** File whose content is sent as `authorization: Bearer <token>`, re-read on every request (AUTH_TOKEN). */
   tokenPath?: string;
+  /** The bearer token itself (AUTH_TOKEN naming no file, as upstream takes it); tokenPath wins. */
+  token?: string;
   /** Sent as `clusterid` (CLUSTER_ID). */
   clusterId?: string;
   /** Extra request headers (the app maps CA_HEADER_<NAME> to them). */
@@ -189,16 +191,18 @@ export class CaClient implements CertificateProvider {
   async #metadata(): Promise<Metadata> {
     const md = new (grpc().Metadata)();
     const { tokenPath, clusterId, headers } = this.#opts;
-    if (tokenPath) {
-      let token: string;
-      try {
-        token = (await readFile(tokenPath, 'utf8')).trim();
-      } catch (err) {
-        throw new TokenError(tokenPath, (err as NodeJS.ErrnoException).code ?? (err as Error).message, {
-          cause: err,
-        });
+    if (tokenPath || this.#opts.token) {
+      let token = this.#opts.token ?? '';
+      if (tokenPath) {
+        try {
+          token = (await readFile(tokenPath, 'utf8')).trim();
+        } catch (err) {
+          throw new TokenError(tokenPath, (err as NodeJS.ErrnoException).code ?? (err as Error).message, {
+            cause: err,
+          });
+        }
+        if (token.length === 0) throw new TokenError(tokenPath, 'the file is empty');
       }
-      if (token.length === 0) throw new TokenError(tokenPath, 'the file is empty');
       md.set('authorization', `Bearer ${token}`);
       // As upstream: the cluster id goes with the token, never alone.
       if (clusterId) md.set('clusterid', clusterId);

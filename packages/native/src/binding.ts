@@ -34,7 +34,16 @@ export interface RawMessage {
   fdsTruncated: boolean;
 }
 
-export type RawOption = 'mark' | 'transparent' | 'freebind' | 'reuseport';
+export type RawOption =
+  | 'mark'
+  | 'transparent'
+  | 'freebind'
+  | 'reuseport'
+  | 'keepalive'
+  | 'keepidle'
+  | 'keepintvl'
+  | 'keepcnt'
+  | 'usertimeout';
 
 export interface RawAddon {
   getOriginalDst(fd: number): RawAddress;

@@ -19,16 +19,21 @@ export type { RecvOptions, SeqpacketListenOptions, SeqpacketMessage } from './se
 export { SeqpacketServer, SeqpacketSocket } from './seqpacket.ts';
 export type { ConnectOptions, ListenerOptions, NetnsRef, SocketOptions } from './socket.ts';
 export { connectSocket, listenServer, openConnection, openListener } from './socket.ts';
-export type { SocketAddress } from './sockopt.ts';
+export type { SocketAddress, TcpKeepalive } from './sockopt.ts';
 export {
   closeFd,
   getFreebind,
   getMark,
+  getTcpKeepalive,
+  getTcpUserTimeout,
   getTransparent,
   localAddressOf,
   originalDst,
   setFreebind,
   setMark,
+  setTcpKeepalive,
+  setTcpUserTimeout,
   setTransparent,
+  TCP_KEEPALIVE_LIMITS,
   ZT_SOCKET_MARK,
 } from './sockopt.ts';

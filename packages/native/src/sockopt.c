@@ -1,7 +1,9 @@
 // Socket options Node does not expose: the original destination of a redirected connection, the
-// packet mark, transparent and freebind binding. All operate on an fd the caller already owns.
+// packet mark, transparent and freebind binding, TCP keepalive timing and the user timeout. All
+// operate on an fd the caller already owns.
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,6 +89,23 @@ static bool option_for(int fd, const char *name, int *level, int *optname, int *
     *level = SOL_SOCKET;
     *optname = SO_REUSEPORT;
     return true;
+  }
+  // Node's setKeepAlive sets only SO_KEEPALIVE and the idle time; the probe interval and count
+  // (and TCP_USER_TIMEOUT, in milliseconds) have no Node API.
+  static const struct {
+    const char *name;
+    int level, optname;
+  } plain[] = {
+      {"keepalive", SOL_SOCKET, SO_KEEPALIVE},  {"keepidle", IPPROTO_TCP, TCP_KEEPIDLE},
+      {"keepintvl", IPPROTO_TCP, TCP_KEEPINTVL}, {"keepcnt", IPPROTO_TCP, TCP_KEEPCNT},
+      {"usertimeout", IPPROTO_TCP, TCP_USER_TIMEOUT},
+  };
+  for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+    if (strcmp(name, plain[i].name) == 0) {
+      *level = plain[i].level;
+      *optname = plain[i].optname;
+      return true;
+    }
   }
   *err = ENOPROTOOPT;
   return false;

@@ -7,6 +7,8 @@ import {
   closeFd,
   getFreebind,
   getMark,
+  getTcpKeepalive,
+  getTcpUserTimeout,
   getTransparent,
   localAddressOf,
   NativeSyscallError,
@@ -14,6 +16,8 @@ import {
   openListener,
   setFreebind,
   setMark,
+  setTcpKeepalive,
+  setTcpUserTimeout,
   setTransparent,
   unavailableReason,
   ZT_SOCKET_MARK,
@@ -98,6 +102,28 @@ describe('socket options', { skip: available ? false : `addon unavailable: ${una
         closeFd(fd);
       }
     }
+  });
+
+  test('TCP keepalive idle, interval and count, and TCP_USER_TIMEOUT, read back from the kernel', async () => {
+    const server = await listening();
+    cleanup.push(() => server.close());
+    const { port } = server.address() as net.AddressInfo;
+    const client = net.connect(port, '127.0.0.1');
+    cleanup.push(() => client.destroy());
+    await new Promise((resolve) => client.once('connect', resolve));
+    assert.equal(getTcpKeepalive(client), undefined, 'off until asked for');
+    setTcpKeepalive(client, { idleSeconds: 180, intervalSeconds: 17, count: 9 });
+    assert.deepEqual(getTcpKeepalive(client), { idleSeconds: 180, intervalSeconds: 17, count: 9 });
+    assert.equal(getTcpUserTimeout(client), 0);
+    setTcpUserTimeout(client, 1_800_000);
+    assert.equal(getTcpUserTimeout(client), 1_800_000);
+    // Out of the kernel's range: refused before any call, not a cryptic EINVAL.
+    assert.throws(
+      () => setTcpKeepalive(client, { idleSeconds: 0, intervalSeconds: 1, count: 1 }),
+      RangeError,
+    );
+    assert.throws(() => setTcpKeepalive(client, { idleSeconds: 1, intervalSeconds: 1, count: 128 }), /count/);
+    assert.throws(() => setTcpUserTimeout(client, -1), RangeError);
   });
 });
 

@@ -1,5 +1,6 @@
 // Socket options on sockets Node already owns: read the original destination of a redirected
-// connection, mark zt's own traffic, allow transparent (TPROXY) and non-local binds.
+// connection, mark zt's own traffic, allow transparent (TPROXY) and non-local binds, time TCP
+// keepalive probes and the user timeout.
 import { addon, type RawAddress } from './binding.ts';
 import { call } from './errors.ts';
 import { type FdTarget, fdOf } from './fd.ts';
@@ -81,6 +82,69 @@ export function getFreebind(target: FdTarget): boolean {
   const native = addon('getFreebind');
   const fd = fdOf(target);
   return call(() => native.getSockOpt(fd, 'freebind')) !== 0;
+}
+
+/** TCP keepalive as Linux times it: the probes start after `idleSeconds` without traffic. */
+export interface TcpKeepalive {
+  /** TCP_KEEPIDLE: seconds of silence before the first probe (1..32767). */
+  idleSeconds: number;
+  /** TCP_KEEPINTVL: seconds between unanswered probes (1..32767). */
+  intervalSeconds: number;
+  /** TCP_KEEPCNT: unanswered probes before the connection is dropped (1..127). */
+  count: number;
+}
+
+/** The kernel's limits (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT). */
+export const TCP_KEEPALIVE_LIMITS = { seconds: 32_767, count: 127 } as const;
+
+function checkRange(what: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`${what} must be an integer in ${min}..${max}, got ${v}`);
+}
+
+/**
+ * SO_KEEPALIVE on, with the idle time, probe interval and probe count all set (Node's
+ * `setKeepAlive` sets only the idle time and leaves the other two at the host's defaults).
+ */
+export function setTcpKeepalive(target: FdTarget, ka: TcpKeepalive): void {
+  checkRange('idleSeconds', ka.idleSeconds, 1, TCP_KEEPALIVE_LIMITS.seconds);
+  checkRange('intervalSeconds', ka.intervalSeconds, 1, TCP_KEEPALIVE_LIMITS.seconds);
+  checkRange('count', ka.count, 1, TCP_KEEPALIVE_LIMITS.count);
+  const native = addon('setTcpKeepalive');
+  const fd = fdOf(target);
+  call(() => native.setSockOpt(fd, 'keepidle', ka.idleSeconds));
+  call(() => native.setSockOpt(fd, 'keepintvl', ka.intervalSeconds));
+  call(() => native.setSockOpt(fd, 'keepcnt', ka.count));
+  call(() => native.setSockOpt(fd, 'keepalive', 1));
+}
+
+/** The keepalive timing of a socket; undefined when SO_KEEPALIVE is off. */
+export function getTcpKeepalive(target: FdTarget): TcpKeepalive | undefined {
+  const native = addon('getTcpKeepalive');
+  const fd = fdOf(target);
+  if (call(() => native.getSockOpt(fd, 'keepalive')) === 0) return undefined;
+  return {
+    idleSeconds: call(() => native.getSockOpt(fd, 'keepidle')),
+    intervalSeconds: call(() => native.getSockOpt(fd, 'keepintvl')),
+    count: call(() => native.getSockOpt(fd, 'keepcnt')),
+  };
+}
+
+/**
+ * TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the kernel drops the
+ * connection (0: the kernel's default, retransmissions decide).
+ */
+export function setTcpUserTimeout(target: FdTarget, ms: number): void {
+  checkRange('user timeout (ms)', ms, 0, 0x7fffffff);
+  const native = addon('setTcpUserTimeout');
+  const fd = fdOf(target);
+  call(() => native.setSockOpt(fd, 'usertimeout', ms));
+}
+
+export function getTcpUserTimeout(target: FdTarget): number {
+  const native = addon('getTcpUserTimeout');
+  const fd = fdOf(target);
+  return call(() => native.getSockOpt(fd, 'usertimeout'));
 }
 
 /** getsockname of a raw fd (Node's `address()` for fds it does not wrap); undefined for non-IP. */

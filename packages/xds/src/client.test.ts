@@ -78,6 +78,14 @@ test('initial sync: both types ACKed, state applied, node and headers sent, stor
   assert.equal((await metric('istio_xds_message_total', { url: ADDRESS_TYPE_URL })) - before, 1);
 });
 
+test('a token given itself (AUTH_TOKEN naming no file, as upstream allows) is sent with the cluster id', async () => {
+  const { server, store } = await setup({ token: 'inline-token', clusterId: 'c1' });
+  await store.whenSynced();
+  const first = server.requests.find((r) => !r.responseNonce);
+  assert.equal(first?.headers.authorization, 'Bearer inline-token');
+  assert.equal(first?.headers.clusterid, 'c1');
+});
+
 test('update and removal are pushed, applied and ACKed', async () => {
   const { server, store } = await setup();
   await store.whenSynced();

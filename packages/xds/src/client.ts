@@ -43,6 +43,8 @@ export interface XdsClientOptions {
   serverName?: string;
   /** AUTH_TOKEN: file with the bearer token; re-read on each (re)connect. */
   tokenPath?: string;
+  /** The bearer token itself (AUTH_TOKEN naming no file, as upstream takes it); tokenPath wins. */
+  token?: string;
   /** CLUSTER_ID, sent as the `clusterid` header. */
   clusterId?: string;
   /** XDS_HEADER_* (prefix stripped): extra headers on the stream. */
@@ -156,8 +158,10 @@ export class XdsClient extends EventEmitter<XdsClientEvents> {
   async #metadata(): Promise<Metadata> {
     const md = new (grpcJs().Metadata)();
     for (const [k, v] of Object.entries(this.#opts.headers ?? {})) md.set(k.toLowerCase(), v);
-    if (this.#opts.tokenPath) {
-      const token = (await readFile(this.#opts.tokenPath, 'utf8')).trim();
+    if (this.#opts.tokenPath || this.#opts.token) {
+      const token = this.#opts.tokenPath
+        ? (await readFile(this.#opts.tokenPath, 'utf8')).trim()
+        : (this.#opts.token ?? '');
       if (token.length === 0) {
         throw new XdsConfigError(`token file ${this.#opts.tokenPath} exists but is empty (AUTH_TOKEN)`);
       }

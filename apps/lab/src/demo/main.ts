@@ -142,6 +142,8 @@ for (const n of NODES) {
     POD_NAME: `ztunnel-${n.name}`,
     POD_NAMESPACE: 'istio-system',
     INSTANCE_IP: n.ip,
+    // zt's loopback lab: no istio-cni here, every node on an address of this host.
+    ZT_LAB_MODE: 'true',
     ZT_BIND_ADDRESS: n.ip,
     ZT_PER_WORKLOAD_LISTENERS: 'true',
     UNSTABLE_ENABLE_SOCKS5: 'true',

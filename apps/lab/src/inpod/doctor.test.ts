@@ -10,7 +10,8 @@ import { SimNode } from './node.ts';
 import { inpodUnsupported, type SimPod, Topology } from './topology.ts';
 
 const skip = inpodUnsupported();
-const ENV = { INPOD_ENABLED: 'true', FAKE_CA: 'true', NODE_NAME: 'node-1' };
+// In-pod is the default mode: nothing to switch on.
+const ENV = { FAKE_CA: 'true', NODE_NAME: 'node-1' };
 
 describe('zt doctor, in-pod mode', { skip, timeout: 120_000, concurrency: false }, () => {
   let topo: Topology;

@@ -43,12 +43,10 @@ export class SimNode {
     let zt: Ztunnel | undefined;
     try {
       const config = loadConfig({
-        INPOD_ENABLED: 'true',
         INPOD_UDS: uds,
         FAKE_CA: 'true',
         LOCAL_XDS: o.localXds,
         NODE_NAME: o.name,
-        ZTUNNEL_WORKER_THREADS: String(o.workerThreads),
         ZT_BIND_ADDRESS: o.bindAddress,
         ZT_ADMIN_PORT: '0',
         ZT_STATS_PORT: '0',
@@ -56,6 +54,9 @@ export class SimNode {
         CONNECTION_TERMINATION_DEADLINE: o.drainDeadline,
         RUST_LOG: process.env['ZT_TEST_LOG'] ?? 'error',
       });
+      // 0 runs the data plane on this thread (DataPlane's own option): ZTUNNEL_WORKER_THREADS=0
+      // would mean every CPU, as upstream reads it.
+      config.workerThreads = o.workerThreads;
       zt = await startZtunnel(config);
       await cni.accept();
       return new SimNode(o.name, zt, cni, dir);

@@ -139,6 +139,7 @@ async function requestCertificate(t: Target, shared: Shared, rootCert: string | 
     address: c.caAddress,
     ...(rootCert ? { rootCert } : {}),
     ...(c.authTokenPath ? { tokenPath: ztPath(t, c.authTokenPath) } : {}),
+    ...(c.authToken ? { token: c.authToken } : {}),
     clusterId: c.clusterId,
     headers: c.caHeaders ?? {},
     ttlSeconds: 3600,
@@ -178,7 +179,7 @@ async function requestCertificate(t: Target, shared: Shared, rootCert: string | 
       return {
         verdict: 'fail',
         text: `the CA refused the token: ${e.message}`,
-        fix: `the token (AUTH_TOKEN${c.authTokenPath ? ` = ${c.authTokenPath}` : ', unset'}) must be a current projected token with audience istio-ca for a service account istiod lets act for workloads; check that CLUSTER_ID (${c.clusterId}) is istiod's name for this cluster`,
+        fix: `the token (AUTH_TOKEN${c.authTokenPath ? ` = ${c.authTokenPath}` : c.authToken ? ', given inline' : ', unset'}) must be a current projected token with audience istio-ca for a service account istiod lets act for workloads; check that CLUSTER_ID (${c.clusterId}) is istiod's name for this cluster`,
       };
     }
     const text =

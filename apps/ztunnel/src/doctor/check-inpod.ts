@@ -59,7 +59,7 @@ function captureRules(netns: string): { ports: Set<number>; tool: string } | str
 export function checkInpod(t: Target): CheckResult {
   const s = t.status;
   const enabled = s ? s.inpod.enabled : t.config?.inpodEnabled;
-  if (!enabled) return result('in-pod', 'skip', 'in-pod mode is off (INPOD_ENABLED is not true)');
+  if (!enabled) return result('in-pod', 'skip', 'in-pod mode is off (lab mode, ZT_LAB_MODE=true)');
   if (!s?.inpod.enabled) return cannotCheck('in-pod', t.adminError);
   const p = s.inpod;
   if (p.state !== 'ready') {

@@ -54,7 +54,7 @@ describe('configuration', () => {
     assert.equal(c.verdict, 'fail');
     assert.equal(
       c.summary,
-      'zt cannot start with this environment: invalid ZTUNNEL_WORKER_THREADS="many": expected an integer in [0, 256]',
+      'zt cannot start with this environment: invalid ZTUNNEL_WORKER_THREADS="many": expected a thread count up to 256, a percentage of the CPUs such as 50%, or 0 for all CPUs',
     );
     assert.match(c.fix ?? '', /refuses to start until it parses/);
   });
@@ -74,18 +74,20 @@ describe('configuration', () => {
     const c = await run({
       ...base,
       ZT_FROBNICATE: '1',
-      PROXY_MODE: 'dedicated',
-      ZTUNNEL_RESOURCE_CPU_REQUEST: '1',
+      XDS_ON_DEMAND: 'true',
+      AUTHZ_POLICY_INFO_LOGGING: 'true',
     });
     assert.equal(c.verdict, 'warn');
-    assert.equal(c.summary, 'ZT_FROBNICATE, PROXY_MODE have no effect on zt');
+    assert.equal(c.summary, 'ZT_FROBNICATE, XDS_ON_DEMAND have no effect on zt');
     assert.ok(
       c.details.includes(
-        "PROXY_MODE is upstream's (dedicated (sidecar-like) proxy mode); zt does not implement it and ignores it",
+        "XDS_ON_DEMAND is upstream's (on-demand xDS); zt does not implement it and ignores it",
       ),
     );
     assert.ok(
-      c.details.some((d) => d.startsWith('ZTUNNEL_RESOURCE_CPU_REQUEST is ignored by zt (a sizing hint)')),
+      c.details.some((d) =>
+        d.startsWith('AUTHZ_POLICY_INFO_LOGGING is ignored by zt (policy decisions at info level)'),
+      ),
     );
   });
 });

@@ -137,6 +137,7 @@ export async function loadTarget(opts: TargetOptions): Promise<Target> {
       ...(dump.config as Config),
       caHeaders: config?.caHeaders ?? {},
       xdsHeaders: config?.xdsHeaders ?? {},
+      authToken: config?.authToken,
     };
   }
   return {

@@ -17,6 +17,15 @@ const ca = await TestCa.create({ trustDomain: 'cluster.local' });
 const cert = await ca.issue('spiffe://cluster.local/ns/default/sa/sleep');
 const logging = new Logging({ filter: 'info', destination: { write: () => {} } });
 let shutdowns = 0;
+/** What the server's shutdown hook returns: resolved by the test once "drain has started". */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+let drainStarted = deferred();
 let connections: ConnectionInfo[] = [];
 let dump: () => ConfigDump = () => ({
   workloads: [{ uid: 'Kubernetes//Pod/default/sleep-1', name: 'sleep-1', workloadIps: ['10.0.0.1'] }],
@@ -36,6 +45,7 @@ const server = await startAdminServer({
   logging,
   shutdown: () => {
     shutdowns++;
+    return drainStarted.promise;
   },
 });
 after(() => server.close());
@@ -135,17 +145,73 @@ test('/logging: GET and POST list; POST ?level= changes it live; bad levels are 
   assert.equal((await fetch(`${server.url}/logging`, { method: 'PUT' })).status, 405);
 });
 
-test('/quitquitquit: POST answers then calls shutdown once; GET is 405', async () => {
+test('/quitquitquit: POST starts shutdown once and answers after drain has started; GET is 405', async () => {
   assert.equal((await fetch(`${server.url}/quitquitquit`)).status, 405);
   assert.equal(shutdowns, 0);
-  const res = await fetch(`${server.url}/quitquitquit`, { method: 'POST' });
+  let answered = false;
+  const reply = fetch(`${server.url}/quitquitquit`, { method: 'POST' }).then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(shutdowns, 1, 'shutdown was called');
+  assert.equal(answered, false, 'no answer before drain has started');
+  drainStarted.resolve();
+  const res = await reply;
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'shutdown now\n');
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(shutdowns, 1);
   await fetch(`${server.url}/quitquitquit`, { method: 'POST' });
-  await new Promise((r) => setTimeout(r, 20));
   assert.equal(shutdowns, 1, 'a second request does not shut down twice');
+  drainStarted = deferred();
+});
+
+test('/quitquitquit answers within shutdownWaitMs even when drain never starts', async () => {
+  const stuck = await startAdminServer({
+    port: 0,
+    configDump: () => dump(),
+    connections: () => [],
+    logging,
+    shutdown: () => new Promise<void>(() => {}),
+    shutdownWaitMs: 50,
+  });
+  try {
+    const res = await fetch(`${stuck.url}/quitquitquit`, { method: 'POST' });
+    assert.equal(res.status, 200);
+  } finally {
+    await stuck.close();
+  }
+});
+
+test('binds localhost on both families where ::1 exists, one port for both', async (t) => {
+  const both = await startAdminServer({
+    port: 0,
+    alsoHosts: ['::1'],
+    configDump: () => dump(),
+    connections: () => [],
+    logging,
+    shutdown: () => {},
+  });
+  try {
+    assert.equal(both.host, '127.0.0.1');
+    const v4 = await fetch(`http://127.0.0.1:${both.port}/config_dump`);
+    assert.equal(v4.status, 200);
+    if (!both.hosts.includes('::1')) return t.skip('no IPv6 loopback on this host');
+    const v6 = await fetch(`http://[::1]:${both.port}/config_dump`);
+    assert.equal(v6.status, 200);
+    assert.deepEqual(both.hosts, ['127.0.0.1', '::1']);
+  } finally {
+    await both.close();
+  }
+  await assert.rejects(
+    startAdminServer({
+      alsoHosts: ['::'],
+      configDump: dump,
+      connections: () => [],
+      logging,
+      shutdown: () => {},
+    }),
+    AdminNotLoopbackError,
+  );
 });
 
 test('/ is a self-refreshing page under a strict CSP; /connections is the JSON it polls', async () => {

@@ -24,6 +24,8 @@ export interface AdminServerOptions {
   port?: number;
   /** Default 127.0.0.1; anything but loopback is refused. */
   host?: string;
+  /** More loopback addresses on the same port (::1 beside 127.0.0.1); skipped where absent. */
+  alsoHosts?: readonly string[];
   /** The `/config_dump` body (upstream's shape, see ConfigDump). */
   configDump: ConfigDumpProvider;
   /** The live connections for `/` and `/connections`. */
@@ -38,8 +40,13 @@ export interface AdminServerOptions {
   status?: StatusProvider;
   /** `/debug/cpuprofile` and `/debug/heapsnapshot` (404 when absent). */
   profiler?: Profiler;
-  /** Called once by `POST /quitquitquit`, after the response is sent. */
+  /**
+   * Called once by `POST /quitquitquit`; resolves once drain has started. The reply waits for it
+   * (at most `shutdownWaitMs`), as upstream answers only after its shutdown was triggered.
+   */
   shutdown: () => void | Promise<void>;
+  /** How long the reply waits for `shutdown` (upstream: the termination deadline). Default 5 s. */
+  shutdownWaitMs?: number;
   logger?: Logger;
 }
 
@@ -68,8 +75,9 @@ export function isLoopback(host: string): boolean {
 /** upstream's admin API: `/config_dump`, `/logging`, `/quitquitquit`, and a live home page. */
 export function startAdminServer(opts: AdminServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
-  if (!isLoopback(host)) return Promise.reject(new AdminNotLoopbackError(host));
-  let shuttingDown = false;
+  for (const h of [host, ...(opts.alsoHosts ?? [])])
+    if (!isLoopback(h)) return Promise.reject(new AdminNotLoopbackError(h));
+  let shuttingDown: Promise<void> | undefined;
   const log = opts.logger;
   const profiles = opts.profiler ? new ProfileEndpoints(opts.profiler) : undefined;
 
@@ -126,15 +134,24 @@ export function startAdminServer(opts: AdminServerOptions): Promise<RunningServe
         case '/quitquitquit': {
           if (method !== 'POST') return methodNotAllowed(res, 'POST');
           await drain(req);
-          // Respond first: shutting down closes this server, which would cut the reply.
-          res.once('finish', () => {
-            if (shuttingDown) return;
-            shuttingDown = true;
+          if (!shuttingDown) {
             log?.info('shutdown requested through the admin API');
-            Promise.resolve()
+            shuttingDown = Promise.resolve()
               .then(opts.shutdown)
               .catch((err: unknown) => log?.error({ err }, 'shutdown failed'));
-          });
+          }
+          // Answer once drain has started (readiness already failing), not before: a caller that
+          // sees the reply can rely on zt taking no new work. Bounded, so the caller is not left
+          // hanging on a shutdown that stalls.
+          let timer: NodeJS.Timeout | undefined;
+          const waited = await Promise.race([
+            shuttingDown.then(() => true),
+            new Promise<false>((resolve) => {
+              timer = setTimeout(() => resolve(false), opts.shutdownWaitMs ?? 5000);
+            }),
+          ]);
+          clearTimeout(timer);
+          if (!waited) log?.warn('shutdown did not start in time; answering /quitquitquit anyway');
           return send(res, 200, 'shutdown now\n');
         }
         default:
@@ -165,6 +182,6 @@ export function startAdminServer(opts: AdminServerOptions): Promise<RunningServe
         }
       }
     },
-    { port: opts.port ?? ADMIN_PORT, host, logger: log },
+    { port: opts.port ?? ADMIN_PORT, host, alsoHosts: opts.alsoHosts, logger: log },
   );
 }

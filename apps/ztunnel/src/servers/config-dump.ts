@@ -127,6 +127,11 @@ export function settingsDump(settings: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(settings)) {
     if (k === 'localXds') continue;
+    // AUTH_TOKEN given as the token itself: a credential, as upstream keeps `auth` out of its dump.
+    if (k === 'authToken') {
+      if (v !== undefined) out[k] = '<redacted>';
+      continue;
+    }
     out[k] =
       /Headers$/.test(k) && v && typeof v === 'object'
         ? Object.fromEntries(Object.keys(v).map((h) => [h, '<redacted>']))

@@ -169,6 +169,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     POD_NAME: `ztunnel-${name}`,
     POD_NAMESPACE: 'istio-system',
     INSTANCE_IP: bind,
+    ZT_LAB_MODE: 'true',
     ZT_BIND_ADDRESS: bind,
     ZT_PER_WORKLOAD_LISTENERS: 'true',
     UNSTABLE_ENABLE_SOCKS5: 'true',

@@ -70,7 +70,6 @@ entries of one name.
   "ISTIO_META_CLUSTER_ID" (($v.multiCluster).clusterName | default "Kubernetes")
   "TRUST_DOMAIN" ($v.trustDomain | default "cluster.local")
   "RUST_LOG" ($v.logLevel | default "info")
-  "INPOD_ENABLED" "true"
   "INPOD_UDS" "/var/run/ztunnel/ztunnel.sock"
   "TERMINATION_GRACE_PERIOD_SECONDS" ($v.terminationGracePeriodSeconds | toString)
 }}

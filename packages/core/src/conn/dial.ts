@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 import { DialError } from '../errors.ts';
+import { applyTcpOptions, DEFAULT_TCP_SOCKET_OPTIONS } from './socket-options.ts';
 
 /**
  * A plain TCP connection, from inside `netns` when given, and from the client's `source` IP when
@@ -13,6 +14,18 @@ export async function dialTcp(
   netns?: string,
   source?: string,
   timeoutMs = 10_000,
+): Promise<Socket> {
+  const s = await connectTcp(ctx, target, netns, source, timeoutMs);
+  applyTcpOptions(s, ctx.config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS, ctx.ops, ctx.log);
+  return s;
+}
+
+async function connectTcp(
+  ctx: Pick<FlowContext, 'config' | 'ops' | 'log'>,
+  target: SocketAddr,
+  netns: string | undefined,
+  source: string | undefined,
+  timeoutMs: number,
 ): Promise<Socket> {
   const mark = ctx.config.socketMark;
   const opsConnect = ctx.ops.connect;

@@ -65,6 +65,8 @@ export function nodeEnv(
     POD_NAME: `ztunnel-${name}`,
     POD_NAMESPACE: 'istio-system',
     INSTANCE_IP: bind,
+    // zt's loopback lab: no istio-cni here, every node on an address of this host.
+    ZT_LAB_MODE: 'true',
     ZT_BIND_ADDRESS: bind,
     ZT_PER_WORKLOAD_LISTENERS: 'true',
     UNSTABLE_ENABLE_SOCKS5: 'true',
