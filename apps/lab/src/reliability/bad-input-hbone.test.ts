@@ -253,7 +253,28 @@ describe('HBONE requests: methods and :authority', { concurrency: false }, () =>
         },
         async () => assert.equal(await h2Request({ ':method': 'CONNECT', ':authority': value() }), 400),
       ));
-  authority('is a hostname', () => `echo.backend.svc.cluster.local:${mesh.echo.port}`);
+  // A service hostname is a valid :authority (upstream's HboneAddress, used through east-west
+  // gateways); one that names no service here is refused, counted and logged, not a bad request.
+  test(':authority is a hostname of no service here: 503', () =>
+    p.check(
+      'unknown service hostname',
+      {
+        node: mesh.b,
+        log: /no service with hostname/,
+        metric: {
+          name: 'zt_connections_early_denied_total',
+          labels: { direction: 'inbound', reason: 'unknown-service' },
+        },
+      },
+      async () =>
+        assert.equal(
+          await h2Request({
+            ':method': 'CONNECT',
+            ':authority': `nowhere.backend.svc.cluster.local:${mesh.echo.port}`,
+          }),
+          503,
+        ),
+    ));
   authority('has no port', () => mesh.ip.echo);
   authority('has port 0', () => `${mesh.ip.echo}:0`);
   authority('has port 70000', () => `${mesh.ip.echo}:70000`);
