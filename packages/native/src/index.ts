@@ -32,3 +32,4 @@ export {
   setTransparent,
   ZT_SOCKET_MARK,
 } from './sockopt.ts';
+export { bindUdpSocket, openUdpSocket, type UdpBindOptions } from './udp.ts';
