@@ -1,3 +1,4 @@
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 import type { CertSource } from '@zt/identity';
 import type { Logger } from '@zt/log';
@@ -33,6 +34,11 @@ export interface SocketOps {
   /** Makes `server` listen on a socket created inside `netns` (in-pod listeners). */
   listen?(
     server: Server,
+    options: { host: string; port: number; netns: string; mark?: number },
+  ): Promise<number>;
+  /** Binds `socket` to a UDP socket created inside `netns` (the in-pod DNS proxy). */
+  listenUdp?(
+    socket: UdpSocket,
     options: { host: string; port: number; netns: string; mark?: number },
   ): Promise<number>;
   /** Hands the C heap's freed pages back to the OS; called once traffic has gone quiet. */

@@ -14,6 +14,7 @@ export {
 } from './conn/recent.ts';
 export type { SocketOps } from './context.ts';
 export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
+export { DEFAULT_DNS_ADDRESSES, DEFAULT_DNS_PORT } from './dns.ts';
 export {
   CoreError,
   type CoreErrorCode,
@@ -26,7 +27,13 @@ export {
   Socks5Error,
   WorkloadGoneError,
 } from './errors.ts';
-export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';
+export type {
+  BoundListener,
+  DnsProxyConfig,
+  ListenerOptions,
+  ListenerPorts,
+  ProxyConfig,
+} from './options.ts';
 export {
   DEFAULT_DRAIN_DEADLINE_MS,
   DEFAULT_HBONE_PORT,

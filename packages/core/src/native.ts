@@ -1,3 +1,4 @@
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 import type { SocketAddr } from './addr.ts';
 import type { SocketConnectOptions, SocketOps } from './context.ts';
@@ -44,6 +45,19 @@ export async function nativeSocketOps(): Promise<SocketOps> {
       o: { host: string; port: number; netns: string; mark?: number },
     ): Promise<number> {
       const a = await native.listenServer(server, {
+        host: o.host,
+        port: o.port,
+        netns: o.netns,
+        reusePort: true,
+        ...(o.mark ? { mark: o.mark } : {}),
+      });
+      return a.port;
+    },
+    async listenUdp(
+      socket: UdpSocket,
+      o: { host: string; port: number; netns: string; mark?: number },
+    ): Promise<number> {
+      const a = await native.bindUdpSocket(socket, {
         host: o.host,
         port: o.port,
         netns: o.netns,

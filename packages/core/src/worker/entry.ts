@@ -64,6 +64,8 @@ async function handle(body: WorkerRequest): Promise<WorkerResults[keyof WorkerRe
       return null;
     case 'recent':
       return proxy.recent();
+    case 'dns-dump':
+      return proxy.dnsDump() ?? null;
     case 'cpuprofile':
       return takeCpuProfile(body.seconds);
   }
