@@ -24,7 +24,7 @@ function decode(b: Buffer | undefined): Answer {
   const p = dnsPacket.decode(b) as dnsPacket.DecodedPacket & { rcode: string };
   return {
     rcode: p.rcode,
-    answers: (p.answers ?? []).filter((a) => a.type === 'A').map((a) => String(a.data)),
+    answers: (p.answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : [])),
   };
 }
 
