@@ -45,6 +45,9 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'LOG_FORMAT',
     'INPOD_UDS',
     'ENABLE_ORIG_SRC',
+    'PROXY_CONFIG',
+    'IPV6_ENABLED',
+    'PREFERED_SERVICE_NAMESPACE',
   ].map((name) => ({ name, origin: 'upstream' as const })),
   ...[
     'ZT_BIND_ADDRESS',
@@ -60,6 +63,9 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'ZT_NATIVE_DISABLE',
     'INPOD_ENABLED',
     'INPOD_MARK',
+    'ZT_DNS_RESOLV_CONF',
+    'ZT_DNS_FORWARD_PORT',
+    'ZT_DNS_QPS_PER_SOURCE',
   ].map((name) => ({ name, origin: 'zt' as const })),
 ];
 
@@ -92,11 +98,8 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
   { name: 'KEEPALIVE_INTERVAL', effect: 'TCP keepalive timing', matters: true },
   { name: 'KEEPALIVE_RETRIES', effect: 'TCP keepalive probes', matters: true },
   { name: 'USER_TIMEOUT_ENABLED', effect: 'TCP_USER_TIMEOUT on proxied sockets', matters: true },
-  { name: 'PREFERED_SERVICE_NAMESPACE', effect: 'which namespace wins for a shared hostname', matters: true },
-  { name: 'PROXY_CONFIG', effect: 'a YAML proxy config', matters: true },
   { name: 'CRL_PATH', effect: 'certificate revocation lists', matters: true },
   { name: 'LOCALHOST_APP_TUNNEL', effect: 'tunnels to localhost apps', matters: true },
-  { name: 'IPV6_ENABLED', effect: 'IPv6 listeners', matters: true },
   { name: 'COMPLIANCE_POLICY', effect: 'post-quantum TLS (pqc)', matters: true },
   { name: 'INPOD_PORT_REUSE', effect: 'SO_REUSEPORT on in-pod listeners', matters: false },
   {

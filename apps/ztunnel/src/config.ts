@@ -14,24 +14,14 @@ import {
   FLOW_CONTROL_LIMITS,
 } from '@zt/transport';
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN } from '@zt/xds';
-import {
-  bool,
-  ConfigError,
-  duration,
-  type Env,
-  headers,
-  int,
-  optInt,
-  str,
-  uri,
-  withPrefix,
-} from './config-env.ts';
+import { type DnsConfig, loadDnsConfig, proxyMetadata } from './config-dns.ts';
+import { bool, ConfigError, duration, type Env, headers, int, optInt, str, uri } from './config-env.ts';
 import { ADMIN_PORT, METRICS_PORT, READINESS_PORT } from './servers/index.ts';
 
 export { parseDurationMs } from './config-duration.ts';
 export { ConfigError } from './config-env.ts';
 
-export interface Config {
+export interface Config extends DnsConfig {
   xdsAddress: string;
   caAddress: string | undefined;
   /** Roots that verify istiod: a file path, the PEM itself, or `SYSTEM` (as upstream). */
@@ -133,6 +123,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LOCAL_XDS', '<inline>', 'only one of LOCAL_XDS_PATH and LOCAL_XDS, not both');
   }
   const { window, frameSize } = FLOW_CONTROL_LIMITS;
+  const metadata = proxyMetadata(env);
+  const bindAddress = str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0';
+  const inpodEnabled = bool(env, 'INPOD_ENABLED', false);
   return {
     xdsAddress: uri('XDS_ADDRESS', str(env, 'XDS_ADDRESS') ?? defaultIstiod),
     caAddress: fakeCa ? undefined : uri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
@@ -150,7 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretTtlMs: duration(env, 'SECRET_TTL', DEFAULT_CERT_TTL_SECONDS * 1000),
     xdsHeaders: headers(env, 'XDS_HEADER_'),
     caHeaders: headers(env, 'CA_HEADER_'),
-    proxyMetadata: withPrefix(env, 'ISTIO_META_'),
+    proxyMetadata: metadata,
     instanceIp: str(env, 'INSTANCE_IP') ?? '127.0.0.1',
     podName: str(env, 'POD_NAME') ?? 'ztunnel',
     podNamespace: str(env, 'POD_NAMESPACE') ?? 'istio-system',
@@ -183,7 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     socks5Enabled: bool(env, 'UNSTABLE_ENABLE_SOCKS5', false),
     logLevel: logFilter(env),
     logFormat: parseLogFormat(str(env, 'LOG_FORMAT')),
-    bindAddress: str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0',
+    bindAddress,
     adminPort: int(env, 'ZT_ADMIN_PORT', ADMIN_PORT, 0, 65535),
     statsPort: int(env, 'ZT_STATS_PORT', METRICS_PORT, 0, 65535),
     readinessPort: int(env, 'ZT_READINESS_PORT', READINESS_PORT, 0, 65535),
@@ -192,10 +185,15 @@ export function loadConfig(env: Env = process.env): Config {
     inboundPlaintextPort: int(env, 'ZT_INBOUND_PLAINTEXT_PORT', DEFAULT_PORTS.inboundPlaintext, 0, 65535),
     socks5Port: int(env, 'ZT_SOCKS5_PORT', DEFAULT_SOCKS5_PORT, 0, 65535),
     perWorkloadListeners: bool(env, 'ZT_PER_WORKLOAD_LISTENERS', false),
-    inpodEnabled: bool(env, 'INPOD_ENABLED', false),
+    inpodEnabled,
     inpodUds: str(env, 'INPOD_UDS') ?? DEFAULT_INPOD_UDS,
     inpodMark: int(env, 'INPOD_MARK', DEFAULT_SOCKET_MARK, 0, 2 ** 32 - 1),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
     recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
+    ...loadDnsConfig(
+      env,
+      metadata,
+      bindAddress.startsWith('127.') && !inpodEnabled ? bindAddress : undefined,
+    ),
   };
 }
