@@ -157,6 +157,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
         certs: this.#opts.certs,
         log: this.#log,
         accessLog: this.#logging.access,
+        dnsLog: this.#logging.scope('dns'),
         ops: await nativeSocketOps(),
         ...(this.#opts.viewOf ? { viewOf: this.#opts.viewOf } : {}),
       });

@@ -40,6 +40,8 @@ export interface ProxyDeps {
   log: Logger;
   /** Where the access lines go (the `access` scope); default: a child of `log` with that scope. */
   accessLog?: Logger;
+  /** The DNS proxy's logger (the `dns` scope, its access lines at debug); default: a child of `log`. */
+  dnsLog?: Logger;
   ops?: SocketOps;
   /** Builds the read view of a snapshot (default: @zt/xds ProxyState). */
   viewOf?: (s: StateSnapshot) => ProxyStateView;
@@ -120,7 +122,7 @@ export class ProxyEngine {
     };
     this.#dns = config.dnsProxy
       ? new DnsServing(config.dnsProxy, {
-          log: deps.log.child({ scope: 'dns' }),
+          log: deps.dnsLog ?? deps.log.child({ scope: 'dns' }),
           view: () => this.#view,
           ops: this.#ctx.ops,
           network: config.network,

@@ -40,6 +40,7 @@ const proxy = new ProxyEngine(init.config, {
   certs,
   log,
   accessLog: logging.access,
+  dnsLog: logging.scope('dns'),
   ops: await nativeSocketOps(),
   idPrefix: `w${init.index}.${init.generation}-`,
 });
