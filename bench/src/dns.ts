@@ -137,7 +137,7 @@ export async function runDnsScenario(o: {
         forwardedQps: median(ratios.forwardedQps),
         forwardedP99: median(ratios.forwardedP99),
       },
-      note: `UDP, 4 sockets x 16 queries in flight from ${CLIENT_IP}, ${o.durationMs} ms per run; zt 1 worker; direct: the same forwarded name sent to the forward target`,
+      note: `UDP, 4 sockets x 16 queries in flight from ${CLIENT_IP}, ${o.durationMs} ms per run; zt 1 worker; direct: the same forwarded name sent to the forward target, which runs in the bench process beside the load generator (so direct and forwarded share its event loop)`,
     };
   } finally {
     await stopNode(node);
