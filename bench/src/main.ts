@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir] [--from-source]
-//   [--reps N] [--only bulk,latency,idle,rate] [--against <git ref>]`
+//   [--reps N] [--only bulk,latency,idle,rate,dns] [--against <git ref>]`
 // `npm run bench -- --soak [--minutes 10]`: the soak mode (mixed load, RSS drift), no budgets.
 // `--against <ref>` builds that ref in a temporary git worktree and runs it as one more target
 // beside this tree's zt, then prints new/old ratios per scenario.
@@ -16,6 +16,7 @@ import { compareBuilds, renderAb } from './ab-report.ts';
 import { BenchArgsError, parseBenchArgs } from './args.ts';
 import { type BudgetCheck, checkBudgets, loadBudgetFile } from './budgets.ts';
 import { renderSvg } from './chart.ts';
+import { renderDns } from './dns.ts';
 import { ZT_ENTRY, type ZtFrom } from './mesh.ts';
 import { describeProfile, type Profile } from './profile.ts';
 import { renderTable } from './report.ts';
@@ -111,14 +112,26 @@ try {
     exitCode = await soak(setup.zt1);
   } else {
     const t0 = Date.now();
-    const results = await runScenarios(setup, profile, log, only);
+    const results = await runScenarios(setup, profile, log, only, {
+      dir: work,
+      from: ztFrom,
+      ...(cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
+    });
     const names = { direct: setup.direct.name, zt1: setup.zt1.name, zt2: setup.zt2.name };
     const metrics = deriveMetrics(results, names);
     const skipReasons: Record<string, string> = {};
     for (const [kind, why] of Object.entries(setup.missing)) {
       for (const k of Object.keys(metrics)) if (k.includes(kind)) skipReasons[k] = why;
     }
-    const budgets: BudgetCheck[] = only ? [] : checkBudgets(budgetFile.budgets, metrics, skipReasons);
+    // A partial run checks only the DNS budgets, when it ran DNS (its own zt node: not a partial setup).
+    const dnsOnly = Object.fromEntries(
+      Object.entries(budgetFile.budgets).filter(([, b]) => b.metric.startsWith('dns.')),
+    );
+    const budgets: BudgetCheck[] = only
+      ? only.has('dns')
+        ? checkBudgets(dnsOnly, metrics, skipReasons)
+        : []
+      : checkBudgets(budgetFile.budgets, metrics, skipReasons);
     const failed = budgets.filter((b) => b.status === 'fail');
     const header = [
       `zt bench, ${profile.name} run, ${started.toISOString()} (${((Date.now() - t0) / 1000).toFixed(0)} s of load)`,
@@ -143,6 +156,7 @@ try {
     }
     const table = renderTable(results, budgets, header, names.direct);
     process.stdout.write(`${table}\n`);
+    if (results.dns) process.stdout.write(`\n${renderDns(results.dns)}\n`);
     if (ab && oldName) {
       process.stdout.write(
         `\n${renderAb(ab.rows, `${names.zt1} (${newRevision})`, `${oldName} (${ab.against})`).join('\n')}\n`,

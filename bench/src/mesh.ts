@@ -104,7 +104,7 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-function spawnNode(
+export function spawnNode(
   env: Record<string, string>,
   nodeArgs: string[],
   entry: { path: string; nodeArgs: string[] },
@@ -134,7 +134,7 @@ function spawnNode(
   };
 }
 
-async function waitReady(node: ZtNode, timeoutMs: number): Promise<void> {
+export async function waitReady(node: ZtNode, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (node.child.exitCode !== null || node.child.signalCode !== null) {
@@ -156,7 +156,7 @@ async function waitReady(node: ZtNode, timeoutMs: number): Promise<void> {
   );
 }
 
-async function stopNode(node: ZtNode): Promise<void> {
+export async function stopNode(node: ZtNode): Promise<void> {
   if (node.child.exitCode !== null || node.child.signalCode !== null) return;
   const exited = new Promise((r) => node.child.once('exit', r));
   node.child.kill('SIGTERM');

@@ -1,9 +1,11 @@
 // The scenarios, run against every target with A/B interleaving: within a scenario each repetition
 // runs every target once, in a rotated order, and the figure quoted is the median over repetitions.
+import { type DnsResults, runDnsScenario } from './dns.ts';
 import { runBulk } from './load/bulk.ts';
 import { openIdle } from './load/idle.ts';
 import { runLatency } from './load/latency.ts';
 import { runConnRate } from './load/rate.ts';
+import type { ZtFrom } from './mesh.ts';
 import { sampleProc } from './procstat.ts';
 import type { Profile } from './profile.ts';
 import type { Setup } from './setup.ts';
@@ -77,6 +79,8 @@ export interface Results {
     note: string;
   };
   scaling: Scaling;
+  /** The DNS scenario (absent when it did not run). */
+  dns?: DnsResults;
   /** An A/B run's old build, read when zt1's figures are: peak RSS after load, RSS at rest. */
   oldMemory?: { peakRssMB: { a: number; b: number }; restingRssMB: { a: number; b: number } };
   skipped: Record<string, string>;
@@ -137,16 +141,34 @@ export function acceptSpread(byThread: Record<string, number>): number | null {
  * connections sit in TIME_WAIT on the pod addresses for a minute, and the idle scenario needs
  * those ports; peak RSS is read before the idle scenario so it reflects load, not 10k sockets.
  */
-export type Scenario = 'bulk' | 'latency' | 'idle' | 'rate';
-export const SCENARIOS: readonly Scenario[] = ['bulk', 'latency', 'idle', 'rate'];
+export type Scenario = 'bulk' | 'latency' | 'idle' | 'rate' | 'dns';
+export const SCENARIOS: readonly Scenario[] = ['bulk', 'latency', 'idle', 'rate', 'dns'];
+
+/** What the DNS scenario needs beyond the setup: it starts a zt node of its own. */
+export interface DnsScenarioOptions {
+  dir: string;
+  from: ZtFrom;
+  nodeArgs?: string[];
+}
 
 export async function runScenarios(
   setup: Setup,
   profile: Profile,
   log: (s: string) => void,
   only: ReadonlySet<Scenario> = new Set(SCENARIOS),
+  dnsOptions?: DnsScenarioOptions,
 ): Promise<Results> {
   const want = (s: Scenario): boolean => only.has(s);
+  // --- DNS (its own zt node and forward target; UDP, so first: nothing else's sockets linger) ---
+  let dns: DnsResults | undefined;
+  if (want('dns') && dnsOptions) {
+    dns = await runDnsScenario({
+      ...dnsOptions,
+      durationMs: Math.min(3000, profile.latencyMs),
+      reps: profile.reps,
+      log,
+    });
+  }
   const peers = (['stunnel', 'haproxy'] as const).flatMap((k) =>
     setup.peers[k] ? [setup.peers[k] as Target] : [],
   );
@@ -349,7 +371,17 @@ export async function runScenarios(
     acceptSpread: acceptedByWorker ? acceptSpread(acceptedByWorker) : null,
   };
 
-  return { bulk, rate, latency, efficiency, idle, scaling, ...(oldMemory ? { oldMemory } : {}), skipped };
+  return {
+    bulk,
+    rate,
+    latency,
+    efficiency,
+    idle,
+    scaling,
+    ...(oldMemory ? { oldMemory } : {}),
+    ...(dns ? { dns } : {}),
+    skipped,
+  };
 }
 
 /** Each run's figures less direct's of the same repetition (runs pair up by index), and their medians. */
@@ -448,6 +480,11 @@ export function deriveMetrics(
     r.bulk['8 conns, one way']?.[names.zt1]?.median,
   );
   m['scaling.accept_spread'] = r.scaling.acceptSpread;
+  m['dns.mesh_qps'] = r.dns ? r.dns.mesh.qps : null;
+  m['dns.mesh_p99_ms'] = r.dns ? r.dns.mesh.p99Ms : null;
+  m['dns.mesh_vs_direct_qps'] = r.dns ? r.dns.ratios.meshQps : null;
+  m['dns.forwarded_vs_direct_qps'] = r.dns ? r.dns.ratios.forwardedQps : null;
+  m['dns.forwarded_vs_direct_p99'] = r.dns ? r.dns.ratios.forwardedP99 : null;
   m['scaling.cpu_per_1k_rps_2w_vs_1w'] = ratio(
     r.latency[names.zt2]?.cpuPer1kRps ?? undefined,
     z?.cpuPer1kRps ?? undefined,

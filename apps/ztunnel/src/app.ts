@@ -1,7 +1,13 @@
 // Wiring: configuration in, a running zt out. Every decision of substance lives in the packages;
 // this file only connects them and owns the order of start-up and shutdown.
 import { existsSync, readFileSync } from 'node:fs';
-import { type BoundListener, type ConnectionInfo, DataPlane, DEFAULT_HBONE_PORT } from '@zt/core';
+import {
+  type BoundListener,
+  type ConnectionInfo,
+  DataPlane,
+  DEFAULT_HBONE_PORT,
+  type DnsProxyConfig,
+} from '@zt/core';
 import { errorMessage } from '@zt/errors';
 import {
   CaClient,
@@ -76,6 +82,21 @@ async function certificateProvider(
     csrGenerator: csrPool.generate,
     logger: log.scope('cert'),
   });
+}
+
+/** The DNS proxy's settings for the data plane (served in every pod in in-pod mode, else on the node). */
+function dnsProxyOptions(config: Config): DnsProxyConfig {
+  return {
+    addresses: config.dnsProxyAddr,
+    clusterDomain: config.clusterDomain,
+    ipv6Enabled: config.ipv6Enabled,
+    ...(config.preferredServiceNamespace
+      ? { preferredServiceNamespace: config.preferredServiceNamespace }
+      : {}),
+    ...(config.dnsResolvConf ? { resolvConf: config.dnsResolvConf } : {}),
+    ...(config.dnsForwardPort ? { forwardPort: config.dnsForwardPort } : {}),
+    ...(config.dnsQpsPerSource ? { limits: { queriesPerSecondPerSource: config.dnsQpsPerSource } } : {}),
+  };
 }
 
 export async function startZtunnel(config: Config, opts: StartOptions = {}): Promise<Ztunnel> {
@@ -153,6 +174,8 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     drainDeadlineMs: config.connectionTerminationDeadlineMs,
     recentConnections: config.recentConnections,
     tcp: config.tcp,
+    dns: { ipv6: config.ipv6Enabled },
+    ...(config.dnsProxy ? { dnsProxy: dnsProxyOptions(config) } : {}),
   });
   dataPlane.on('workerRestart', (e) => log.warn(e, 'data-plane worker died and was restarted'));
 
@@ -267,6 +290,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
           config,
           inpod: inpod && { pods: inpod.pods.pods(), nodeName: config.nodeName },
           connections: () => dataPlane.connections(),
+          dns: () => dataPlane.dnsDump(),
         }),
       connections: (): Promise<ConnectionInfo[]> => dataPlane.connections(),
       ...ops.admin,

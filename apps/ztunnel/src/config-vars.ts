@@ -61,6 +61,7 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'KEEPALIVE_INTERVAL',
     'KEEPALIVE_RETRIES',
     'USER_TIMEOUT_ENABLED',
+    'PREFERED_SERVICE_NAMESPACE',
   ].map((name) => ({ name, origin: 'upstream' as const })),
   ...[
     'ZT_BIND_ADDRESS',
@@ -77,6 +78,9 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'ZT_LAB_MODE',
     'INPOD_ENABLED',
     'INPOD_MARK',
+    'ZT_DNS_RESOLV_CONF',
+    'ZT_DNS_FORWARD_PORT',
+    'ZT_DNS_QPS_PER_SOURCE',
   ].map((name) => ({ name, origin: 'zt' as const })),
 ];
 
@@ -95,7 +99,6 @@ export interface IgnoredVariable {
 export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
   { name: 'XDS_ON_DEMAND', effect: 'on-demand xDS', matters: true },
   { name: 'ENABLE_PROXY', effect: 'turning the proxy off', matters: true },
-  { name: 'PREFERED_SERVICE_NAMESPACE', effect: 'which namespace wins for a shared hostname', matters: true },
   { name: 'CRL_PATH', effect: 'certificate revocation lists', matters: true },
   { name: 'COMPLIANCE_POLICY', effect: 'post-quantum TLS (pqc)', matters: true },
   {

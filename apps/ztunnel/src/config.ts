@@ -20,6 +20,7 @@ import {
   FLOW_CONTROL_LIMITS,
 } from '@zt/transport';
 import { DEFAULT_CLUSTER_ID, DEFAULT_TRUST_DOMAIN } from '@zt/xds';
+import { type DnsConfig, loadDnsConfig } from './config-dns.ts';
 import { bool, ConfigError, duration, type Env, headers, int, optInt, str, uri } from './config-env.ts';
 import { type ProxyConfigFields, readProxyConfig } from './config-proxy.ts';
 import { workerThreads } from './config-workers.ts';
@@ -28,7 +29,7 @@ import { ADMIN_PORT, METRICS_PORT, READINESS_PORT } from './servers/index.ts';
 export { parseDurationMs } from './config-duration.ts';
 export { ConfigError } from './config-env.ts';
 
-export interface Config {
+export interface Config extends DnsConfig {
   xdsAddress: string;
   caAddress: string | undefined;
   /** Roots that verify istiod: a file path, the PEM itself, or `SYSTEM` (as upstream). */
@@ -71,8 +72,6 @@ export interface Config {
   logLevel: string;
   /** LOG_FORMAT: `json` for JSON lines, else upstream's plain lines (the default). */
   logFormat: LogFormat;
-  /** IPV6_ENABLED (default true): the admin API also binds ::1, as upstream binds localhost. */
-  ipv6Enabled: boolean;
   /** zt extension: the address the node-level listeners bind (upstream binds the wildcard). */
   bindAddress: string;
   adminPort: number;
@@ -257,6 +256,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
       'false',
       `true, or ZTUNNEL_WORKER_THREADS=1 (it is ${threads})`,
     );
+  const bindAddress = str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0';
   return {
     xdsAddress: istiodUri('XDS_ADDRESS', str(env, 'XDS_ADDRESS') ?? pc.discoveryAddress ?? defaultIstiod),
     caAddress: fakeCa ? undefined : istiodUri('CA_ADDRESS', str(env, 'CA_ADDRESS') ?? defaultIstiod),
@@ -305,8 +305,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     socks5Enabled: bool(env, 'UNSTABLE_ENABLE_SOCKS5', false),
     logLevel: logFilter(env),
     logFormat: parseLogFormat(str(env, 'LOG_FORMAT')),
-    ipv6Enabled: bool(env, 'IPV6_ENABLED', true),
-    bindAddress: str(env, 'ZT_BIND_ADDRESS') ?? '0.0.0.0',
+    bindAddress,
     adminPort: int(env, 'ZT_ADMIN_PORT', pc.proxyAdminPort ?? ADMIN_PORT, 0, 65535),
     statsPort: int(env, 'ZT_STATS_PORT', pc.statsPort ?? METRICS_PORT, 0, 65535),
     readinessPort: int(env, 'ZT_READINESS_PORT', READINESS_PORT, 0, 65535),
@@ -331,5 +330,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     localhostAppTunnel: bool(env, 'LOCALHOST_APP_TUNNEL', true),
     recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
     tcp: tcpOptions(env),
+    // IPV6_ENABLED, DNS_CAPTURE and DNS_PROXY_ADDR from the merged proxy metadata, as upstream.
+    ...loadDnsConfig(env, pc.proxyMetadata, lab && bindAddress.startsWith('127.') ? bindAddress : undefined),
   };
 }

@@ -75,6 +75,7 @@ class Zt {
         ZT_BIND_ADDRESS: `${NET}.1`,
         INSTANCE_IP: `${NET}.1`,
         ZT_ADMIN_PORT: '0',
+        ISTIO_META_DNS_PROXY_ADDR: `${NET}.1:0`,
         ZT_STATS_PORT: '0',
         ZT_READINESS_PORT: '0',
         ZT_OUTBOUND_PORT: '0',

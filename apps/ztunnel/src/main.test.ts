@@ -17,7 +17,7 @@ const zt = spawn(process.execPath, ['--conditions=zt-source', ${JSON.stringify(M
   stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   env: { ...process.env, LOCAL_XDS: 'workloads: []\\n', XDS_ADDRESS: '', CA_ADDRESS: '', FAKE_CA: 'true',
     LOG_FORMAT: 'json', ZT_LAB_MODE: 'true', ZT_BIND_ADDRESS: '127.0.50.1', INSTANCE_IP: '127.0.50.1', ZTUNNEL_WORKER_THREADS: '1',
-    ZT_ADMIN_PORT: '0', ZT_STATS_PORT: '0', ZT_READINESS_PORT: '0', ZT_OUTBOUND_PORT: '0',
+    ZT_ADMIN_PORT: '0', ISTIO_META_DNS_PROXY_ADDR: '127.0.50.1:0', ZT_STATS_PORT: '0', ZT_READINESS_PORT: '0', ZT_OUTBOUND_PORT: '0',
     ZT_INBOUND_PORT: '0', ZT_INBOUND_PLAINTEXT_PORT: '0', ZT_SOCKS5_PORT: '0' },
 });
 createInterface({ input: zt.stdout }).on('line', (l) => {

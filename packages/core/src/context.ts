@@ -1,3 +1,4 @@
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 import type { CertSource } from '@zt/identity';
 import type { Logger } from '@zt/log';
@@ -38,6 +39,11 @@ export interface SocketOps {
   ): Promise<number>;
   /** TCP keepalive (idle, interval, count) and the user timeout, all of them (Node sets only the idle time). */
   tcpOptions?(socket: Socket, options: TcpSocketOptions): void;
+  /** Binds `socket` to a UDP socket created inside `netns` (the in-pod DNS proxy). */
+  listenUdp?(
+    socket: UdpSocket,
+    options: { host: string; port: number; netns: string; mark?: number },
+  ): Promise<number>;
   /** Hands the C heap's freed pages back to the OS; called once traffic has gone quiet. */
   releaseFreeMemory?(): void;
 }

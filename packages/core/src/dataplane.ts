@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
+import type { DnsDump } from '@zt/dns';
 import { errorMessage } from '@zt/errors';
 import { type CertSource, Identity } from '@zt/identity';
 import { defaultLogging, type Logger, type Logging } from '@zt/log';
@@ -157,6 +158,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
         certs: this.#opts.certs,
         log: this.#log,
         accessLog: this.#logging.access,
+        dnsLog: this.#logging.scope('dns'),
         ops: await nativeSocketOps(),
         ...(this.#opts.viewOf ? { viewOf: this.#opts.viewOf } : {}),
       });
@@ -171,8 +173,10 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     // The first worker picks the free ports; the others join its SO_REUSEPORT groups.
     const first = this.#spawn(0, 0);
     this.#bound = await this.#startSlot(first);
-    for (const b of this.#bound)
+    for (const b of this.#bound) {
       if (b.set === 'shared' || b.set === 'socks5') this.#fixedPorts[`${b.set}/${b.kind}`] = b.port;
+      if (b.kind === 'dns') this.#fixedPorts[`dns/${b.address}`] = b.port;
+    }
     const rest: Slot[] = [];
     for (let i = 1; i < this.#opts.workers; i++) rest.push(this.#spawn(i, 0));
     await Promise.all(rest.map((s) => this.#startSlot(s)));
@@ -316,6 +320,27 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
       this.#live().map((s) => this.#request(s, { t: 'recent' }).catch(() => null)),
     );
     return dumps.filter((d) => d !== null);
+  }
+
+  /**
+   * The DNS proxy's config_dump part (upstream's dnsProxy / dnsResolverCfg / dnsResolverOpts, plus
+   * zt's listeners, caps and in-flight work summed over the threads), or undefined when it is off.
+   */
+  async dnsDump(): Promise<DnsDump | undefined> {
+    if (this.#inproc) return this.#inproc.dnsDump();
+    const dumps = (
+      await Promise.all(this.#live().map((s) => this.#request(s, { t: 'dns-dump' }).catch(() => undefined)))
+    ).filter((d): d is DnsDump => d !== undefined && d !== null);
+    const [first, ...rest] = dumps;
+    if (!first) return undefined;
+    // Every thread serves the same addresses with the same settings: one's view, the work of all.
+    return {
+      ...first,
+      inFlight: {
+        forwards: rest.reduce((n, d) => n + d.inFlight.forwards, first.inFlight.forwards),
+        tcpConnections: rest.reduce((n, d) => n + d.inFlight.tcpConnections, first.inFlight.tcpConnections),
+      },
+    };
   }
 
   /** Indexes of the worker threads running now (none in in-process mode). */

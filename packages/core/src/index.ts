@@ -19,6 +19,7 @@ export {
 } from './conn/socket-options.ts';
 export type { SocketOps } from './context.ts';
 export { DataPlane, type DataPlaneOptions, type WorkerRestartEvent } from './dataplane.ts';
+export { DEFAULT_DNS_ADDRESSES, DEFAULT_DNS_PORT } from './dns.ts';
 export {
   CertificateUnavailableError,
   CoreError,
@@ -35,7 +36,13 @@ export {
   WorkerRequestError,
   WorkloadGoneError,
 } from './errors.ts';
-export type { BoundListener, ListenerOptions, ListenerPorts, ProxyConfig } from './options.ts';
+export type {
+  BoundListener,
+  DnsProxyConfig,
+  ListenerOptions,
+  ListenerPorts,
+  ProxyConfig,
+} from './options.ts';
 export {
   DEFAULT_DRAIN_DEADLINE_MS,
   DEFAULT_HBONE_PORT,

@@ -1,3 +1,4 @@
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Server, Socket } from 'node:net';
 import type { SocketAddr } from './addr.ts';
 import { type TcpSocketOptions, userTimeoutMs } from './conn/socket-options.ts';
@@ -60,6 +61,19 @@ export async function nativeSocketOps(): Promise<SocketOps> {
         port: o.port,
         netns: o.netns,
         reusePort: o.reusePort ?? true,
+        ...(o.mark ? { mark: o.mark } : {}),
+      });
+      return a.port;
+    },
+    async listenUdp(
+      socket: UdpSocket,
+      o: { host: string; port: number; netns: string; mark?: number },
+    ): Promise<number> {
+      const a = await native.bindUdpSocket(socket, {
+        host: o.host,
+        port: o.port,
+        netns: o.netns,
+        reusePort: true,
         ...(o.mark ? { mark: o.mark } : {}),
       });
       return a.port;

@@ -1,3 +1,4 @@
+import type { DnsLimits } from '@zt/dns';
 import { ZT_SOCKET_MARK } from '@zt/native';
 import type { FlowControl } from '@zt/transport';
 import type { TcpSocketOptions } from './conn/socket-options.ts';
@@ -83,12 +84,35 @@ export interface ProxyConfig {
   tcp?: TcpSocketOptions;
   /** ZT_RECENT_CONNECTIONS: closed connections each thread keeps for the admin page (default 500, 0: none). */
   recentConnections?: number;
+  /**
+   * The DNS proxy (ISTIO_META_DNS_CAPTURE, default on). Served inside every pod's namespace in
+   * in-pod mode (`listeners.workloads.mode: 'netns'`), on the node otherwise. Omit for none.
+   */
+  dnsProxy?: DnsProxyConfig;
+}
+
+/** The DNS proxy's settings (plain data: workers receive a copy). */
+export interface DnsProxyConfig {
+  /** ISTIO_META_DNS_PROXY_ADDR: default 127.0.0.1 and ::1 (where it exists), port 15053; port 0 picks one. */
+  addresses?: { host: string; port: number }[];
+  /** Where the forwarded names go: this resolv.conf's nameservers (default /etc/resolv.conf). */
+  resolvConf?: string;
+  /** Port of those nameservers (default 53; tests point it at their own server). */
+  forwardPort?: number;
+  /** CLUSTER_DOMAIN, default cluster.local. */
+  clusterDomain?: string;
+  /** PREFERED_SERVICE_NAMESPACE (upstream's spelling). */
+  preferredServiceNamespace?: string;
+  /** IPV6_ENABLED: false answers AAAA for mesh names empty. Default true. */
+  ipv6Enabled?: boolean;
+  /** The proxy's caps (@zt/dns DEFAULT_LIMITS otherwise). */
+  limits?: Partial<DnsLimits>;
 }
 
 /** The address actually bound for a listener. */
 export interface BoundListener {
-  kind: 'outbound' | 'inboundPlaintext' | 'inbound' | 'socks5';
-  /** `shared`, `socks5`, or the workload uid. */
+  kind: 'outbound' | 'inboundPlaintext' | 'inbound' | 'socks5' | 'dns';
+  /** `shared`, `socks5`, `dns` (UDP and TCP on this port), or the workload uid. */
   set: string;
   address: string;
   port: number;

@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net';
+import type { DnsDump } from '@zt/dns';
 import { type CertSource, Identity, workloadIdentity } from '@zt/identity';
 import type { Logger } from '@zt/log';
 import { HbonePool, HboneServer } from '@zt/transport';
@@ -10,6 +11,7 @@ import { DEFAULT_RECENT_CONNECTIONS, RecentConnections, type RecentDump } from '
 import { ConnectionRegistry, earlyDenials } from './conn/registry.ts';
 import { applyTcpOptions, DEFAULT_TCP_SOCKET_OPTIONS } from './conn/socket-options.ts';
 import type { FlowContext, SocketOps } from './context.ts';
+import { DnsServing } from './dns.ts';
 import {
   DrainDeadlineError,
   NativeRequiredError,
@@ -39,6 +41,8 @@ export interface ProxyDeps {
   log: Logger;
   /** Where the access lines go (the `access` scope); default: a child of `log` with that scope. */
   accessLog?: Logger;
+  /** The DNS proxy's logger (the `dns` scope, its access lines at debug); default: a child of `log`. */
+  dnsLog?: Logger;
   ops?: SocketOps;
   /** Builds the read view of a snapshot (default: @zt/xds ProxyState). */
   viewOf?: (s: StateSnapshot) => ProxyStateView;
@@ -63,7 +67,9 @@ export class ProxyEngine {
   readonly #hbone: HboneServer;
   readonly #ctx: FlowContext;
   readonly #netns = new Map<string, string>();
+  readonly #dns: DnsServing | undefined;
   #view: ProxyStateView;
+  #dnsBound: BoundListener[] = [];
   #started = false;
   #draining = false;
   #reconcile: Promise<void> = Promise.resolve();
@@ -115,6 +121,15 @@ export class ProxyEngine {
       ownAddresses,
       netnsOf: (uid) => this.#netns.get(uid),
     };
+    this.#dns = config.dnsProxy
+      ? new DnsServing(config.dnsProxy, {
+          log: deps.dnsLog ?? deps.log.child({ scope: 'dns' }),
+          view: () => this.#view,
+          ops: this.#ctx.ops,
+          network: config.network,
+          ...(config.socketMark ? { mark: config.socketMark } : {}),
+        })
+      : undefined;
     this.#hbone = new HboneServer({
       certificateFor: (local) => this.#certificateFor(local),
       onTunnel: (t) => {
@@ -185,13 +200,22 @@ export class ProxyEngine {
       );
       this.#own(b);
     }
+    // The DNS proxy on the node, unless it is served inside each pod (in-pod mode).
+    const dnsBound =
+      this.#dns && c.listeners.workloads?.mode !== 'netns' ? await this.#dns.startNode(fixed) : [];
+    this.#dnsBound = dnsBound;
     this.#started = true;
     await this.#syncWorkloadListeners();
     return this.bound();
   }
 
   bound(): BoundListener[] {
-    return this.#listeners.bound();
+    return [...this.#listeners.bound(), ...this.#dnsBound];
+  }
+
+  /** The DNS proxy's part of config_dump, if it runs on this thread. */
+  dnsDump(): DnsDump | undefined {
+    return this.#dns?.dump();
   }
 
   #own(b: BoundListener): void {
@@ -287,6 +311,17 @@ export class ProxyEngine {
       inboundPlaintext: opt.inboundPlaintext ?? DEFAULT_PORTS.inboundPlaintext,
       outbound: opt.bindOutbound ? (opt.outbound ?? DEFAULT_PORTS.outbound) : -1,
     };
+    if (this.#dns && opt.mode === 'netns') {
+      const pods = new Map<string, string>();
+      for (const uid of want.keys()) {
+        const netns = this.#netns.get(uid);
+        if (netns) pods.set(uid, netns);
+      }
+      // Failures are logged per pod there; a pod without DNS keeps its other listeners.
+      await this.#dns
+        .syncPods(pods)
+        .catch((e: unknown) => this.#log.error({ err: (e as Error).message }, 'the DNS proxy in pods'));
+    }
     for (const [uid, w] of want) {
       if (this.#listeners.has(uid)) continue;
       const netns = opt.mode === 'netns' ? this.#netns.get(uid) : undefined;
@@ -387,7 +422,7 @@ export class ProxyEngine {
     if (this.#draining) return this.#registry.idle();
     this.#draining = true;
     await this.#reconcile;
-    const listenersClosed = this.#listeners.closeAll();
+    const listenersClosed = Promise.all([this.#listeners.closeAll(), this.#dns?.close()]);
     const hboneClosed = this.#hbone.close(deadlineMs);
     const timer = setTimeout(() => {
       for (const t of this.#registry.live()) t.abort(new DrainDeadlineError(deadlineMs));

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { ztLogger } from '@zt/log';
 import { registry } from '@zt/metrics';
 import { parseExposition, sumOf } from '@zt/metrics/testing';
 import { ProxyState, type StateSnapshot } from '@zt/xds';
 import { makeService, makeWorkload } from '@zt/xds/testing';
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import fc from 'fast-check';
-import pino from 'pino';
 import { SystemForwarder } from './forwarder.ts';
 import type { DnsLimits } from './limits.ts';
 import { type DnsMetrics, dnsMetrics } from './metrics.ts';
@@ -46,14 +46,11 @@ async function harness(limits: Partial<DnsLimits> = {}, timeoutMs = 1000): Promi
   const up = await TestDnsServer.start();
   up.set('example.org', 'A', ['93.184.216.34']);
   const warnings: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'warn' },
-    {
-      write: (line: string) => {
-        warnings.push(JSON.parse(line));
-      },
+  const logger = ztLogger('warn', 'json', {
+    write: (line: string) => {
+      warnings.push(JSON.parse(line));
     },
-  );
+  });
   const state = new ProxyState(snap());
   const proxy = new DnsProxy({
     state: () => dnsStateOf(state),
@@ -193,7 +190,7 @@ describe('bad UDP input', () => {
       assert.equal(await rejected(c.reason), n0 + 1, `zt_dns_rejected_total{reason="${c.reason}"}`);
       const line = h.warnings.slice(w0).find((w) => w['reason'] === c.reason);
       assert.ok(line, 'a warning line');
-      assert.equal(line['msg'], 'DNS message rejected');
+      assert.equal(line['message'], 'DNS message rejected');
       assert.equal(h.up.queries.length, 0, 'nothing reached the upstream');
       await stillAnswers(h);
     });
@@ -451,7 +448,7 @@ describe('defects below the proxy', () => {
         forward: async () => Buffer.from([1, 2, 3]),
         dump: () => new SystemForwarder({ servers: [{ host: '127.0.0.1', port: 53 }] }).dump(),
       },
-      logger: pino({ level: 'silent' }),
+      logger: ztLogger('silent', 'json', { write: () => {} }),
     });
     const l = await proxy.listen({ host: '127.0.0.1', port: 0 });
     try {
@@ -476,7 +473,7 @@ describe('defects below the proxy', () => {
           },
         } as unknown as DnsMetrics['requests'],
       },
-      logger: pino({ level: 'error' }, { write: (l: string) => void errors.push(JSON.parse(l)) }),
+      logger: ztLogger('error', 'json', { write: (l: string) => void errors.push(JSON.parse(l)) }),
     });
     const l = await proxy.listen({ host: '127.0.0.1', port: 0 });
     try {
@@ -484,7 +481,7 @@ describe('defects below the proxy', () => {
         await sendUdp('127.0.0.1', l.udp.port, dnsQuery({ name: 'echo.backend' }), 300),
         undefined,
       );
-      assert.ok(errors.some((w) => w['msg'] === 'DNS query failed'));
+      assert.ok(errors.some((w) => w['message'] === 'DNS query failed'));
       // Bad input does not touch that counter: still answered.
       assert.ok(await sendUdp('127.0.0.1', l.udp.port, header(0)));
     } finally {

@@ -2,9 +2,9 @@
 // UDP and over TCP of a DnsProxy answering from an xDS ProxyState, forwarding to a TestDnsServer.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ztLogger } from '@zt/log';
 import { ProxyState } from '@zt/xds';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
-import pino from 'pino';
 import { SystemForwarder } from './forwarder.ts';
 import { MeshLookup } from './lookup.ts';
 import { type DnsListener, DnsProxy } from './proxy.ts';
@@ -235,7 +235,7 @@ describe('mesh lookups: upstream lookup table over UDP and TCP', () => {
     proxy = new DnsProxy({
       state: () => dnsStateOf(state),
       forwarder: new SystemForwarder({ servers: [{ host: upstream.host, port: upstream.port }] }),
-      logger: pino({ level: 'silent' }),
+      logger: ztLogger('silent', 'json', { write: () => {} }),
       network: NW1,
       preferredServiceNamespace: PREFERRED,
     });

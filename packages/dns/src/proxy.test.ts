@@ -6,13 +6,13 @@ import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { ztLogger } from '@zt/log';
 import { registry } from '@zt/metrics';
 import { parseExposition, sumOf } from '@zt/metrics/testing';
 import type { Service, StateSnapshot } from '@zt/xds';
 import { ProxyState } from '@zt/xds';
 import { makeService, makeWorkload } from '@zt/xds/testing';
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
-import pino from 'pino';
 import { DnsListenError, DnsNetnsUnsupportedError } from './errors.ts';
 import { SystemForwarder } from './forwarder.ts';
 import { type DnsBind, type DnsListener, DnsProxy, type DnsProxyOptions } from './proxy.ts';
@@ -28,7 +28,7 @@ async function scrape(name: string, labels: Record<string, string> = {}): Promis
 
 /** The issue's mesh: `echo` in `backend`, a client pod in `backend`, one in `frontend`. */
 function mesh(): StateSnapshot {
-  const services: Array<Service & { visibility?: 'Public' | 'Namespace' }> = [
+  const services: Service[] = [
     makeService({ name: 'echo', namespace: 'backend', vips: [{ network: '', address: '10.96.0.20' }] }),
     {
       ...makeService({
@@ -94,7 +94,7 @@ async function harness(over: Partial<DnsProxyOptions> = {}, snap: StateSnapshot 
     },
   ]);
   const logs: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
+  const logger = ztLogger('debug', 'json', { write: (l: string) => void logs.push(JSON.parse(l)) });
   const state = new ProxyState(snap);
   const proxy = new DnsProxy({
     state: () => dnsStateOf(state),
@@ -280,7 +280,7 @@ describe('metrics under upstream names and labels, and the access log', () => {
     h.logs.length = 0;
     await sendUdp('127.0.0.1', h.listener.udp.port, dnsQuery({ name: 'echo.backend', type: 'A' }));
     await sendUdp('127.0.0.1', h.listener.udp.port, dnsQuery({ name: 'example.org', type: 'A' }));
-    const lines = h.logs.filter((l) => l['msg'] === 'dns');
+    const lines = h.logs.filter((l) => l['message'] === 'dns');
     assert.equal(lines.length, 2);
     assert.deepEqual(
       lines.map((l) => [
@@ -293,8 +293,8 @@ describe('metrics under upstream names and labels, and the access log', () => {
         l['protocol'],
       ]),
       [
-        [20, 'echo.backend', 'A', 'success', 'sleep', 'backend', 'udp'],
-        [20, 'example.org', 'A', 'forwarded', 'sleep', 'backend', 'udp'],
+        ['debug', 'echo.backend', 'A', 'success', 'sleep', 'backend', 'udp'],
+        ['debug', 'example.org', 'A', 'forwarded', 'sleep', 'backend', 'udp'],
       ],
     );
     for (const l of lines) assert.equal(typeof l['durationMs'], 'number');

@@ -1,7 +1,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server } from 'node:net';
+import type { Logger } from '@zt/log';
 import type { Answer } from 'dns-packet';
-import type { Logger } from 'pino';
 import { DnsForwardError, DnsListenError, DnsNetnsUnsupportedError, hostPort } from './errors.ts';
 import type { Forwarder, ForwarderDump } from './forwarder.ts';
 import { type DnsLimits, PerSourceCount, resolveLimits, SourceRateLimiter, WarnThrottle } from './limits.ts';
@@ -21,7 +21,7 @@ import type { DnsClient, DnsStateView } from './state.ts';
 import { serveTcp, TcpConnections } from './tcp.ts';
 import { serveUdp } from './udp.ts';
 
-/** The part of a pino logger the proxy uses. */
+/** The part of a @zt/log logger the proxy uses (give it a scope's logger, e.g. `logging.scope('dns')`). */
 export type DnsLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'isLevelEnabled'>;
 
 /**

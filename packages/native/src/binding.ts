@@ -12,6 +12,8 @@ export interface RawAddress {
 
 export interface RawOpenSpec {
   listen: boolean;
+  /** A bound UDP socket instead of TCP (`listen` is ignored). */
+  udp?: boolean;
   address: string;
   port: number;
   localAddress?: string;

@@ -37,3 +37,4 @@ export {
   TCP_KEEPALIVE_LIMITS,
   ZT_SOCKET_MARK,
 } from './sockopt.ts';
+export { bindUdpSocket, openUdpSocket, type UdpBindOptions } from './udp.ts';

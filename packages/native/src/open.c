@@ -1,5 +1,5 @@
-// Creates TCP sockets (listening or connecting) with the options zt needs set before bind/connect,
-// optionally inside another network namespace. setns(CLONE_NEWNET) changes only the calling
+// Creates TCP sockets (listening or connecting) and bound UDP sockets with the options zt needs set
+// before bind/connect, optionally inside another network namespace. setns(CLONE_NEWNET) changes only the calling
 // thread, and a socket stays in the namespace it was created in, so the namespace switch happens
 // on a short-lived thread of our own: Node's threads never leave their namespace.
 #include <errno.h>
@@ -21,6 +21,7 @@
 typedef struct {
   // input
   bool listen;
+  bool udp;  // a bound datagram socket (listen is ignored)
   char netns_path[4096];
   int netns_fd;
   struct sockaddr_storage addr;
@@ -70,7 +71,7 @@ static void open_socket(open_job_t *job) {
     if (rc != 0) return;
   }
   int family = job->addr.ss_family;
-  job->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  job->fd = socket(family, (job->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (job->fd < 0) return fail(job, "socket");
   bool v6 = family == AF_INET6;
   bool ok = true;
@@ -83,7 +84,12 @@ static void open_socket(open_job_t *job) {
   if (ok && job->freebind) ok = set_int(job, SOL_IP, IP_FREEBIND, 1, "setsockopt(IP_FREEBIND)");
   if (ok && v6 && job->ipv6_only >= 0)
     ok = set_int(job, SOL_IPV6, IPV6_V6ONLY, job->ipv6_only, "setsockopt(IPV6_V6ONLY)");
-  if (ok && job->listen) {
+  if (ok && job->udp) {
+    if (bind(job->fd, (struct sockaddr *)&job->addr, job->addr_len) != 0) {
+      fail(job, "bind");
+      ok = false;
+    }
+  } else if (ok && job->listen) {
     if (bind(job->fd, (struct sockaddr *)&job->addr, job->addr_len) != 0) {
       fail(job, "bind");
       ok = false;
@@ -149,7 +155,7 @@ static bool get_prop(napi_env env, napi_value obj, const char *key, napi_value *
   return t != napi_undefined && t != napi_null;
 }
 
-// openSocket(spec) -> {fd, pending}. spec: {listen, address, port, localAddress?, localPort?,
+// openSocket(spec) -> {fd, pending}. spec: {listen, udp?, address, port, localAddress?, localPort?,
 // backlog?, reuseAddr?, reusePort?, mark?, transparent?, freebind?, ipv6Only?, netnsPath?, netnsFd?}
 static napi_value open_socket_js(napi_env env, napi_callback_info info) {
   napi_value argv[1], v;
@@ -172,6 +178,10 @@ static napi_value open_socket_js(napi_env env, napi_callback_info info) {
   if (get_prop(env, spec, "listen", &v)) {
     if (!zt_arg_bool(env, v, &b)) return NULL;
     job.listen = b;
+  }
+  if (get_prop(env, spec, "udp", &v)) {
+    if (!zt_arg_bool(env, v, &b)) return NULL;
+    job.udp = b;
   }
   if (get_prop(env, spec, "localAddress", &v)) {
     char local[64];

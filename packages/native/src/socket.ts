@@ -50,7 +50,7 @@ export interface ConnectOptions extends SocketOptions {
   timeoutMs?: number;
 }
 
-function netnsSpec(netns: NetnsRef | undefined): Pick<RawOpenSpec, 'netnsPath' | 'netnsFd'> {
+export function netnsSpec(netns: NetnsRef | undefined): Pick<RawOpenSpec, 'netnsPath' | 'netnsFd'> {
   if (netns === undefined) return {};
   if (typeof netns === 'number') {
     if (!Number.isInteger(netns) || netns < 0)

@@ -27,6 +27,11 @@ test('the local mesh demo carries mTLS traffic end to end and enforces the deny 
     out,
     /spiffe:\/\/cluster\.local\/ns\/frontend\/sa\/sleep -> spiffe:\/\/cluster\.local\/ns\/backend\/sa\/echo/,
   );
+  // A workload finds the service by name through zt's DNS proxy, then reaches it through the mesh.
+  assert.match(
+    out,
+    /DNS: sleep resolved echo\.backend to 127\.10\.0\.10 via node-a's DNS proxy and connected to it/,
+  );
   assert.match(out, /PASS: traffic crossed the mesh/);
   // The demo runs zt doctor once against node-a: every check passes (in-pod mode is off).
   assert.match(out, /zt doctor on node-a \(exit 0\)\n(?: {2}.*\n)*? {2}6 checks: 5 passed, 1 skipped\n/);

@@ -10,6 +10,7 @@
 // `--duration <s>` stops after s seconds and exits 0 only if traffic went end to end through mTLS
 // and the deny policy denied.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -185,6 +186,24 @@ for (const n of NODES) {
 
 // --- traffic -----------------------------------------------------------------------------------------
 const results = { ok: 0, denied: 0, failed: 0 };
+/** Name resolution through node-a's DNS proxy, then a connection to what it answered. */
+const dnsResult = { resolved: '', connected: false };
+
+/**
+ * Resolves `name` as the sleep workload would: a real resolver client, its queries sent from
+ * sleep's address (the proxy finds the client by source address, on the node) to node-a's DNS proxy.
+ */
+async function resolveFromSleep(name: string): Promise<string | undefined> {
+  const r = new Resolver({ timeout: 2000, tries: 1 });
+  r.setServers([`${NODES[0].ip}:15053`]);
+  r.setLocalAddress(SLEEP_IP);
+  try {
+    return (await r.resolve4(name))[0];
+  } catch (e) {
+    say(red(`✘ sleep could not resolve ${name}: ${(e as Error).message}`));
+    return undefined;
+  }
+}
 
 /** One request/response through zt on node-a; resolves with the response, or undefined if refused. */
 async function exchange(
@@ -217,9 +236,33 @@ async function exchange(
   });
 }
 
+async function dnsRound(): Promise<void> {
+  // `echo.backend`: sleep is in frontend, so the name needs the namespace; the proxy expands it.
+  const vip = await resolveFromSleep('echo.backend');
+  if (vip === undefined) {
+    results.failed++;
+    return;
+  }
+  dnsResult.resolved = vip;
+  const echoed = await exchange(SLEEP_IP, { host: vip, port: VIP.port }, 'found you by name');
+  dnsResult.connected = echoed === 'found you by name';
+  if (dnsResult.connected) {
+    results.ok++;
+    say(
+      green(
+        `✔ sleep resolved echo.backend to ${vip} (zt's DNS proxy on node-a) and connected to it through the mesh`,
+      ),
+    );
+  } else {
+    results.failed++;
+    say(red(`✘ sleep resolved echo.backend to ${vip} but the connection failed`));
+  }
+}
+
 let round = 0;
 async function trafficRound(): Promise<void> {
   round++;
+  if (round === 1) await dnsRound();
   const msg = `hello #${round} from sleep`;
   const echoed = await exchange(SLEEP_IP, VIP, msg);
   if (echoed === msg) {
@@ -321,7 +364,15 @@ say(
   `  node-b counted ${mtlsOpened} inbound mTLS connections from spiffe://cluster.local/ns/frontend/sa/sleep`,
 );
 say(`  node-b logged ${tally.mtlsInbound} inbound mTLS connections and ${tally.denied} policy denials`);
+say(
+  `  DNS: sleep resolved echo.backend to ${dnsResult.resolved || 'nothing'} via node-a's DNS proxy and ${dnsResult.connected ? 'connected to it' : 'did not connect'}`,
+);
 const pass =
-  results.ok > 0 && results.denied > 0 && results.failed === 0 && mtlsOpened > 0 && tally.denied > 0;
+  results.ok > 0 &&
+  results.denied > 0 &&
+  results.failed === 0 &&
+  mtlsOpened > 0 &&
+  tally.denied > 0 &&
+  dnsResult.connected;
 say(pass ? green('PASS: traffic crossed the mesh with mTLS and the deny policy denied') : red('FAIL'));
 await stop(pass ? 0 : 1);

@@ -15,6 +15,7 @@ const LABEL: Record<string, string> = {
   admin: 'admin',
   metrics: 'metrics',
   readiness: 'readiness',
+  dns: 'DNS proxy',
 };
 
 function holder(s: ListenSocket): string {
@@ -58,14 +59,16 @@ export function checkPorts(t: Target): CheckResult {
       problems.push(`${name}: also bound by ${holder(o)} on ${where(o.address, o.port)}`);
     if (ours.length > 0 && others.length === 0) details.push(`${name}: zt (pid ${s.pid})`);
   }
-  const dns = sockets.filter((x) => x.port === DNS_PORT);
+  // zt's own DNS proxy is one of the listeners above; what else holds 15053 matters only without it.
+  const servesDns = expected.some((e) => e.kind === 'dns');
+  const dns = sockets.filter((x) => x.port === DNS_PORT && !mine.has(x.inode));
   const dnsCapture = /^true$/i.test(t.env['ISTIO_META_DNS_CAPTURE'] ?? '');
-  if (dns.length > 0) {
+  if (!servesDns && dns.length > 0) {
     for (const d of dns) details.push(`DNS ${where(d.address, DNS_PORT)}: bound by ${holder(d)}, not zt`);
     if (dnsCapture)
       problems.push(`DNS ${DNS_PORT}: held by another process while ISTIO_META_DNS_CAPTURE=true`);
-  } else {
-    details.push(`DNS ${DNS_PORT}: free (zt has no DNS proxy)`);
+  } else if (!servesDns) {
+    details.push(`DNS ${DNS_PORT}: free (zt's DNS proxy is off)`);
   }
   if (problems.length) {
     return result(
@@ -76,13 +79,13 @@ export function checkPorts(t: Target): CheckResult {
       'stop the other process (often a zt or ztunnel left from an earlier run: SO_REUSEPORT lets it take a share of the connections), or give zt its own address',
     );
   }
-  if (dnsCapture) {
+  if (dnsCapture && !servesDns) {
     return result(
       'ports',
       'warn',
-      `ISTIO_META_DNS_CAPTURE=true, but zt has no DNS proxy on ${DNS_PORT}`,
+      `ISTIO_META_DNS_CAPTURE=true, but zt's DNS proxy is not serving on ${DNS_PORT}`,
       details,
-      'turn DNS capture off (istio-cni / ambient values) while zt serves this node: captured DNS queries would fail',
+      'turn DNS capture off (istio-cni / ambient values), or let zt serve DNS (unset ISTIO_META_DNS_CAPTURE=false): captured DNS queries would fail',
     );
   }
   return result('ports', 'pass', `${expected.length} listeners held by zt alone`, details);

@@ -286,7 +286,7 @@ describe('ports and capture rules, from what /proc and the rule tools print', ()
       assert.equal(missing.summary, 'metrics 127.0.0.1:1: zt does not listen there');
       const dns = checkPorts(target({ FAKE_CA: 'true', ISTIO_META_DNS_CAPTURE: 'true' }, { status }));
       assert.equal(dns.verdict, 'warn');
-      assert.equal(dns.summary, 'ISTIO_META_DNS_CAPTURE=true, but zt has no DNS proxy on 15053');
+      assert.equal(dns.summary, "ISTIO_META_DNS_CAPTURE=true, but zt's DNS proxy is not serving on 15053");
     } finally {
       server.close();
     }

@@ -498,6 +498,7 @@ test('the app serves this dump on /config_dump: certificates of its pods, local 
       ZT_LAB_MODE: 'true',
       ZT_BIND_ADDRESS: '127.0.61.1',
       ZT_ADMIN_PORT: '0',
+      ISTIO_META_DNS_PROXY_ADDR: '127.0.61.1:0',
       ZT_STATS_PORT: '0',
       ZT_READINESS_PORT: '0',
       ZT_OUTBOUND_PORT: '0',
@@ -524,4 +525,19 @@ test('the app serves this dump on /config_dump: certificates of its pods, local 
   assert.equal((dump.staticConfig as { policies: unknown[] }).policies.length, 1);
   assert.equal((dump.version as { istioVersion: string }).istioVersion, '1.28.1');
   assert.deepEqual((dump.config as { xdsHeaders: unknown }).xdsHeaders, { AUTHORIZATION: '<redacted>' });
+  // The DNS proxy, on by default: upstream's keys in `config`, zt's listeners beside them.
+  const config = dump.config as {
+    dnsProxy: boolean;
+    dnsProxyAddr: string[];
+    dnsResolverCfg: { name_servers: unknown[] };
+    dnsResolverOpts: { timeout: unknown };
+    dns: { listeners: { udp: string }[]; clusterDomain: string };
+  };
+  assert.equal(config.dnsProxy, true);
+  assert.equal(config.dnsProxyAddr.length, 1);
+  assert.match(config.dnsProxyAddr[0] ?? '', /^127\.0\.61\.1:[1-9][0-9]*$/);
+  assert.equal(config.dns.listeners[0]?.udp, config.dnsProxyAddr[0]);
+  assert.equal(config.dns.clusterDomain, 'cluster.local');
+  assert.ok(Array.isArray(config.dnsResolverCfg.name_servers));
+  assert.ok('timeout' in config.dnsResolverOpts);
 });

@@ -156,6 +156,21 @@ export interface ConfigDumpInput {
   inpod?: { pods: readonly DumpPod[]; nodeName: string } | undefined;
   /** Live connections, read only in in-pod mode (for `workloadState`). */
   connections?: () => Promise<readonly ConnectionInfo[]> | readonly ConnectionInfo[];
+  /**
+   * The DNS proxy's dump (@zt/dns DnsProxy.dump(), via DataPlane.dnsDump()); undefined when it is
+   * off. Upstream's keys (dnsProxy, dnsProxyAddr, dnsResolverCfg, dnsResolverOpts) go into
+   * `config`, where upstream's Config has them; zt's listeners, caps and in-flight counts under
+   * `config.dns`.
+   */
+  dns?: () => Promise<DnsDumpPart | undefined> | DnsDumpPart | undefined;
+}
+
+/** What buildConfigDump reads of @zt/dns's DnsDump (structurally; the app does not import @zt/dns). */
+export interface DnsDumpPart {
+  dnsProxy: boolean;
+  dnsProxyAddr: string[];
+  dnsResolverCfg: unknown;
+  dnsResolverOpts: unknown;
 }
 
 /** /config_dump in upstream's shape and key order. */
@@ -171,6 +186,14 @@ export async function buildConfigDump(input: ConfigDumpInput): Promise<ConfigDum
     config: settingsDump(input.config),
     certificates: certsDumpFrom(input.certificates),
   };
+  const dns = await input.dns?.();
+  if (dns) {
+    const { dnsProxy, dnsProxyAddr, dnsResolverCfg, dnsResolverOpts, ...rest } = dns;
+    // Upstream serializes one address; zt binds each of them (both loopbacks by default).
+    Object.assign(dump.config, { dnsProxy, dnsProxyAddr, dnsResolverCfg, dnsResolverOpts, dns: rest });
+  } else {
+    dump.config['dnsProxy'] = false;
+  }
   if (input.inpod) {
     const { pods, nodeName } = input.inpod;
     // As the app binds them: a pod's listeners open once its workload on this node is known.

@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 // Importing the packages registers their metrics, so the check below is against what zt really exports.
+import '@zt/core';
 import '@zt/xds';
+import { dnsMetrics } from '@zt/dns';
 import { registry } from '@zt/metrics';
+
+// The DNS proxy registers its metrics when the data plane builds it (in each worker, whose values
+// the app aggregates): do here what that does.
+dnsMetrics();
 
 interface Target {
   refId: string;
@@ -28,12 +34,20 @@ interface Dashboard {
 
 const file = new URL('../../../../deploy/dashboards/ztunnel.json', import.meta.url);
 const dashboard = JSON.parse(readFileSync(file, 'utf8')) as Dashboard;
-const exported = new Set(registry.getMetricsAsArray().map((m) => m.name));
+const metrics = registry.getMetricsAsArray();
+const exported = new Set(metrics.map((m) => m.name));
+const histograms = new Set(metrics.filter((m) => String(m.type) === 'histogram').map((m) => m.name));
+
+/** A histogram's series (`_bucket`, `_sum`, `_count`) read as the histogram it belongs to. */
+function seriesOf(name: string): string {
+  const base = name.replace(/_(bucket|sum|count)$/, '');
+  return base !== name && histograms.has(base) ? base : name;
+}
 
 /** Metric names an expression reads: bare selectors and `__name__=~"..."` regexes. */
 function metricsIn(expr: string): string[] {
   const names = new Set<string>();
-  for (const m of expr.matchAll(/\b((?:istio|zt)_[a-z0-9_]+)\s*\{/g)) names.add(m[1] ?? '');
+  for (const m of expr.matchAll(/\b((?:istio|zt)_[a-z0-9_]+)\s*\{/g)) names.add(seriesOf(m[1] ?? ''));
   for (const m of expr.matchAll(/__name__=~"([^"]+)"/g)) {
     const re = new RegExp(`^(?:${m[1]})$`);
     const hit = [...exported].filter((n) => re.test(n));
@@ -77,6 +91,13 @@ test('every expression reads metrics zt exports, and the required panels are the
   ]);
   assert.deepEqual(byTitle.get('Failed connections'), ['istio_tcp_connections_failed_total']);
   assert.deepEqual(byTitle.get('xDS messages'), ['istio_xds_message_total']);
+  const dns = [...byTitle.values()].flat().filter((n) => n.startsWith('istio_dns_'));
+  assert.deepEqual([...new Set(dns)].sort(), [
+    'istio_dns_requests_total',
+    'istio_dns_upstream_failures_total',
+    'istio_dns_upstream_request_duration_seconds',
+    'istio_dns_upstream_requests_total',
+  ]);
   const bytes = dashboard.panels.find((p) => p.title === 'Bytes by direction');
   for (const t of bytes?.targets ?? []) assert.match(t.expr, /by \(reporter\)/, 'split by direction');
 });

@@ -44,6 +44,7 @@ const proxy = new ProxyEngine(init.config, {
   certs,
   log,
   accessLog: logging.access,
+  dnsLog: logging.scope('dns'),
   ops: await nativeSocketOps(),
   idPrefix: `w${init.index}.${init.generation}-`,
 });
@@ -68,6 +69,8 @@ async function handle(body: WorkerRequest): Promise<WorkerResults[keyof WorkerRe
       return null;
     case 'recent':
       return proxy.recent();
+    case 'dns-dump':
+      return proxy.dnsDump() ?? null;
     case 'cpuprofile':
       return takeCpuProfile(body.seconds);
   }

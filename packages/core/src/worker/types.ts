@@ -1,5 +1,6 @@
 // The message protocol between the main thread and a data-plane worker. Everything here is
 // structured-clone safe: plain objects, no class instances (Identity travels as its URI).
+import type { DnsDump } from '@zt/dns';
 import type { LogFormat } from '@zt/log';
 import type { MetricsSnapshot } from '@zt/metrics';
 import type { StateSnapshot } from '@zt/xds';
@@ -48,6 +49,8 @@ export type WorkerRequest =
   | { t: 'close' }
   /** The worker's recently closed connections (admin page). */
   | { t: 'recent' }
+  /** The DNS proxy's dump (null when the proxy is off). */
+  | { t: 'dns-dump' }
   /** Profile the worker's own thread for `seconds` (admin /debug/cpuprofile). */
   | { t: 'cpuprofile'; seconds: number };
 
@@ -58,6 +61,7 @@ export interface WorkerResults {
   drain: null;
   close: null;
   recent: RecentDump;
+  'dns-dump': DnsDump | null;
   cpuprofile: CpuProfile;
 }
 
