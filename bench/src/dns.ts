@@ -79,6 +79,7 @@ export async function runDnsScenario(o: {
       LOCAL_XDS_PATH: yaml,
       NODE_NAME: 'dns-node',
       INSTANCE_IP: NODE_IP,
+      ZT_LAB_MODE: 'true',
       ZT_BIND_ADDRESS: NODE_IP,
       ZTUNNEL_WORKER_THREADS: '1',
       RUST_LOG: 'warn',
