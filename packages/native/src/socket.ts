@@ -61,7 +61,8 @@ export function netnsSpec(netns: NetnsRef | undefined): Pick<RawOpenSpec, 'netns
   return { netnsPath: netns.includes('/') ? netns : `/var/run/netns/${netns}` };
 }
 
-function checkPort(port: number | undefined, what: string): void {
+/** A port argument the kernel can take, or a RangeError naming it (UDP sockets share it). */
+export function checkPort(port: number | undefined, what: string): void {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new RangeError(`${what} must be an integer in 0..65535, got ${port}`);
   }

@@ -5,7 +5,7 @@ import type { Socket as DgramSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { addon, type RawOpenSpec } from './binding.ts';
 import { call } from './errors.ts';
-import { netnsSpec, type SocketOptions } from './socket.ts';
+import { checkPort, netnsSpec, type SocketOptions } from './socket.ts';
 import type { SocketAddress } from './sockopt.ts';
 
 export interface UdpBindOptions extends SocketOptions {
@@ -27,8 +27,7 @@ export interface UdpBindOptions extends SocketOptions {
 /** Creates a bound, non-blocking UDP socket and returns its fd (the caller owns it). */
 export function openUdpSocket(options: UdpBindOptions): number {
   const native = addon('openUdpSocket');
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-    throw new RangeError(`port must be an integer in 0..65535, got ${options.port}`);
+  checkPort(options.port, 'port');
   const spec: RawOpenSpec = {
     listen: false,
     udp: true,

@@ -2,6 +2,7 @@
 // and renders each connection with textContent only, so no value from the data plane is ever parsed
 // as HTML. The CSP below forbids inline script, so even a missed escape could not run code.
 // The closed connections, denials and filters are traffic-page.ts's, fed by the same poll.
+import { FORMAT_BYTES_JS } from './page-format.ts';
 import { TRAFFIC_FILTERS_HTML, TRAFFIC_SECTIONS_HTML } from './traffic-page.ts';
 
 export const ADMIN_PAGE_CSP =
@@ -81,12 +82,7 @@ export const ADMIN_PAGE_SCRIPT = `'use strict';
   var status = document.getElementById('status');
   var count = document.getElementById('count');
 
-  function bytes(n) {
-    if (n < 1024) return n + ' B';
-    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
-    if (n < 1073741824) return (n / 1048576).toFixed(1) + ' MiB';
-    return (n / 1073741824).toFixed(2) + ' GiB';
-  }
+  ${FORMAT_BYTES_JS}
   function age(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
     if (s < 60) return s + 's';

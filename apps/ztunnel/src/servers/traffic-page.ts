@@ -2,6 +2,8 @@
 // recently closed connections. dashboard.js polls `connections?recent=1` with the filters (see
 // `query()`) and hands each answer to `render()`. Values are written with textContent only.
 
+import { FORMAT_BYTES_JS } from './page-format.ts';
+
 /** The filters, above every table of the page. */
 export const TRAFFIC_FILTERS_HTML = `<p id="filters">
 <label>namespace <input id="f-namespace" size="16" placeholder="any" autocomplete="off"></label>
@@ -40,12 +42,7 @@ export const TRAFFIC_PAGE_SCRIPT = `'use strict';
   var ns = document.getElementById('f-namespace');
   var id = document.getElementById('f-identity');
 
-  function bytes(n) {
-    if (n < 1024) return n + ' B';
-    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
-    if (n < 1073741824) return (n / 1048576).toFixed(1) + ' MiB';
-    return (n / 1073741824).toFixed(2) + ' GiB';
-  }
+  ${FORMAT_BYTES_JS}
   function duration(ms) {
     if (ms < 1000) return ms + ' ms';
     if (ms < 60000) return (ms / 1000).toFixed(1) + ' s';
