@@ -108,10 +108,19 @@ async function harness(over: Partial<DnsProxyOptions> = {}, snap: StateSnapshot 
     proxy,
     listener,
     logs,
-    close: async () => {
+    // Idempotent: a test may close early, and its after-hook closes again when it failed first.
+    close: once(async () => {
       await proxy.close();
       await up.close();
-    },
+    }),
+  };
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn();
+    return done;
   };
 }
 
@@ -302,8 +311,9 @@ describe('metrics under upstream names and labels, and the access log', () => {
 });
 
 describe('clients', () => {
-  test('an unknown source gets SERVFAIL (as upstream) and is counted with unknown labels', async () => {
+  test('an unknown source gets SERVFAIL (as upstream) and is counted with unknown labels', async (t) => {
     const h = await harness({}, { ...mesh(), workloads: [] });
+    t.after(() => h.close());
     const labels = { request_query_type: 'a', request_protocol: 'udp', source_canonical_service: 'unknown' };
     const n0 = await scrape('istio_dns_requests_total', labels);
     const r = await sendUdp(
@@ -316,8 +326,9 @@ describe('clients', () => {
     assert.equal(h.up.queries.length, 0, 'nothing forwarded');
     await h.close();
   });
-  test("unknownClients: 'forward' forwards an unknown source's queries, mesh names included", async () => {
+  test("unknownClients: 'forward' forwards an unknown source's queries, mesh names included", async (t) => {
     const h = await harness({ unknownClients: 'forward' }, { ...mesh(), workloads: [] });
+    t.after(() => h.close());
     const r = decode(
       (await sendUdp('127.0.0.1', h.listener.udp.port, dnsQuery({ name: 'example.org' }))) as Buffer,
     );
@@ -328,8 +339,9 @@ describe('clients', () => {
     assert.equal(h.up.count('example.org'), 1);
     await h.close();
   });
-  test('a listener pinned to a workload attributes every query to it (in-pod mode), whatever the source', async () => {
+  test('a listener pinned to a workload attributes every query to it (in-pod mode), whatever the source', async (t) => {
     const h = await harness();
+    t.after(() => h.close());
     const web = 'Kubernetes//Pod/frontend/web';
     const pinned = await h.proxy.listen({ host: '127.0.0.1', port: 0, client: web });
     // `echo` is short for the client's own namespace: frontend has none, so it is forwarded.
@@ -349,6 +361,7 @@ describe('clients', () => {
   });
   test('IPv4-mapped IPv6 sources are the IPv4 client (a dual-stack listener)', async (t) => {
     const h = await harness();
+    t.after(() => h.close());
     let v6: DnsListener;
     try {
       v6 = await h.proxy.listen({ host: '::', port: 0 });
@@ -364,8 +377,9 @@ describe('clients', () => {
 });
 
 describe('dump, close and listen', () => {
-  test("dump: listeners and upstream's resolver configuration", async () => {
+  test("dump: listeners and upstream's resolver configuration", async (t) => {
     const h = await harness({ clusterDomain: 'cluster.local' });
+    t.after(() => h.close());
     const d = h.proxy.dump();
     assert.equal(d.dnsProxy, true);
     assert.deepEqual(d.dnsProxyAddr, [`127.0.0.1:${h.listener.udp.port}`]);
@@ -382,15 +396,16 @@ describe('dump, close and listen', () => {
     assert.doesNotThrow(() => JSON.stringify(d));
     await h.close();
   });
-  test('UDP and TCP share the port; close frees it and ends forwards in flight', async () => {
+  test('UDP and TCP share the port; close frees it and ends forwards in flight', async (t) => {
     const h = await harness();
+    t.after(() => h.close());
     assert.equal(h.listener.udp.port, h.listener.tcp.port);
     h.up.script(() => ({ drop: true }));
     const pending = sendUdp('127.0.0.1', h.listener.udp.port, dnsQuery({ name: 'slow.example' }), 300);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(h.proxy.dump().inFlight.forwards, 1);
     const t0 = Date.now();
-    await h.proxy.close();
+    await h.close();
     assert.ok(Date.now() - t0 < 500, 'close does not wait for the forward deadline');
     assert.equal(h.proxy.dump().inFlight.forwards, 0);
     assert.equal(await pending, undefined, 'no answer after close');
@@ -401,17 +416,17 @@ describe('dump, close and listen', () => {
       s.bind(h.listener.udp.port, '127.0.0.1', () => resolve());
     });
     s.close();
-    const t = createServer();
+    const tcp = createServer();
     await new Promise<void>((resolve, reject) => {
-      t.once('error', reject);
-      t.listen(h.listener.tcp.port, '127.0.0.1', () => resolve());
+      tcp.once('error', reject);
+      tcp.listen(h.listener.tcp.port, '127.0.0.1', () => resolve());
     });
-    t.close();
-    await h.up.close();
+    tcp.close();
     await assert.rejects(h.proxy.listen({ host: '127.0.0.1', port: 0 }), DnsListenError);
   });
-  test('a taken port is a DnsListenError naming the address', async () => {
+  test('a taken port is a DnsListenError naming the address', async (t) => {
     const h = await harness();
+    t.after(() => h.close());
     await assert.rejects(h.proxy.listen({ host: '127.0.0.1', port: h.listener.udp.port }), (e: unknown) => {
       assert.ok(e instanceof DnsListenError);
       assert.equal(e.code, 'ERR_ZT_DNS_LISTEN');
@@ -420,8 +435,9 @@ describe('dump, close and listen', () => {
     });
     await h.close();
   });
-  test('netns without a bind function is refused; with one, the bind gets the netns', async () => {
+  test('netns without a bind function is refused; with one, the bind gets the netns', async (t) => {
     const h = await harness();
+    t.after(() => h.close());
     await assert.rejects(
       h.proxy.listen({ host: '127.0.0.1', port: 0, netns: '/var/run/netns/pod' }),
       DnsNetnsUnsupportedError,
@@ -444,6 +460,7 @@ describe('dump, close and listen', () => {
         }),
     };
     const h2 = await harness({ bind });
+    t.after(() => h2.close());
     const l = await h2.proxy.listen({
       host: '127.0.0.1',
       port: 0,
