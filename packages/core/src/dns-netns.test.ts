@@ -122,7 +122,22 @@ describe('in-pod DNS proxy inside pod network namespaces', { skip }, () => {
       dnsProxy: { resolvConf, forwardPort: up.port },
     });
     await dp.setState(snapshot(1));
-    dp.setPodNetns({ [w.uid]: client.path, [w2.uid]: other.path });
+    dp.setPods([
+      {
+        uid: w.uid,
+        name: w.name,
+        namespace: w.namespace,
+        serviceAccount: w.serviceAccount,
+        netns: client.path,
+      },
+      {
+        uid: w2.uid,
+        name: w2.name,
+        namespace: w2.namespace,
+        serviceAccount: w2.serviceAccount,
+        netns: other.path,
+      },
+    ]);
     await dp.start();
   });
 
@@ -172,8 +187,8 @@ describe('in-pod DNS proxy inside pod network namespaces', { skip }, () => {
 
   test('a pod that leaves the node loses its DNS listener; the others keep theirs', async () => {
     await dp.setState(snapshot(2, [w]));
-    dp.setPodNetns({ [w.uid]: client.path });
-    // The state change, awaited on every worker, already closed web's listeners.
+    // In-pod listeners follow the pods istio-cni gives, not the state: the pod's removal closes them.
+    await dp.removePod(w2.uid);
     assert.equal(await resolveIn(other, 'echo.backend'), 'TIMEOUT');
     assert.equal(await resolveIn(client, 'echo'), vip);
   });
