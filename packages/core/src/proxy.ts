@@ -497,6 +497,22 @@ export class ProxyEngine {
       this.#onOutbound(s, undefined);
       return;
     }
+    // A connection to zt's own pod listener on the pod's loopback would be proxied to itself.
+    const own = this.#config.listeners.workloads;
+    const ownPorts = [
+      own?.outbound ?? DEFAULT_PORTS.outbound,
+      own?.inbound ?? DEFAULT_PORTS.inbound,
+      own?.inboundPlaintext ?? DEFAULT_PORTS.inboundPlaintext,
+    ];
+    if ((dst.address.startsWith('127.') || dst.address === '::1') && ownPorts.includes(dst.port)) {
+      earlyDenials.inc({ direction: 'outbound', reason: 'self-call' });
+      this.#log.debug(
+        { pod: `${pod.namespace}/${pod.name}`, port: dst.port },
+        "refused a connection to zt's own pod listener",
+      );
+      s.destroy();
+      return;
+    }
     this.#podWorkloads
       .waitFor(pod)
       .then((w) => {

@@ -139,8 +139,8 @@ export class Topology {
   }
 
   /** The workloads of the local config (upstream's LOCAL_XDS format), one per pod. */
-  workloadsYaml(): string {
-    return this.pods
+  workloadsYaml(pods: readonly SimPod[] = this.pods): string {
+    return pods
       .map((p) =>
         [
           `  - uid: ${p.uid}`,
