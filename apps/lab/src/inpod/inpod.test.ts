@@ -357,7 +357,7 @@ policies:
   });
 
   // From here pods come before their workloads, as when istiod learns a pod after the CNI added it.
-  const known = () => topo.pods.filter((p) => !['server-d', 'busy', 'ghost'].includes(p.name));
+  const known = () => topo.pods.filter((p) => !['server-d', 'busy', 'ghost', 'legacy'].includes(p.name));
   let serverD: SimPod;
 
   test("AddWorkload is acked once the pod's listeners accept, its workload unknown yet", async () => {
@@ -454,5 +454,52 @@ policies:
     } finally {
       squatter.close();
     }
+  });
+
+  /** An echo server that records who connected; `listen` binds it. */
+  async function peerEcho(
+    listen: (s: Server) => Promise<unknown>,
+  ): Promise<{ port: number; peers: string[] }> {
+    const peers: string[] = [];
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      peers.push(s.remoteAddress ?? '');
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    apps.push(server);
+    await listen(server);
+    const a = server.address();
+    return { port: a && typeof a === 'object' ? a.port : 0, peers };
+  }
+
+  test("egress leaves from the pod's namespace: passthrough and an out-of-mesh TCP workload see the pod's IP", async () => {
+    // Passthrough: an address the mesh does not know, on this host (the pod's veth gateway).
+    const outside = await peerEcho(
+      (s) => new Promise<void>((resolve) => s.listen({ host: clientA.gateway, port: 0 }, resolve)),
+    );
+    const s1 = await native.connectSocket({ netns: clientA.path, host: clientA.gateway, port: outside.port });
+    s1.allowHalfOpen = true;
+    sockets.push(s1);
+    assert.equal(await exchange(s1, 'passthrough'), 'passthrough');
+    assert.deepEqual(outside.peers, [clientA.ip]);
+    // A workload xDS knows with protocol TCP (not enrolled: no capture, no zt in it).
+    const legacy = topo.addPod({
+      name: 'legacy',
+      namespace: 'legacy',
+      serviceAccount: 'legacy',
+      node: 'node-2',
+      outOfMesh: true,
+    });
+    const app = await peerEcho((s) =>
+      native.listenServer(s, { netns: legacy.path, host: '0.0.0.0', port: 0 }),
+    );
+    publish([...known(), serverD, legacy]);
+    const s2 = await native.connectSocket({ netns: clientA.path, host: legacy.ip, port: app.port });
+    s2.allowHalfOpen = true;
+    sockets.push(s2);
+    assert.equal(await exchange(s2, 'plain tcp'), 'plain tcp');
+    assert.deepEqual(app.peers, [clientA.ip]);
+    const out = (await n1.zt.dataPlane.connections()).length;
+    assert.equal(out, 0, 'both connections are over');
   });
 });
