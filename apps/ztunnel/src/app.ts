@@ -132,7 +132,14 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
     listeners: config.inpodEnabled
-      ? { workloads: { mode: 'netns' as const, bindOutbound: true, reusePort: config.inpodPortReuse } }
+      ? {
+          workloads: {
+            mode: 'netns' as const,
+            bindOutbound: true,
+            reusePort: config.inpodPortReuse,
+            ipv6: config.ipv6Enabled,
+          },
+        }
       : {
           shared: {
             address: config.bindAddress,

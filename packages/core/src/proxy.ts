@@ -439,8 +439,9 @@ export class ProxyEngine {
       if (this.#listeners.has(pod.uid)) continue;
       try {
         // In the pod's namespace zt binds the wildcard address: REDIRECT sends captured outbound
-        // traffic to 127.0.0.1, inbound arrives at the pod IP.
-        await this.#bindSet(pod.uid, '0.0.0.0', ports, undefined, pod.netns, pod);
+        // traffic to the loopback, inbound arrives at the pod IP; `::` is dual stack (IPv4 arrives
+        // v4-mapped), as upstream binds with IPv6 enabled.
+        await this.#bindPod(pod, ports);
         this.#boundPods.set(pod.uid, pod);
         this.#bindErrors.delete(pod.uid);
       } catch (e) {
@@ -452,6 +453,22 @@ export class ProxyEngine {
           'cannot bind the pod listeners',
         );
       }
+    }
+  }
+
+  async #bindPod(pod: PodInfo, ports: ListenerPorts): Promise<void> {
+    if (this.#config.listeners.workloads?.ipv6 === false) {
+      return this.#bindSet(pod.uid, '0.0.0.0', ports, undefined, pod.netns, pod);
+    }
+    try {
+      await this.#bindSet(pod.uid, '::', ports, undefined, pod.netns, pod);
+    } catch (e) {
+      // No IPv6 in the pod's kernel (ipv6.disable=1): IPv4 is all it can have.
+      if (!/EAFNOSUPPORT|family not supported|EADDRNOTAVAIL|not available/i.test((e as Error).message))
+        throw e;
+      await this.#listeners.closeSet(pod.uid);
+      this.#log.debug({ pod: `${pod.namespace}/${pod.name}` }, 'no IPv6 in the pod; binding IPv4 only');
+      await this.#bindSet(pod.uid, '0.0.0.0', ports, undefined, pod.netns, pod);
     }
   }
 
