@@ -292,7 +292,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
           certificates: secrets.dump(),
           version: VERSION,
           config,
-          inpod: inpod && { pods: inpod.pods.pods(), nodeName: config.nodeName },
+          inpod: inpod && {
+            pods: inpod.pods.pods(),
+            nodeName: config.nodeName,
+            pending: inpod.pendingPods(),
+          },
           connections: () => dataPlane.connections(),
           dns: () => dataPlane.dnsDump(),
         }),
