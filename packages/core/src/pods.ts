@@ -23,15 +23,31 @@ export interface PodInfo {
  * name and service account. Undefined while istiod has not sent it.
  */
 export function podWorkload(view: ProxyStateView, nodeName: string, pod: PodInfo): Workload | undefined {
-  return view
-    .snapshot()
-    .workloads.find(
-      (w) =>
-        w.node === nodeName &&
-        w.namespace === pod.namespace &&
-        w.name === pod.name &&
-        (w.serviceAccount || 'default') === (pod.serviceAccount || 'default'),
-    );
+  return localIndex(view, nodeName)
+    .get(podKey(pod))
+    ?.find((w) => sameAccount(w, pod));
+}
+
+const podKey = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
+const sameAccount = (w: Workload, pod: PodInfo) =>
+  (w.serviceAccount || 'default') === (pod.serviceAccount || 'default');
+
+/** This node's workloads by namespace/name, built once per state view (connections look pods up). */
+const indexes = new WeakMap<ProxyStateView, { nodeName: string; byName: Map<string, Workload[]> }>();
+
+function localIndex(view: ProxyStateView, nodeName: string): Map<string, Workload[]> {
+  const cached = indexes.get(view);
+  if (cached && cached.nodeName === nodeName) return cached.byName;
+  const byName = new Map<string, Workload[]>();
+  for (const w of view.snapshot().workloads) {
+    if (w.node !== nodeName) continue;
+    const key = podKey(w);
+    const list = byName.get(key);
+    if (list) list.push(w);
+    else byName.set(key, [w]);
+  }
+  indexes.set(view, { nodeName, byName });
+  return byName;
 }
 
 /**
