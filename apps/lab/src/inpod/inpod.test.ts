@@ -357,7 +357,8 @@ policies:
   });
 
   // From here pods come before their workloads, as when istiod learns a pod after the CNI added it.
-  const known = () => topo.pods.filter((p) => !['server-d', 'busy', 'ghost', 'legacy'].includes(p.name));
+  const known = () =>
+    topo.pods.filter((p) => !['server-d', 'server-e', 'busy', 'ghost', 'legacy'].includes(p.name));
   let serverD: SimPod;
 
   test("AddWorkload is acked once the pod's listeners accept, its workload unknown yet", async () => {
@@ -381,6 +382,23 @@ policies:
       (c) => c.direction === 'inbound' && c.src.workload === 'backend/server-d',
     );
     assert.equal(inbound[0]?.src.identity, 'spiffe://cluster.local/ns/backend/sa/server-d');
+    s.destroy();
+  });
+
+  test('plaintext inbound to a pod before its workload waits for it, then reaches the app', async () => {
+    const serverE = await lateServerPod('server-e');
+    assert.equal(await n2.cni.sendAdd(serverE.uid), '');
+    // Unknown to node-1 too: passthrough from client-a, captured into server-e's 15006.
+    const s = await dial(clientA, serverE);
+    const reply = roundTrip(s, 'knock knock');
+    await sleep(300);
+    publish([...known(), serverD, serverE]);
+    assert.equal(await reply, 'knock knock');
+    const inbound = (await n2.zt.dataPlane.connections()).find(
+      (c) => c.direction === 'inbound' && c.dst.workload === 'backend/server-e',
+    );
+    assert.equal(inbound?.protocol, 'TCP');
+    assert.equal(inbound?.src.address, clientA.ip);
     s.destroy();
   });
 
