@@ -3,6 +3,7 @@
 // the state for the pod's namespace, everything else forwarded from the node to the resolv.conf's
 // servers: here our own test server, never the machine's resolvers.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +184,25 @@ describe('in-pod DNS proxy inside pod network namespaces', { skip }, () => {
     assert.deepEqual([...pods].sort(), [w.uid, w2.uid].sort());
     assert.ok(dump.listeners.every((l) => l.netns === client.path || l.netns === other.path));
     assert.ok(dump.listeners.some((l) => l.udp === '127.0.0.1:15053'));
+  });
+
+  test('a restarted worker binds every pod again', async () => {
+    // The DNS proxy's TCP sockets in each pod: every worker thread has its own (SO_REUSEPORT).
+    const listeners = (ns: TestNetns) =>
+      ns
+        .exec('ss', ['-Hltn', 'sport = :15053'])
+        .stdout.split('\n')
+        .filter((l) => l.trim() !== '').length;
+    const before = [listeners(client), listeners(other)];
+    assert.ok(
+      before.every((n) => n >= 2 && n % 2 === 0),
+      `${before}`,
+    );
+    const restarted = once(dp, 'workerRestart');
+    await dp.workerThreads[0]?.terminate();
+    await restarted;
+    assert.deepEqual([listeners(client), listeners(other)], before);
+    assert.equal(await resolveIn(client, 'echo'), vip);
   });
 
   test('a pod that leaves the node loses its DNS listener; the others keep theirs', async () => {
