@@ -23,7 +23,7 @@ import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/
 import { CertPrefetch, prefetchForPods } from './cert-prefetch.ts';
 import { type Config, ConfigError } from './config.ts';
 import { wireOps } from './ops.ts';
-import { podNetnsMap } from './pod-netns.ts';
+import { podInfo } from './pod-netns.ts';
 import {
   buildConfigDump,
   buildInfo,
@@ -132,7 +132,14 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
     listeners: config.inpodEnabled
-      ? { workloads: { mode: 'netns' as const, bindOutbound: true, reusePort: config.inpodPortReuse } }
+      ? {
+          workloads: {
+            mode: 'netns' as const,
+            bindOutbound: true,
+            reusePort: config.inpodPortReuse,
+            ipv6: config.ipv6Enabled,
+          },
+        }
       : {
           shared: {
             address: config.bindAddress,
@@ -235,24 +242,21 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     xds.start();
   }
 
-  // In-pod mode: istio-cni hands over each pod's network namespace; the data plane binds that
-  // pod's listeners inside it.
+  // In-pod mode: istio-cni hands over each pod's network namespace; as upstream, the data plane
+  // binds the pod's listeners inside it before the add is acked (an error Ack when it cannot, and
+  // zt stays not ready for the pod), from the pod alone: its workload may come later over xDS.
   let inpod: ZdsClient | undefined;
   if (config.inpodEnabled) {
     inpod = new ZdsClient({
       path: config.inpodUds,
       trustDomain: config.trustDomain,
       logger: logging.scope('inpod'),
+      startPod: (pod) => dataPlane.addPod(podInfo(pod)),
     });
     inpod.bindReadiness((name) => readiness.register(name));
-    const client = inpod;
-    const syncNetns = (): void =>
-      dataPlane.setPodNetns(podNetnsMap(client.pods.pods(), store.snapshot().workloads, config.nodeName));
-    prefetchForPods(client.pods, secrets, logging.scope('cert'));
-    client.pods.on('podAdded', syncNetns);
-    client.pods.on('podRemoved', syncNetns);
-    store.on('change', syncNetns);
-    client.start();
+    prefetchForPods(inpod.pods, secrets, logging.scope('cert'));
+    inpod.pods.on('podRemoved', (pod) => void dataPlane.removePod(pod.uid));
+    inpod.start();
   }
 
   const ops = wireOps({ config, version: VERSION, dataPlane, store, readiness, xds, inpod });
@@ -288,7 +292,11 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
           certificates: secrets.dump(),
           version: VERSION,
           config,
-          inpod: inpod && { pods: inpod.pods.pods(), nodeName: config.nodeName },
+          inpod: inpod && {
+            pods: inpod.pods.pods(),
+            nodeName: config.nodeName,
+            pending: inpod.pendingPods(),
+          },
           connections: () => dataPlane.connections(),
           dns: () => dataPlane.dnsDump(),
         }),

@@ -1,20 +1,15 @@
-// In-pod mode: which network namespace each local workload's listeners go into. The node agent
-// (istio-cni, over ZDS) names pods; xDS names workloads; they meet by namespace/name on this node.
+// In-pod mode: what the data plane needs of a pod istio-cni sent (ZDS): its WorkloadInfo and a
+// path that opens its network namespace from any thread of this process.
+import type { PodInfo } from '@zt/core';
 
-/** The parts of an in-pod Pod the matching reads. */
+/** The parts of an in-pod Pod the data plane reads. */
 export interface PodRef {
-  namespace: string;
-  name: string;
-  /** The pod's network namespace, an open file descriptor of this process. */
-  netns: number;
-}
-
-/** The parts of a Workload the matching reads. */
-export interface WorkloadRef {
   uid: string;
   namespace: string;
   name: string;
-  node: string;
+  serviceAccount: string;
+  /** The pod's network namespace, an open file descriptor of this process. */
+  netns: number;
 }
 
 /** The path of an open netns file descriptor, as the data plane opens it (from any thread). */
@@ -22,18 +17,13 @@ export function netnsPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
 }
 
-/** Workload uid -> netns path, for the workloads of `nodeName` whose pod the node agent sent. */
-export function podNetnsMap(
-  pods: Iterable<PodRef>,
-  workloads: Iterable<WorkloadRef>,
-  nodeName: string,
-): Record<string, string> {
-  const byName = new Map<string, string>();
-  for (const pod of pods) byName.set(`${pod.namespace}/${pod.name}`, netnsPath(pod.netns));
-  const map: Record<string, string> = {};
-  for (const w of workloads) {
-    const path = w.node === nodeName ? byName.get(`${w.namespace}/${w.name}`) : undefined;
-    if (path) map[w.uid] = path;
-  }
-  return map;
+/** The data plane's view of a pod. */
+export function podInfo(pod: PodRef): PodInfo {
+  return {
+    uid: pod.uid,
+    name: pod.name,
+    namespace: pod.namespace,
+    serviceAccount: pod.serviceAccount,
+    netns: netnsPath(pod.netns),
+  };
 }

@@ -12,6 +12,7 @@ import type { RecentDump } from './conn/recent.ts';
 import { WorkerExitedError, WorkerRequestError } from './errors.ts';
 import { nativeSocketOps } from './native.ts';
 import { type BoundListener, DEFAULT_DRAIN_DEADLINE_MS, type ProxyConfig } from './options.ts';
+import type { PodInfo } from './pods.ts';
 import type { CpuProfile } from './profile.ts';
 import { ProxyEngine } from './proxy.ts';
 import type { ConnectionInfo } from './types.ts';
@@ -76,7 +77,10 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   readonly #metrics = new WorkerMetrics();
   #inproc: ProxyEngine | undefined;
   #state: StateSnapshot | undefined;
-  #netns: Record<string, string> = {};
+  /** In-pod: the pods to serve, by uid; every worker (restarted ones too) binds each. */
+  readonly #pods = new Map<string, PodInfo>();
+  #started: Promise<void> | undefined;
+  #markStarted: () => void = () => {};
   #fixedPorts: Record<string, number> = {};
   #bound: BoundListener[] = [];
   #nextReq = 0;
@@ -144,11 +148,54 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     }
   }
 
-  /** In-pod mode: the network namespace path of each local pod, by workload uid. */
-  setPodNetns(map: Record<string, string>): void {
-    this.#netns = { ...map };
-    this.#inproc?.setPodNetns(map).catch((e: unknown) => this.#log.error({ err: e }, 'netns update failed'));
-    for (const s of this.#slots) this.#post(s, { t: 'netns', map });
+  /** In-pod mode: every pod to serve, replacing the last list (tests; the app adds and removes). */
+  setPods(pods: readonly PodInfo[]): void {
+    this.#pods.clear();
+    for (const p of pods) this.#pods.set(p.uid, { ...p });
+    const list = [...this.#pods.values()];
+    this.#inproc?.setPods(list).catch((e: unknown) => this.#log.error({ err: e }, 'pod update failed'));
+    for (const s of this.#slots) this.#post(s, { t: 'pods', pods: list });
+  }
+
+  /**
+   * In-pod mode: serve a pod (istio-cni added it). Resolves once every worker has bound the pod's
+   * listeners, rejects with the first bind error otherwise (the caller acks the add as failed and
+   * retries). Before start() it waits for start.
+   */
+  async addPod(pod: PodInfo): Promise<void> {
+    this.#pods.set(pod.uid, { ...pod });
+    this.#started ??= new Promise((resolve) => {
+      this.#markStarted = resolve;
+    });
+    await this.#started;
+    if (!this.#pods.has(pod.uid)) return;
+    if (this.#inproc) {
+      await this.#inproc.addPod(pod);
+      return;
+    }
+    await Promise.all(this.#live().map((s) => this.#request(s, { t: 'pod-add', pod })));
+  }
+
+  /**
+   * In-pod mode: the pod went; every worker closes its listeners and gives its connections the
+   * drain deadline. Resolves once every worker closed the listeners (failures are logged).
+   */
+  async removePod(uid: string): Promise<void> {
+    if (!this.#pods.delete(uid)) return;
+    if (this.#inproc) return this.#inproc.removePod(uid);
+    await Promise.all(
+      this.#live().map((s) =>
+        this.#request(s, { t: 'pod-del', uid }).catch((e: unknown) =>
+          // A worker that died meanwhile starts again from the pod list, without this pod.
+          this.#log.warn({ err: errorMessage(e), worker: s.index }, 'a worker failed to remove a pod'),
+        ),
+      ),
+    );
+  }
+
+  #startDone(): void {
+    if (!this.#started) this.#started = Promise.resolve();
+    this.#markStarted();
   }
 
   /** Starts the listeners; resolves with the bound addresses when every worker listens. */
@@ -163,8 +210,9 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
         ...(this.#opts.viewOf ? { viewOf: this.#opts.viewOf } : {}),
       });
       if (this.#state) await this.#inproc.setState(this.#state);
-      await this.#inproc.setPodNetns(this.#netns);
+      await this.#inproc.setPods([...this.#pods.values()]);
       this.#bound = await this.#inproc.start();
+      this.#startDone();
       return this.#bound;
     }
     this.#unsubscribeRotate = this.#opts.certs.onRotate((cert) => {
@@ -180,6 +228,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     const rest: Slot[] = [];
     for (let i = 1; i < this.#opts.workers; i++) rest.push(this.#spawn(i, 0));
     await Promise.all(rest.map((s) => this.#startSlot(s)));
+    this.#startDone();
     return this.#bound;
   }
 
@@ -210,7 +259,7 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
     });
     worker.on('exit', (code) => this.#onExit(slot, code));
     if (this.#state) this.#post(slot, { t: 'state', seq: this.#stateSeq, snapshot: this.#state });
-    if (Object.keys(this.#netns).length > 0) this.#post(slot, { t: 'netns', map: this.#netns });
+    if (this.#pods.size > 0) this.#post(slot, { t: 'pods', pods: [...this.#pods.values()] });
     return slot;
   }
 

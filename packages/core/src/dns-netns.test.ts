@@ -3,6 +3,7 @@
 // the state for the pod's namespace, everything else forwarded from the node to the resolv.conf's
 // servers: here our own test server, never the machine's resolvers.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,7 +123,22 @@ describe('in-pod DNS proxy inside pod network namespaces', { skip }, () => {
       dnsProxy: { resolvConf, forwardPort: up.port },
     });
     await dp.setState(snapshot(1));
-    dp.setPodNetns({ [w.uid]: client.path, [w2.uid]: other.path });
+    dp.setPods([
+      {
+        uid: w.uid,
+        name: w.name,
+        namespace: w.namespace,
+        serviceAccount: w.serviceAccount,
+        netns: client.path,
+      },
+      {
+        uid: w2.uid,
+        name: w2.name,
+        namespace: w2.namespace,
+        serviceAccount: w2.serviceAccount,
+        netns: other.path,
+      },
+    ]);
     await dp.start();
   });
 
@@ -170,10 +186,29 @@ describe('in-pod DNS proxy inside pod network namespaces', { skip }, () => {
     assert.ok(dump.listeners.some((l) => l.udp === '127.0.0.1:15053'));
   });
 
+  test('a restarted worker binds every pod again', async () => {
+    // The DNS proxy's TCP sockets in each pod: every worker thread has its own (SO_REUSEPORT).
+    const listeners = (ns: TestNetns) =>
+      ns
+        .exec('ss', ['-Hltn', 'sport = :15053'])
+        .stdout.split('\n')
+        .filter((l) => l.trim() !== '').length;
+    const before = [listeners(client), listeners(other)];
+    assert.ok(
+      before.every((n) => n >= 2 && n % 2 === 0),
+      `${before}`,
+    );
+    const restarted = once(dp, 'workerRestart');
+    await dp.workerThreads[0]?.terminate();
+    await restarted;
+    assert.deepEqual([listeners(client), listeners(other)], before);
+    assert.equal(await resolveIn(client, 'echo'), vip);
+  });
+
   test('a pod that leaves the node loses its DNS listener; the others keep theirs', async () => {
     await dp.setState(snapshot(2, [w]));
-    dp.setPodNetns({ [w.uid]: client.path });
-    // The state change, awaited on every worker, already closed web's listeners.
+    // In-pod listeners follow the pods istio-cni gives, not the state: the pod's removal closes them.
+    await dp.removePod(w2.uid);
     assert.equal(await resolveIn(other, 'echo.backend'), 'TIMEOUT');
     assert.equal(await resolveIn(client, 'echo'), vip);
   });

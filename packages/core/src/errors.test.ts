@@ -17,6 +17,8 @@ test('every core error is a ZtError whose code is ERR_ZT_PROXY_* or ERR_ZT_CORE_
         WorkloadGoneError: () => new api.WorkloadGoneError('uid-1', 'left this node 5000ms ago'),
         DrainDeadlineError: () => new api.DrainDeadlineError(5000),
         NoLocalWorkloadError: () => new api.NoLocalWorkloadError('node-a', '10.0.0.9'),
+        PodWorkloadUnknownError: () =>
+          new api.PodWorkloadUnknownError({ namespace: 'ns', name: 'pod' }, 'node-a', 5000),
         NativeRequiredError: () => new api.NativeRequiredError('in-pod listeners'),
         WorkerExitedError: () => new api.WorkerExitedError(1, 134),
         WorkerRequestError: () => new api.WorkerRequestError(0, 'no such set'),

@@ -14,6 +14,7 @@ export const CORE_ERROR_CODES = [
   'ERR_ZT_PROXY_WORKLOAD_GONE',
   'ERR_ZT_PROXY_DRAINED',
   'ERR_ZT_PROXY_NO_LOCAL_WORKLOAD',
+  'ERR_ZT_PROXY_POD_WORKLOAD_UNKNOWN',
   'ERR_ZT_CORE_LISTEN',
   'ERR_ZT_CORE_NATIVE_REQUIRED',
   'ERR_ZT_CORE_WORKER_EXITED',
@@ -110,6 +111,20 @@ export class NoLocalWorkloadError extends CoreError {
       `no workload of node ${nodeName} at ${address}: HBONE must be dialled at a local pod's address`,
     );
     this.name = 'NoLocalWorkloadError';
+  }
+}
+
+/**
+ * A connection came to a pod's listener and the pod's workload did not arrive over xDS within the
+ * wait (upstream's UnknownSourceWorkload / UnknownWorkload in in-pod mode).
+ */
+export class PodWorkloadUnknownError extends CoreError {
+  constructor(pod: { namespace: string; name: string }, nodeName: string, waitedMs: number) {
+    super(
+      'ERR_ZT_PROXY_POD_WORKLOAD_UNKNOWN',
+      `pod ${pod.namespace}/${pod.name} has no workload of node ${nodeName} after waiting ${waitedMs} ms: check that istiod knows the pod (xDS) and that NODE_NAME matches its node`,
+    );
+    this.name = 'PodWorkloadUnknownError';
   }
 }
 

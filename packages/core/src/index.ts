@@ -30,6 +30,7 @@ export {
   NativeRequiredError,
   NoLocalWorkloadError,
   NotInWorkerError,
+  PodWorkloadUnknownError,
   PolicyDeniedError,
   Socks5Error,
   WorkerExitedError,
@@ -51,6 +52,7 @@ export {
   DEFAULT_SOCKS5_PORT,
 } from './options.ts';
 export { type Route, type RouteOptions, routeOutbound } from './outbound/route.ts';
+export { POD_WORKLOAD_WAIT_MS, type PodInfo } from './pods.ts';
 export { type CpuProfile, takeCpuProfile } from './profile.ts';
 export { type ProxyDeps, ProxyEngine } from './proxy.ts';
 export { X_FORWARDED_NETWORK } from './transports/double-hbone.ts';

@@ -59,7 +59,15 @@ describe('INPOD_PORT_REUSE', { skip }, () => {
     engines.push(engine);
     await engine.setState(makeSnapshot(1, { workloads: [pod] }));
     await engine.start();
-    await engine.setPodNetns({ [pod.uid]: `/var/run/netns/${NS}` });
+    await engine.setPods([
+      {
+        uid: pod.uid,
+        name: pod.name,
+        namespace: pod.namespace,
+        serviceAccount: pod.serviceAccount,
+        netns: `/var/run/netns/${NS}`,
+      },
+    ]);
     return engine
       .bound()
       .filter((b) => b.set === pod.uid)

@@ -145,8 +145,24 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
       return Promise.all([a.setState(s), b.setState(s)]).then(() => undefined);
     };
     await state();
-    a.setPodNetns({ [w1.uid]: p1.path });
-    b.setPodNetns({ [w2.uid]: p2.path });
+    a.setPods([
+      {
+        uid: w1.uid,
+        name: w1.name,
+        namespace: w1.namespace,
+        serviceAccount: w1.serviceAccount,
+        netns: p1.path,
+      },
+    ]);
+    b.setPods([
+      {
+        uid: w2.uid,
+        name: w2.name,
+        namespace: w2.namespace,
+        serviceAccount: w2.serviceAccount,
+        netns: p2.path,
+      },
+    ]);
     await Promise.all([a.start(), b.start()]);
     // start() resolves once the pods' listeners are bound.
     assert.equal(a.bound().length, 3);

@@ -40,6 +40,12 @@ export interface ListenerOptions {
      * pod port can be bound once: only with one worker thread (each worker binds every pod).
      */
     reusePort?: boolean;
+    /**
+     * IPV6_ENABLED (netns mode; default true): bind the pod's listeners on `[::]`, dual stack, as
+     * upstream binds its wildcard, so IPv6 and IPv4 traffic of a dual-stack pod are both served;
+     * false binds `0.0.0.0` only. A pod whose kernel has no IPv6 gets `0.0.0.0`.
+     */
+    ipv6?: boolean;
   } & Partial<ListenerPorts>;
 }
 

@@ -16,6 +16,7 @@ import {
   DrainDeadlineError,
   NativeRequiredError,
   NoLocalWorkloadError,
+  PodWorkloadUnknownError,
   Socks5Error,
   WorkloadGoneError,
 } from './errors.ts';
@@ -34,6 +35,7 @@ import {
 } from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
 import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
+import { POD_WORKLOAD_WAIT_MS, type PodInfo, PodWorkloads } from './pods.ts';
 import type { ConnectionInfo } from './types.ts';
 
 export interface ProxyDeps {
@@ -66,7 +68,17 @@ export class ProxyEngine {
   readonly #pool: HbonePool;
   readonly #hbone: HboneServer;
   readonly #ctx: FlowContext;
+  /** In-pod: the pods istio-cni gave, by pod uid; their listener sets follow this map. */
+  readonly #pods = new Map<string, PodInfo>();
+  /** The pods whose listener set is bound (kept after removal until the set is retired). */
+  readonly #boundPods = new Map<string, PodInfo>();
+  /** Why a pod's set last failed to bind, by pod uid (addPod reports it). */
+  readonly #bindErrors = new Map<string, Error>();
+  /** Each pod's HBONE server: it presents the pod's identity whatever local address was dialled. */
+  readonly #podHbone = new Map<string, HboneServer>();
+  /** Workload uid -> its pod's netns path, for the pods whose workload the state has. */
   readonly #netns = new Map<string, string>();
+  readonly #podWorkloads: PodWorkloads;
   readonly #dns: DnsServing | undefined;
   #view: ProxyStateView;
   #dnsBound: BoundListener[] = [];
@@ -121,6 +133,7 @@ export class ProxyEngine {
       ownAddresses,
       netnsOf: (uid) => this.#netns.get(uid),
     };
+    this.#podWorkloads = new PodWorkloads(() => this.#view, config.nodeName);
     this.#dns = config.dnsProxy
       ? new DnsServing(config.dnsProxy, {
           log: deps.dnsLog ?? deps.log.child({ scope: 'dns' }),
@@ -130,19 +143,46 @@ export class ProxyEngine {
           ...(config.socketMark ? { mark: config.socketMark } : {}),
         })
       : undefined;
-    this.#hbone = new HboneServer({
-      certificateFor: (local) => this.#certificateFor(local),
+    this.#hbone = this.#hboneServer();
+  }
+
+  /** An HBONE server: the node's (certificate by local address), or one pod's (its identity). */
+  #hboneServer(pod?: PodInfo): HboneServer {
+    const config = this.#config;
+    return new HboneServer({
+      certificateFor: (local) => (pod ? this.#podCertificate(pod) : this.#certificateFor(local)),
       onTunnel: (t) => {
-        serveTunnel(this.#ctx, t).catch((e: unknown) => this.#log.error({ err: e }, 'inbound tunnel failed'));
+        const dstWl = pod ? this.#podWorkloads.find(pod) : undefined;
+        serveTunnel(this.#ctx, t, dstWl).catch((e: unknown) =>
+          this.#log.error({ err: e }, 'inbound tunnel failed'),
+        );
       },
       ...(config.http2 ? { flowControl: config.http2 } : {}),
       ...(config.tls12Enabled ? { tls12Enabled: true } : {}),
       onError: (err, remote, reason) =>
         this.#log.warn(
-          { err: err.message, reason, remote: remote && formatAddr(remote) },
+          {
+            err: err.message,
+            reason,
+            remote: remote && formatAddr(remote),
+            ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}),
+          },
           'HBONE connection rejected',
         ),
     });
+  }
+
+  /** A pod's certificate, once its workload is known (upstream waits for it, as for its trust domain). */
+  async #podCertificate(pod: PodInfo) {
+    const w = await this.#podWorkloads.waitFor(pod);
+    if (!w) {
+      earlyDenials.inc({ direction: 'inbound', reason: 'unknown-pod-workload' });
+      throw new PodWorkloadUnknownError(pod, this.#config.nodeName, POD_WORKLOAD_WAIT_MS);
+    }
+    return this.#deps.certs.fetchCertificate(
+      Identity.parse(workloadIdentity(w, this.#config.trustDomain)),
+      'connection',
+    );
   }
 
   get view(): ProxyStateView {
@@ -161,16 +201,56 @@ export class ProxyEngine {
   /** Replaces the state: re-checks open inbound connections and follows the per-workload listeners. */
   async setState(snapshot: StateSnapshot): Promise<void> {
     this.#view = (this.#deps.viewOf ?? ((s) => new ProxyState(s)))(snapshot);
+    this.#refreshNetns();
+    this.#podWorkloads.stateChanged();
     const closed = recheckInbound(this.#ctx);
     if (closed > 0) this.#log.info({ closed, version: snapshot.version }, 'policy change closed connections');
     if (this.#started && !this.#draining) await this.#syncWorkloadListeners();
   }
 
-  /** Pod network namespaces for in-pod mode, by workload uid (what upstream gets over ZDS). */
-  async setPodNetns(map: Record<string, string>): Promise<void> {
-    this.#netns.clear();
-    for (const [k, v] of Object.entries(map)) this.#netns.set(k, v);
+  /** In-pod mode: every pod of this node (what upstream gets over ZDS), replacing the last list. */
+  async setPods(pods: readonly PodInfo[]): Promise<void> {
+    this.#pods.clear();
+    for (const p of pods) this.#pods.set(p.uid, p);
+    this.#refreshNetns();
     if (this.#started && !this.#draining) await this.#syncWorkloadListeners();
+  }
+
+  /**
+   * In-pod mode: a pod to serve. Resolves with its listeners once they are bound (at once before
+   * start(), which binds them), rejects with the bind error when they cannot be: the pod stays
+   * known and a later addPod or state change tries again.
+   */
+  async addPod(pod: PodInfo): Promise<BoundListener[]> {
+    const known = this.#pods.get(pod.uid);
+    // The same uid with another namespace is a re-created sandbox: its old listeners must go first.
+    if (known && known.netns !== pod.netns) {
+      this.#pods.delete(pod.uid);
+      await this.#syncWorkloadListeners();
+    }
+    this.#pods.set(pod.uid, pod);
+    this.#refreshNetns();
+    if (!this.#started) return [];
+    if (this.#draining) throw new DrainDeadlineError(0);
+    await this.#syncWorkloadListeners();
+    const err = this.#bindErrors.get(pod.uid);
+    if (err || !this.#listeners.has(pod.uid)) throw err ?? new NativeRequiredError('in-pod listeners');
+    return this.#listeners.bound().filter((b) => b.set === pod.uid);
+  }
+
+  /** In-pod mode: the pod went; its listeners close, its connections get the drain deadline. */
+  async removePod(uid: string): Promise<void> {
+    if (!this.#pods.delete(uid)) return;
+    this.#refreshNetns();
+    if (this.#started && !this.#draining) await this.#syncWorkloadListeners();
+  }
+
+  #refreshNetns(): void {
+    this.#netns.clear();
+    for (const pod of this.#pods.values()) {
+      const w = this.#podWorkloads.find(pod);
+      if (w) this.#netns.set(w.uid, pod.netns);
+    }
   }
 
   /**
@@ -229,25 +309,28 @@ export class ProxyEngine {
     ports: ListenerPorts,
     workload: Workload | undefined,
     netns?: string,
+    pod?: PodInfo,
   ): Promise<void> {
     // As upstream, the keepalive options go on what the outbound and plaintext listeners accept;
     // HBONE (15008) connections have HTTP/2 PINGs of their own.
     const tcp = this.#config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS;
     const tune = (s: Socket) => applyTcpOptions(s, tcp, this.#ctx.ops, this.#log);
+    const hbone = pod ? this.#podHboneServer(pod) : this.#hbone;
     const kinds: [keyof ListenerPorts, (s: Socket) => void][] = [
-      ['inbound', (s) => this.#hbone.handle(s)],
+      ['inbound', (s) => hbone.handle(s)],
       [
         'inboundPlaintext',
         (s) => {
           tune(s);
-          this.#onPlaintext(s);
+          this.#onPlaintext(s, pod);
         },
       ],
       [
         'outbound',
         (s) => {
           tune(s);
-          this.#onOutbound(s, workload);
+          if (pod) this.#onPodOutbound(s, pod);
+          else this.#onOutbound(s, workload);
         },
       ],
     ];
@@ -276,10 +359,17 @@ export class ProxyEngine {
    * give its open connections, both directions, the drain deadline before they are aborted, as
    * upstream drains a deleted pod's proxy.
    */
-  #retireWorkload(uid: string): void {
-    void this.#listeners.closeSet(uid);
+  #retireWorkload(set: string, workloadUid: string | undefined = set): void {
+    void this.#listeners.closeSet(set);
     const deadlineMs = this.#config.drainDeadlineMs ?? DEFAULT_DRAIN_DEADLINE_MS;
+    const hbone = this.#podHbone.get(set);
+    this.#podHbone.delete(set);
+    const uid = workloadUid;
     setTimeout(() => {
+      // The pod's HBONE server goes once its tunnels are aborted below (closing it first would
+      // end the TLS connections under them without a reset the peers act on).
+      if (hbone) setImmediate(() => void hbone.close(0));
+      if (uid === undefined) return;
       let aborted = 0;
 
       for (const t of this.#registry.live()) {
@@ -296,41 +386,24 @@ export class ProxyEngine {
   async #doSync(): Promise<void> {
     const opt = this.#config.listeners.workloads;
     if (!opt) return;
-    const want = new Map<string, Workload>();
-    for (const w of localWorkloads(this.#view.snapshot().workloads, this.#config.nodeName)) {
-      // In-pod mode serves a pod once its namespace is known (upstream learns it over ZDS).
-      if (opt.mode === 'netns' && !this.#netns.has(w.uid)) continue;
-      want.set(w.uid, w);
-    }
-    for (const set of this.#listeners.sets()) {
-      if (set === 'shared' || set === 'socks5') continue;
-      if (!want.has(set)) this.#retireWorkload(set);
-    }
     const ports: ListenerPorts = {
       inbound: opt.inbound ?? DEFAULT_PORTS.inbound,
       inboundPlaintext: opt.inboundPlaintext ?? DEFAULT_PORTS.inboundPlaintext,
       outbound: opt.bindOutbound ? (opt.outbound ?? DEFAULT_PORTS.outbound) : -1,
     };
-    if (this.#dns && opt.mode === 'netns') {
-      const pods = new Map<string, string>();
-      for (const uid of want.keys()) {
-        const netns = this.#netns.get(uid);
-        if (netns) pods.set(uid, netns);
-      }
-      // Failures are logged per pod there; a pod without DNS keeps its other listeners.
-      await this.#dns
-        .syncPods(pods)
-        .catch((e: unknown) => this.#log.error({ err: (e as Error).message }, 'the DNS proxy in pods'));
+    if (opt.mode === 'netns') return this.#syncPods(ports);
+    const want = new Map<string, Workload>();
+    for (const w of localWorkloads(this.#view.snapshot().workloads, this.#config.nodeName))
+      want.set(w.uid, w);
+    for (const set of this.#listeners.sets()) {
+      if (set === 'shared' || set === 'socks5') continue;
+      if (!want.has(set)) this.#retireWorkload(set);
     }
     for (const [uid, w] of want) {
       if (this.#listeners.has(uid)) continue;
-      const netns = opt.mode === 'netns' ? this.#netns.get(uid) : undefined;
-      // In the pod's namespace zt binds the wildcard address: REDIRECT sends captured outbound
-      // traffic to 127.0.0.1, inbound arrives at the pod IP.
-      const addresses = netns ? ['0.0.0.0'] : w.workloadIps;
-      for (const ip of addresses) {
+      for (const ip of w.workloadIps) {
         try {
-          await this.#bindSet(uid, ip, ports, w, netns);
+          await this.#bindSet(uid, ip, ports, w);
         } catch (e) {
           this.#log.error(
             { err: (e as Error).message, workload: `${w.namespace}/${w.name}` },
@@ -339,6 +412,73 @@ export class ProxyEngine {
         }
       }
     }
+  }
+
+  /**
+   * In-pod: one listener set per pod istio-cni gave, bound from the pod alone (upstream binds from
+   * ZDS's WorkloadInfo); the workload is looked up when connections come.
+   */
+  async #syncPods(ports: ListenerPorts): Promise<void> {
+    for (const set of this.#listeners.sets()) {
+      if (set === 'shared' || set === 'socks5') continue;
+      const pod = this.#boundPods.get(set);
+      if (this.#pods.get(set) === pod) continue;
+      this.#boundPods.delete(set);
+      this.#retireWorkload(set, pod && this.#podWorkloads.find(pod)?.uid);
+    }
+    for (const uid of this.#bindErrors.keys()) if (!this.#pods.has(uid)) this.#bindErrors.delete(uid);
+    if (this.#dns) {
+      const netns = new Map<string, string>();
+      for (const pod of this.#pods.values()) netns.set(pod.uid, pod.netns);
+      // Failures are logged per pod there; a pod without DNS keeps its other listeners.
+      await this.#dns
+        .syncPods(netns)
+        .catch((e: unknown) => this.#log.error({ err: (e as Error).message }, 'the DNS proxy in pods'));
+    }
+    for (const pod of this.#pods.values()) {
+      if (this.#listeners.has(pod.uid)) continue;
+      try {
+        // In the pod's namespace zt binds the wildcard address: REDIRECT sends captured outbound
+        // traffic to the loopback, inbound arrives at the pod IP; `::` is dual stack (IPv4 arrives
+        // v4-mapped), as upstream binds with IPv6 enabled.
+        await this.#bindPod(pod, ports);
+        this.#boundPods.set(pod.uid, pod);
+        this.#bindErrors.delete(pod.uid);
+      } catch (e) {
+        // All or nothing: a pod half served would take some of its traffic and drop the rest.
+        await this.#listeners.closeSet(pod.uid);
+        this.#bindErrors.set(pod.uid, e as Error);
+        this.#log.error(
+          { err: (e as Error).message, pod: `${pod.namespace}/${pod.name}` },
+          'cannot bind the pod listeners',
+        );
+      }
+    }
+  }
+
+  async #bindPod(pod: PodInfo, ports: ListenerPorts): Promise<void> {
+    if (this.#config.listeners.workloads?.ipv6 === false) {
+      return this.#bindSet(pod.uid, '0.0.0.0', ports, undefined, pod.netns, pod);
+    }
+    try {
+      await this.#bindSet(pod.uid, '::', ports, undefined, pod.netns, pod);
+    } catch (e) {
+      // No IPv6 in the pod's kernel (ipv6.disable=1): IPv4 is all it can have.
+      if (!/EAFNOSUPPORT|family not supported|EADDRNOTAVAIL|not available/i.test((e as Error).message))
+        throw e;
+      await this.#listeners.closeSet(pod.uid);
+      this.#log.debug({ pod: `${pod.namespace}/${pod.name}` }, 'no IPv6 in the pod; binding IPv4 only');
+      await this.#bindSet(pod.uid, '0.0.0.0', ports, undefined, pod.netns, pod);
+    }
+  }
+
+  #podHboneServer(pod: PodInfo): HboneServer {
+    let server = this.#podHbone.get(pod.uid);
+    if (!server) {
+      server = this.#hboneServer(pod);
+      this.#podHbone.set(pod.uid, server);
+    }
+    return server;
   }
 
   #netnsListen(netns: string, host: string, port: number): ((server: Server) => Promise<number>) | undefined {
@@ -364,8 +504,56 @@ export class ProxyEngine {
     );
   }
 
-  #onPlaintext(s: Socket): void {
-    servePlaintext(this.#ctx, s).catch((e: unknown) =>
+  /**
+   * Captured outbound traffic of a pod: its workload is the source. It may still be on its way
+   * from istiod: wait for it as upstream does, then refuse clearly (counted, logged).
+   */
+  #onPodOutbound(s: Socket, pod: PodInfo): void {
+    const dst = this.#ctx.ops.originalDst?.(s);
+    if (!dst) {
+      this.#onOutbound(s, undefined);
+      return;
+    }
+    // A connection to zt's own pod listener on the pod's loopback would be proxied to itself.
+    const own = this.#config.listeners.workloads;
+    const ownPorts = [
+      own?.outbound ?? DEFAULT_PORTS.outbound,
+      own?.inbound ?? DEFAULT_PORTS.inbound,
+      own?.inboundPlaintext ?? DEFAULT_PORTS.inboundPlaintext,
+    ];
+    if ((dst.address.startsWith('127.') || dst.address === '::1') && ownPorts.includes(dst.port)) {
+      earlyDenials.inc({ direction: 'outbound', reason: 'self-call' });
+      this.#log.debug(
+        { pod: `${pod.namespace}/${pod.name}`, port: dst.port },
+        "refused a connection to zt's own pod listener",
+      );
+      s.destroy();
+      return;
+    }
+    this.#podWorkloads
+      .waitFor(pod)
+      .then((w) => {
+        if (w) return proxyOutbound(this.#ctx, s, dst, w);
+        earlyDenials.inc({ direction: 'outbound', reason: 'unknown-pod-workload' });
+        const err = new PodWorkloadUnknownError(pod, this.#config.nodeName, POD_WORKLOAD_WAIT_MS);
+        this.#log.warn(
+          {
+            scope: 'access',
+            'src.addr': formatAddr({ address: s.remoteAddress ?? '', port: s.remotePort ?? 0 }),
+            'dst.addr': formatAddr(dst),
+            direction: 'outbound',
+            error: err.message,
+          },
+          'connection failed',
+        );
+        s.destroy();
+      })
+      .catch((e: unknown) => this.#log.error({ err: e }, 'outbound failed'));
+  }
+
+  #onPlaintext(s: Socket, pod?: PodInfo): void {
+    const podWorkload = pod ? () => this.#podWorkloads.waitFor(pod) : undefined;
+    servePlaintext(this.#ctx, s, podWorkload).catch((e: unknown) =>
       this.#log.error({ err: e }, 'inbound plaintext failed'),
     );
   }
@@ -421,9 +609,12 @@ export class ProxyEngine {
   async drain(deadlineMs = this.#config.drainDeadlineMs ?? DEFAULT_DRAIN_DEADLINE_MS): Promise<void> {
     if (this.#draining) return this.#registry.idle();
     this.#draining = true;
+    this.#podWorkloads.cancelAll();
     await this.#reconcile;
     const listenersClosed = Promise.all([this.#listeners.closeAll(), this.#dns?.close()]);
-    const hboneClosed = this.#hbone.close(deadlineMs);
+    const hboneClosed = Promise.all(
+      [this.#hbone, ...this.#podHbone.values()].map((h) => h.close(deadlineMs)),
+    );
     const timer = setTimeout(() => {
       for (const t of this.#registry.live()) t.abort(new DrainDeadlineError(deadlineMs));
     }, deadlineMs);

@@ -4,11 +4,15 @@
 // the rules hand the connections to zt's listeners inside the pods, and zt carries them over HBONE.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect as http2Connect } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as tlsConnect } from 'node:tls';
+import { Identity } from '@zt/identity';
 import { parseExposition, sumOf } from '@zt/metrics/testing';
 import * as native from '@zt/native';
+import { loadLocalConfig } from '@zt/xds';
 import { SimNode } from './node.ts';
 import { inpodUnsupported, type SimPod, Topology } from './topology.ts';
 
@@ -144,9 +148,20 @@ describe('in-pod mode: two nodes, pods from a fake istio-cni', { skip, timeout: 
       apps.push(app);
       await native.listenServer(app, { netns: pod.path, host: '0.0.0.0', port: APP_PORT });
     }
+    const common = { localXds: meshYaml(), drainDeadline: `${DRAIN_MS}ms` };
+    n1 = await SimNode.start({ ...common, name: 'node-1', bindAddress: '127.0.41.1', workerThreads: 0 });
+    nodes.push(n1);
+    n2 = await SimNode.start({ ...common, name: 'node-2', bindAddress: '127.0.42.1', workerThreads: 1 });
+    nodes.push(n2);
+    n1.register([clientA, clientB]);
+    n2.register([serverA, serverB]);
+  });
+
+  /** The mesh as istiod would send it: `pods`' workloads (default every pod so far) and the policy. */
+  function meshYaml(pods: readonly SimPod[] = topo.pods): string {
     // The destination node denies client-b; client-a has no policy against it.
-    const mesh = `workloads:
-${topo.workloadsYaml()}
+    return `workloads:
+${topo.workloadsYaml(pods)}
 policies:
   - name: deny-client-b
     namespace: backend
@@ -156,14 +171,26 @@ policies:
       - - - principals:
               - !Suffix /sa/client-b
 `;
-    const common = { localXds: mesh, drainDeadline: `${DRAIN_MS}ms` };
-    n1 = await SimNode.start({ ...common, name: 'node-1', bindAddress: '127.0.41.1', workerThreads: 0 });
-    nodes.push(n1);
-    n2 = await SimNode.start({ ...common, name: 'node-2', bindAddress: '127.0.42.1', workerThreads: 1 });
-    nodes.push(n2);
-    n1.register([clientA, clientB]);
-    n2.register([serverA, serverB]);
-  });
+  }
+
+  /** istiod learns more pods: both nodes get the mesh with `pods`' workloads. */
+  function publish(pods: readonly SimPod[]): void {
+    const snap = loadLocalConfig({ inline: meshYaml(pods) });
+    for (const n of [n1, n2]) n.zt.store.replace(snap);
+  }
+
+  /** A pod on node-2 that the xDS state does not have (yet), with the echo app. */
+  async function lateServerPod(name: string): Promise<SimPod> {
+    const pod = topo.addPod({ name, namespace: 'backend', serviceAccount: name, node: 'node-2' });
+    const app = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    apps.push(app);
+    await native.listenServer(app, { netns: pod.path, host: '0.0.0.0', port: APP_PORT });
+    n2.register([pod]);
+    return pod;
+  }
 
   after(async () => {
     for (const s of sockets) s.destroy();
@@ -327,5 +354,170 @@ policies:
     assert.equal(await n2.cni.sendAdd(serverC.uid), '');
     await SimNode.waitForListeners([serverC], true, 3000);
     assert.equal(await exchange(await dial(clientA, serverC), 'new pod'), 'new pod');
+  });
+
+  // From here pods come before their workloads, as when istiod learns a pod after the CNI added it.
+  const known = () =>
+    topo.pods.filter((p) => !['server-d', 'server-e', 'busy', 'ghost', 'legacy'].includes(p.name));
+  let serverD: SimPod;
+
+  test("AddWorkload is acked once the pod's listeners accept, its workload unknown yet", async () => {
+    serverD = await lateServerPod('server-d');
+    assert.equal(await n2.cni.sendAdd(serverD.uid), '');
+    // No retry, no wait: upstream binds before it acks, so the pod's first connections find ports.
+    for (const port of [15001, 15006, 15008]) {
+      const s = await native.connectSocket({ netns: serverD.path, host: '127.0.0.1', port, timeoutMs: 2000 });
+      s.destroy();
+    }
+    assert.equal((await n2.readyz()).status, 200);
+  });
+
+  test("a pod's outbound connection waits for its workload and goes through once it arrives", async () => {
+    const s = await dial(serverD, serverA);
+    const reply = roundTrip(s, 'before my workload');
+    await sleep(300);
+    publish([...known(), serverD]);
+    assert.equal(await reply, 'before my workload');
+    const inbound = (await n2.zt.dataPlane.connections()).filter(
+      (c) => c.direction === 'inbound' && c.src.workload === 'backend/server-d',
+    );
+    assert.equal(inbound[0]?.src.identity, 'spiffe://cluster.local/ns/backend/sa/server-d');
+    s.destroy();
+  });
+
+  test('plaintext inbound to a pod before its workload waits for it, then reaches the app', async () => {
+    const serverE = await lateServerPod('server-e');
+    assert.equal(await n2.cni.sendAdd(serverE.uid), '');
+    // Unknown to node-1 too: passthrough from client-a, captured into server-e's 15006.
+    const s = await dial(clientA, serverE);
+    const reply = roundTrip(s, 'knock knock');
+    await sleep(300);
+    publish([...known(), serverD, serverE]);
+    assert.equal(await reply, 'knock knock');
+    const inbound = (await n2.zt.dataPlane.connections()).find(
+      (c) => c.direction === 'inbound' && c.dst.workload === 'backend/server-e',
+    );
+    assert.equal(inbound?.protocol, 'TCP');
+    assert.equal(inbound?.src.address, clientA.ip);
+    s.destroy();
+  });
+
+  test("HBONE to 127.0.0.1:15008 inside a pod is served with the pod's identity", async () => {
+    const raw = await native.connectSocket({ netns: serverA.path, host: '127.0.0.1', port: 15008 });
+    sockets.push(raw);
+    const cert = await n1.zt.secrets.fetchCertificate(
+      Identity.parse('spiffe://cluster.local/ns/default/sa/client-a'),
+    );
+    const tls = tlsConnect({
+      socket: raw,
+      cert: cert.certChain.join('\n'),
+      key: cert.privateKey,
+      ca: [...cert.roots],
+      ALPNProtocols: ['h2'],
+      // zt's certificates carry SPIFFE URIs, no DNS names: the identity is checked below.
+      checkServerIdentity: () => undefined,
+    });
+    await once(tls, 'secureConnect');
+    assert.match(
+      tls.getPeerCertificate().subjectaltname ?? '',
+      /URI:spiffe:\/\/cluster.local\/ns\/backend\/sa\/server-a/,
+    );
+    const session = http2Connect(`https://${serverA.ip}`, { createConnection: () => tls });
+    try {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': `${serverA.ip}:${APP_PORT}` });
+      const [headers] = (await once(stream, 'response')) as [Record<string, unknown>];
+      assert.equal(headers[':status'], 200);
+      const echoed = once(stream, 'data');
+      stream.write('over loopback');
+      assert.equal(String((await echoed)[0]), 'over loopback');
+      stream.close();
+    } finally {
+      session.destroy();
+    }
+  });
+
+  test('a pod whose workload never comes: its connection fails after the wait, counted', async () => {
+    const ghost = await lateServerPod('ghost');
+    assert.equal(await n2.cni.sendAdd(ghost.uid), '');
+    const started = Date.now();
+    assert.equal(await exchange(await dial(ghost, serverA), 'nobody knows me'), '');
+    const waited = Date.now() - started;
+    assert.ok(waited >= 4500 && waited < 8000, `refused after ${waited} ms, upstream waits 5 s`);
+    const exp = parseExposition(await n2.zt.dataPlane.metricsText());
+    assert.equal(
+      sumOf(exp, 'zt_connections_early_denied_total', {
+        direction: 'outbound',
+        reason: 'unknown-pod-workload',
+      }),
+      1,
+    );
+  });
+
+  test('a pod whose listeners cannot be bound gets an error Ack and keeps zt not ready', async () => {
+    const busy = await lateServerPod('busy');
+    // Something in the pod holds 15008 without SO_REUSEPORT: zt cannot join it.
+    const squatter = createServer();
+    await native.listenServer(squatter, { netns: busy.path, host: '0.0.0.0', port: 15008, reusePort: false });
+    try {
+      const error = await n2.cni.sendAdd(busy.uid);
+      assert.match(error, /15008/);
+      const r = await n2.readyz();
+      assert.equal(r.status, 500);
+      assert.match(r.body, /workload proxy manager/);
+      // All or nothing: zt left none of the pod's other ports bound.
+      assert.deepEqual(SimNode.ports(busy), [15008]);
+      // The CNI gives up on the pod: zt is ready again.
+      assert.equal(await n2.cni.del(busy.uid), '');
+      assert.equal((await n2.readyz()).status, 200);
+    } finally {
+      squatter.close();
+    }
+  });
+
+  /** An echo server that records who connected; `listen` binds it. */
+  async function peerEcho(
+    listen: (s: Server) => Promise<unknown>,
+  ): Promise<{ port: number; peers: string[] }> {
+    const peers: string[] = [];
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      peers.push(s.remoteAddress ?? '');
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    apps.push(server);
+    await listen(server);
+    const a = server.address();
+    return { port: a && typeof a === 'object' ? a.port : 0, peers };
+  }
+
+  test("egress leaves from the pod's namespace: passthrough and an out-of-mesh TCP workload see the pod's IP", async () => {
+    // Passthrough: an address the mesh does not know, on this host (the pod's veth gateway).
+    const outside = await peerEcho(
+      (s) => new Promise<void>((resolve) => s.listen({ host: clientA.gateway, port: 0 }, resolve)),
+    );
+    const s1 = await native.connectSocket({ netns: clientA.path, host: clientA.gateway, port: outside.port });
+    s1.allowHalfOpen = true;
+    sockets.push(s1);
+    assert.equal(await exchange(s1, 'passthrough'), 'passthrough');
+    assert.deepEqual(outside.peers, [clientA.ip]);
+    // A workload xDS knows with protocol TCP (not enrolled: no capture, no zt in it).
+    const legacy = topo.addPod({
+      name: 'legacy',
+      namespace: 'legacy',
+      serviceAccount: 'legacy',
+      node: 'node-2',
+      outOfMesh: true,
+    });
+    const app = await peerEcho((s) =>
+      native.listenServer(s, { netns: legacy.path, host: '0.0.0.0', port: 0 }),
+    );
+    publish([...known(), serverD, legacy]);
+    const s2 = await native.connectSocket({ netns: clientA.path, host: legacy.ip, port: app.port });
+    s2.allowHalfOpen = true;
+    sockets.push(s2);
+    assert.equal(await exchange(s2, 'plain tcp'), 'plain tcp');
+    assert.deepEqual(app.peers, [clientA.ip]);
+    const out = (await n1.zt.dataPlane.connections()).length;
+    assert.equal(out, 0, 'both connections are over');
   });
 });

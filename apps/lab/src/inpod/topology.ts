@@ -80,6 +80,8 @@ export interface PodSpec {
   namespace: string;
   serviceAccount: string;
   node: string;
+  /** Not enrolled in ambient (no capture rules; xDS protocol TCP): default false. */
+  outOfMesh?: boolean;
 }
 
 export interface SimPod extends PodSpec {
@@ -89,6 +91,8 @@ export interface SimPod extends PodSpec {
   netns: string;
   path: string;
   ip: string;
+  /** The host end of the pod's veth: an address outside the mesh the pod can reach. */
+  gateway: string;
 }
 
 /** Pods of all simulated nodes; `destroy()` removes every namespace, veth and rule it made. */
@@ -122,12 +126,14 @@ export class Topology {
       netns,
       path: `/var/run/netns/${netns}`,
       ip,
+      gateway: gw,
     };
     // Recorded first, so destroy() also removes a pod that fails half-made.
     this.pods.push(pod);
     this.#hostIfs.push(hostIf);
     addVethPod({ netns, hostIf, gateway: gw, ip });
     const inNs = (...a: string[]) => must('ip', ['-n', netns, ...a]);
+    if (spec.outOfMesh) return pod;
     const rules = installRules(netns);
     if (!rules.ok) throw new Error(`in-pod rules in ${netns}: ${rules.out}`);
     // istio-cni's in-pod routing: packets of connections zt made (connmark 0x111, restored as the
@@ -139,8 +145,8 @@ export class Topology {
   }
 
   /** The workloads of the local config (upstream's LOCAL_XDS format), one per pod. */
-  workloadsYaml(): string {
-    return this.pods
+  workloadsYaml(pods: readonly SimPod[] = this.pods): string {
+    return pods
       .map((p) =>
         [
           `  - uid: ${p.uid}`,
@@ -148,7 +154,7 @@ export class Topology {
           `    namespace: ${p.namespace}`,
           `    serviceAccount: ${p.serviceAccount}`,
           `    workloadIps: ["${p.ip}"]`,
-          '    protocol: HBONE',
+          `    protocol: ${p.outOfMesh ? 'TCP' : 'HBONE'}`,
           `    node: ${p.node}`,
         ].join('\n'),
       )

@@ -35,8 +35,8 @@ export interface WorkloadStateEntry {
 export interface WorkloadStateInput {
   pods: readonly DumpPod[];
   /**
-   * `namespace/name` of the pods whose listeners are bound. zt binds a pod's listeners once the
-   * pod's xDS workload on this node is known; until then it is Pending.
+   * `namespace/name` of the pods whose listeners are bound (before the add is acked, from the pod
+   * alone); a pod whose bind failed is Pending until a retry succeeds.
    */
   bound: ReadonlySet<string>;
   connections: readonly ConnectionInfo[];

@@ -350,9 +350,12 @@ async function input(over: Partial<ConfigDumpInput> = {}): Promise<ConfigDumpInp
       nodeName: 'node-1',
       pods: [
         { uid: 'pod-uid-cart', name: 'cart-0', namespace: 'shop', serviceAccount: 'cart' },
-        // Handed over by istio-cni before istiod knows it: no listeners yet.
+        // Its listeners could not be bound (retried): no listeners yet.
         { uid: 'pod-uid-new', name: 'new-0', namespace: 'shop', serviceAccount: 'new' },
+        // Handed over by istio-cni before istiod knows it: bound all the same, as upstream.
+        { uid: 'pod-uid-early', name: 'early-0', namespace: 'shop', serviceAccount: 'early' },
       ],
+      pending: ['pod-uid-new'],
     },
     connections: () => connections,
     ...over,
@@ -438,6 +441,11 @@ test('workloadState: pods by UID, Up with their connections once bound, Pending 
       info: { name: 'cart-0', namespace: 'shop', serviceAccount: 'cart' },
     },
     'pod-uid-new': { state: 'Pending', info: { name: 'new-0', namespace: 'shop', serviceAccount: 'new' } },
+    'pod-uid-early': {
+      state: 'Up',
+      connections: { inbound: [], outbound: [] },
+      info: { name: 'early-0', namespace: 'shop', serviceAccount: 'early' },
+    },
   });
   // Not in-pod: upstream registers no workload manager, so there is no workloadState.
   const shared = await buildConfigDump(await input({ inpod: undefined }));

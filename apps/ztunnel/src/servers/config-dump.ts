@@ -152,8 +152,11 @@ export interface ConfigDumpInput {
   version: string;
   /** The configuration in effect (see settingsDump); its `proxyMetadata` gives the istio version. */
   config: object & { proxyMetadata?: Readonly<Record<string, string>> };
-  /** In-pod mode only: the pods istio-cni handed over, and this node's name. */
-  inpod?: { pods: readonly DumpPod[]; nodeName: string } | undefined;
+  /**
+   * In-pod mode only: the pods istio-cni handed over, this node's name, and the uids of the pods
+   * whose listeners could not be bound yet (retried; @zt/inpod's ZdsClient.pendingPods()).
+   */
+  inpod?: { pods: readonly DumpPod[]; nodeName: string; pending?: readonly string[] } | undefined;
   /** Live connections, read only in in-pod mode (for `workloadState`). */
   connections?: () => Promise<readonly ConnectionInfo[]> | readonly ConnectionInfo[];
   /**
@@ -195,10 +198,11 @@ export async function buildConfigDump(input: ConfigDumpInput): Promise<ConfigDum
     dump.config['dnsProxy'] = false;
   }
   if (input.inpod) {
-    const { pods, nodeName } = input.inpod;
-    // As the app binds them: a pod's listeners open once its workload on this node is known.
+    const { pods, pending = [] } = input.inpod;
+    // As the app binds them: a pod's listeners are bound before its add is acked (its workload
+    // may come later); a pod whose bind failed is pending until a retry binds them.
     const bound = new Set<string>();
-    for (const w of input.state.workloads) if (w.node === nodeName) bound.add(`${w.namespace}/${w.name}`);
+    for (const p of pods) if (!pending.includes(p.uid)) bound.add(`${p.namespace}/${p.name}`);
     const connections = (await input.connections?.()) ?? [];
     dump.workloadState = workloadStateOf({ pods, bound, connections });
   }

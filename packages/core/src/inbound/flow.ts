@@ -56,6 +56,11 @@ export interface InboundHeaders {
   readonly forwardedNetwork?: string;
 }
 
+/** A client inside the pod itself (its loopback): its address cannot be a source towards the pod IP. */
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
+
 /** The local workload a connection arriving at `address` is for: the pod owning that address. */
 export function localWorkloadAt(ctx: FlowContext, address: string): Workload | undefined {
   const w = ctx.view().workloadByAddress(ctx.config.network, socketIp(address));
@@ -178,7 +183,7 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
     // A loopback target is reached from loopback: the client's own address would not route.
     upstream = req.connectTo
       ? await dialTcp(ctx, req.connectTo, ctx.netnsOf(dstWl.uid))
-      : await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), src.address);
+      : await dialTcp(ctx, dst, ctx.netnsOf(dstWl.uid), isLoopback(src.address) ? undefined : src.address);
   } catch (e) {
     req.reject(503);
     t.finish(e as Error, 'CONNECT');

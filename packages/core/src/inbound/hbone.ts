@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { InboundTunnel } from '@zt/transport';
+import type { Workload } from '@zt/xds';
 import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
@@ -33,8 +34,11 @@ function isOwnPort(config: ProxyConfig, port: number): boolean {
  * arrived at, on the :authority's port, or to the workload's application tunnel, behind a PROXY
  * protocol header when it asks for one. A service `hostname:port` authority goes to hostname.ts
  * (double HBONE and the gateway role).
+ *
+ * `pod` is the workload of the pod whose listener took the connection (in-pod mode): the tunnel
+ * is for it whatever local address the client dialled (its IP, or a loopback address inside it).
  */
-export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Promise<void> {
+export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel, pod?: Workload): Promise<void> {
   const named = tunnel.authority;
   if ('hostname' in named) return serveHostnameTunnel(ctx, tunnel, named);
   const authority: SocketAddr = { address: socketIp(named.address), port: named.port };
@@ -53,11 +57,14 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
       message,
       () => tunnel.reject(status),
     );
-  const atLocal = localWorkloadAt(ctx, local);
+  // Inside a pod, a loopback address names the pod itself, as upstream serves any local address.
+  const loopback = local === '127.0.0.1' || local === '::1';
+  const atLocal = pod ?? localWorkloadAt(ctx, local);
+  const arrivedAt = pod && (loopback || !pod.workloadIps.includes(local)) ? undefined : local;
   if (
     atLocal &&
     !atLocal.workloadIps.includes(authority.address) &&
-    !mayNameOtherAddress(ctx.view(), ctx.config.network, atLocal, local, authority.address)
+    !mayNameOtherAddress(ctx.view(), ctx.config.network, atLocal, arrivedAt ?? local, authority.address)
   ) {
     return refuse(400, 'ip-mismatch', `tunnel arrived at ${local} but asks for ${authority.address}`);
   }
@@ -74,7 +81,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel): Prom
   }
   const src: SocketAddr = { address: socketIp(tunnel.remote.address), port: tunnel.remote.port };
   // Upstream targets the address the tunnel arrived at; the :authority only gives the port.
-  const address = atLocal ? local : authority.address;
+  const address = atLocal && arrivedAt !== undefined ? arrivedAt : authority.address;
   const app = dstWl.applicationTunnel;
   const dst: SocketAddr = { address, port: app?.port ?? authority.port };
   const proxy = app?.protocol === 'PROXY';

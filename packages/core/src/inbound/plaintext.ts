@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { socketIp } from '@zt/xds';
+import { socketIp, type Workload } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 import { localWorkloadAt, refuseEarly, serveInbound } from './flow.ts';
@@ -7,9 +7,14 @@ import { localWorkloadAt, refuseEarly, serveInbound } from './flow.ts';
 /**
  * One connection on 15006 (upstream's inbound passthrough): the destination is the original
  * destination of the REDIRECTed socket, which must be a workload of this node; authorization knows
- * only the source IP (no identity). Then the shared inbound flow.
+ * only the source IP (no identity). Then the shared inbound flow. On a pod's listener (in-pod),
+ * `podWorkload` waits for that pod's workload when the state does not have the address yet.
  */
-export async function servePlaintext(ctx: FlowContext, socket: Socket): Promise<void> {
+export async function servePlaintext(
+  ctx: FlowContext,
+  socket: Socket,
+  podWorkload?: () => Promise<Workload | undefined>,
+): Promise<void> {
   const src: SocketAddr = { address: socketIp(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
   const orig = ctx.ops.originalDst?.(socket);
   const refuse = (reason: string, message: string, dst?: SocketAddr) =>
@@ -28,7 +33,9 @@ export async function servePlaintext(ctx: FlowContext, socket: Socket): Promise<
   const dst: SocketAddr = { address: socketIp(orig.address), port: orig.port };
   if (ctx.ownPorts.has(dst.port) && ctx.ownAddresses.has(dst.address))
     return refuse('self-call', `refusing a connection to zt's own port ${formatAddr(dst)}`, dst);
-  const dstWl = localWorkloadAt(ctx, dst.address);
+  const atDst = localWorkloadAt(ctx, dst.address);
+  const podWl = !atDst && podWorkload ? await podWorkload() : undefined;
+  const dstWl = atDst ?? (podWl?.workloadIps.includes(dst.address) ? podWl : undefined);
   if (!dstWl)
     return refuse(
       'unknown-destination',

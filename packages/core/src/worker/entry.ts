@@ -73,6 +73,11 @@ async function handle(body: WorkerRequest): Promise<WorkerResults[keyof WorkerRe
       return proxy.dnsDump() ?? null;
     case 'cpuprofile':
       return takeCpuProfile(body.seconds);
+    case 'pod-add':
+      return proxy.addPod(body.pod);
+    case 'pod-del':
+      await proxy.removePod(body.uid);
+      return null;
   }
 }
 
@@ -95,9 +100,10 @@ port.on('message', (m: MainToWorker) => {
     case 'log-filter':
       logging.follow(m.filter);
       break;
-    case 'netns':
-      proxy.setPodNetns(m.map).catch((e: unknown) => log.error({ err: e }, 'netns update failed'));
+    case 'pods':
+      proxy.setPods(m.pods).catch((e: unknown) => log.error({ err: e }, 'pod update failed'));
       break;
+
     case 'cert-res': {
       const p = pendingCerts.get(m.id);
       pendingCerts.delete(m.id);

@@ -6,6 +6,7 @@ import type { MetricsSnapshot } from '@zt/metrics';
 import type { StateSnapshot } from '@zt/xds';
 import type { RecentDump } from '../conn/recent.ts';
 import type { BoundListener, ProxyConfig } from '../options.ts';
+import type { PodInfo } from '../pods.ts';
 import type { CpuProfile } from '../profile.ts';
 import type { ConnectionInfo } from '../types.ts';
 
@@ -51,6 +52,10 @@ export type WorkerRequest =
   | { t: 'recent' }
   /** The DNS proxy's dump (null when the proxy is off). */
   | { t: 'dns-dump' }
+  /** In-pod: serve this pod; answered once its listeners are bound, or with the bind error. */
+  | { t: 'pod-add'; pod: PodInfo }
+  /** In-pod: the pod went; answered once its listeners are closed. */
+  | { t: 'pod-del'; uid: string }
   /** Profile the worker's own thread for `seconds` (admin /debug/cpuprofile). */
   | { t: 'cpuprofile'; seconds: number };
 
@@ -63,6 +68,8 @@ export interface WorkerResults {
   recent: RecentDump;
   'dns-dump': DnsDump | null;
   cpuprofile: CpuProfile;
+  'pod-add': BoundListener[];
+  'pod-del': null;
 }
 
 export type MainToWorker =
@@ -71,7 +78,8 @@ export type MainToWorker =
   | { t: 'state'; seq: number; snapshot: StateSnapshot }
   /** The main thread's log filter changed (admin `/logging`): the worker's scopes follow it. */
   | { t: 'log-filter'; filter: string }
-  | { t: 'netns'; map: Record<string, string> }
+  /** In-pod: every pod to serve (a new or restarted worker), replacing what it had. */
+  | { t: 'pods'; pods: PodInfo[] }
   | { t: 'cert-res'; id: number; cert?: WireCert; error?: string }
   | { t: 'cert-rotated'; cert: WireCert };
 
