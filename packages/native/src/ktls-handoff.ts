@@ -87,13 +87,17 @@ function stopReading(raw: net.Socket): void {
   }
 }
 
-/** Starts reading again a socket the handoff stopped (after the kernel took it over, or in tests). */
-export function resumeReading(raw: net.Socket): void {
+function startReading(raw: net.Socket): void {
   const handle = (raw as unknown as ReadingHandle)._handle;
   if (handle?.readStart && handle.reading === false) {
     handle.reading = true;
     handle.readStart();
   }
+}
+
+/** Reads again, flowing, from a socket the handoff stopped (to handle its records in userspace). */
+export function resumeReading(raw: net.Socket): void {
+  startReading(raw);
   raw.resume();
 }
 
@@ -311,11 +315,13 @@ function droppedTickets(messages: Buffer): number {
 
 /**
  * Gives both directions of `raw` to the kernel with the handoff's keys, puts the data read ahead
- * back in front of the stream, and resumes reading: from here `raw` carries plaintext.
+ * back in front of the stream and reads again: from here `raw` carries plaintext. The stream stays
+ * paused (flowing now would drop the read-ahead data): give it a consumer, a 'data' listener or an
+ * HTTP/2 session (which takes buffered data first).
  */
 export function enableKernelTlsHandoff(raw: net.Socket, handoff: KernelTlsHandoff): void {
   enableKernelTls(raw, 'tx', handoff.tx.keys, handoff.tx.sequence);
   enableKernelTls(raw, 'rx', handoff.rx.keys, handoff.rx.sequence);
   if (handoff.readAhead.length) raw.unshift(handoff.readAhead);
-  resumeReading(raw);
+  startReading(raw);
 }
