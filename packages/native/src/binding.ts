@@ -65,6 +65,9 @@ export interface RawAddon {
   pollRef(fd: number, ref: boolean): void;
   pollClose(fd: number): void;
   releaseFreeMemory(): boolean;
+  setTcpUlp(fd: number, name: string): void;
+  recvSome(fd: number, buffer: Buffer, length: number): number | null;
+  setTlsCrypto(fd: number, tx: boolean, cipher: number, key: Buffer, iv: Buffer, seq: Buffer): void;
 }
 
 const ADDON_PATH = '../build/Release/zt_native.node';

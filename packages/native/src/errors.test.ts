@@ -13,6 +13,8 @@ test("every native error is a ZtError whose code is ERR_ZT_NATIVE_*, but a faile
         NoFdError: () => new api.NoFdError('the socket'),
         MessageTruncatedError: () => new api.MessageTruncatedError('data', 64),
         SocketClosedError: () => new api.SocketClosedError('the socket'),
+        KernelTlsUnsupportedError: () => new api.KernelTlsUnsupportedError('ENOENT'),
+        KernelTlsHandoffError: () => new api.KernelTlsHandoffError('the peer sent a KeyUpdate'),
       },
       prefixes: ['ERR_ZT_NATIVE_'],
       exceptions: ['NativeSyscallError'],

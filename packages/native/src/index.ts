@@ -14,6 +14,15 @@ export {
   SocketClosedError,
 } from './errors.ts';
 export type { FdTarget } from './fd.ts';
+export type { KernelTlsSupport } from './ktls.ts';
+export { enableKernelTls, KernelTlsUnsupportedError, kernelTlsSupport } from './ktls.ts';
+export type { HandoffOptions, KernelTlsDirection, KernelTlsHandoff } from './ktls-handoff.ts';
+export {
+  enableKernelTlsHandoff,
+  KernelTlsHandoffError,
+  resumeReading,
+  tlsHandshakeForHandoff,
+} from './ktls-handoff.ts';
 export { releaseFreeMemory } from './memory.ts';
 export type { RecvOptions, SeqpacketListenOptions, SeqpacketMessage } from './seqpacket.ts';
 export { SeqpacketServer, SeqpacketSocket } from './seqpacket.ts';
@@ -37,4 +46,6 @@ export {
   TCP_KEEPALIVE_LIMITS,
   ZT_SOCKET_MARK,
 } from './sockopt.ts';
+export type { KernelTlsCipher, KeylogEntry, TrafficKeys } from './tls13-keys.ts';
+export { hkdfExpandLabel, isKernelTlsSuite, parseKeylogLine, trafficKeys } from './tls13-keys.ts';
 export { bindUdpSocket, openUdpSocket, type UdpBindOptions } from './udp.ts';
