@@ -9,7 +9,8 @@
         "src/open.c",
         "src/seqpacket.c",
         "src/poll.c",
-        "src/memory.c"
+        "src/memory.c",
+        "src/sysctl.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],

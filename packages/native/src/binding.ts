@@ -65,6 +65,7 @@ export interface RawAddon {
   pollRef(fd: number, ref: boolean): void;
   pollClose(fd: number): void;
   releaseFreeMemory(): boolean;
+  setNetnsSysctl(netnsPath: string, netnsFd: number, name: string, value: string): void;
 }
 
 const ADDON_PATH = '../build/Release/zt_native.node';

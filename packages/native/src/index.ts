@@ -37,4 +37,5 @@ export {
   TCP_KEEPALIVE_LIMITS,
   ZT_SOCKET_MARK,
 } from './sockopt.ts';
+export { setNetnsSysctl } from './sysctl.ts';
 export { bindUdpSocket, openUdpSocket, type UdpBindOptions } from './udp.ts';
