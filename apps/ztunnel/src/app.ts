@@ -16,7 +16,7 @@ import {
   FakeCaProvider,
   SecretManager,
 } from '@zt/identity';
-import { ZdsClient } from '@zt/inpod';
+import { enableListenerHandoff, ZdsClient } from '@zt/inpod';
 import { Logging } from '@zt/log';
 import { recordBuildInfo, startProcessMetrics, startRuntimeMetrics } from '@zt/metrics';
 import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/xds';
@@ -249,6 +249,12 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     const syncNetns = (): void =>
       dataPlane.setPodNetns(podNetnsMap(client.pods.pods(), store.snapshot().workloads, config.nodeName));
     prefetchForPods(client.pods, secrets, logging.scope('cert'));
+    // Before the pod's listeners exist: the old zt of a rolling update then hands its queued
+    // connections to ours when it closes its listeners (ARCHITECTURE.md, "Drain and hand-off").
+    if (config.inpodPortReuse) {
+      const inpodLog = logging.scope('inpod');
+      client.pods.on('podAdded', (pod) => enableListenerHandoff(pod.netns, inpodLog));
+    }
     client.pods.on('podAdded', syncNetns);
     client.pods.on('podRemoved', syncNetns);
     store.on('change', syncNetns);
