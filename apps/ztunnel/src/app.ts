@@ -128,6 +128,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     network: config.network,
     trustDomain: config.trustDomain,
     localhostAppTunnel: config.localhostAppTunnel,
+    responseBaggage: config.enableResponseBaggage,
     ...(config.inpodEnabled
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
