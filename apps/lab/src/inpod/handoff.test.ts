@@ -170,7 +170,7 @@ describe('INPOD_PORT_REUSE: a new zt takes over the pods while the old one drain
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('zero failed connections; the old zt exits when its last connection ends; the new one serves on', async () => {
+  test('zero failed connections; the old zt exits when its last connection ends; the new one serves on', async (t) => {
     const old = await startZt('zt-old', '127.0.45.1');
     zts.push(old);
     await until('the old zt to be ready', () => ready(old));
@@ -267,6 +267,9 @@ describe('INPOD_PORT_REUSE: a new zt takes over the pods while the old one drain
       const opened = sumOf(await next.metrics(), 'istio_tcp_connections_opened_total', {
         reporter: 'source',
       });
+      t.diagnostic(
+        `served ${JSON.stringify(served)}; the old zt exited ${exitAt - lastEndedAt} ms after its last connection; the new zt opened ${opened} outbound`,
+      );
       assert.ok(opened > (served['new only'] ?? 0), `the new zt opened ${opened} before it was alone`);
     } finally {
       stop = true;
