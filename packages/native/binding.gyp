@@ -10,7 +10,8 @@
         "src/seqpacket.c",
         "src/poll.c",
         "src/memory.c",
-        "src/ktls.c"
+        "src/ktls.c",
+        "src/sysctl.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],

@@ -16,7 +16,7 @@ import {
   FakeCaProvider,
   SecretManager,
 } from '@zt/identity';
-import { ZdsClient } from '@zt/inpod';
+import { enableListenerHandoff, ZdsClient } from '@zt/inpod';
 import { Logging } from '@zt/log';
 import { recordBuildInfo, startProcessMetrics, startRuntimeMetrics } from '@zt/metrics';
 import { loadLocalConfig, type StateSnapshot, StateStore, XdsClient } from '@zt/xds';
@@ -128,6 +128,7 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     network: config.network,
     trustDomain: config.trustDomain,
     localhostAppTunnel: config.localhostAppTunnel,
+    responseBaggage: config.enableResponseBaggage,
     ...(config.inpodEnabled
       ? { socketMark: config.inpodMark, originalSource: config.enableOriginalSource }
       : {}),
@@ -247,11 +248,17 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
   // zt stays not ready for the pod), from the pod alone: its workload may come later over xDS.
   let inpod: ZdsClient | undefined;
   if (config.inpodEnabled) {
+    const inpodLog = logging.scope('inpod');
     inpod = new ZdsClient({
       path: config.inpodUds,
       trustDomain: config.trustDomain,
-      logger: logging.scope('inpod'),
-      startPod: (pod) => dataPlane.addPod(podInfo(pod)),
+      logger: inpodLog,
+      startPod: (pod) => {
+        // Before the pod's listeners exist: the old zt of a rolling update then hands its queued
+        // connections to ours when it closes its listeners (ARCHITECTURE.md, "Drain and hand-off").
+        if (config.inpodPortReuse) enableListenerHandoff(pod.netns, inpodLog);
+        return dataPlane.addPod(podInfo(pod));
+      },
     });
     inpod.bindReadiness((name) => readiness.register(name));
     prefetchForPods(inpod.pods, secrets, logging.scope('cert'));

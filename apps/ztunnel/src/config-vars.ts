@@ -56,6 +56,7 @@ export const READ_VARIABLES: readonly ReadVariable[] = [
     'INPOD_UDS',
     'ENABLE_ORIG_SRC',
     'LOCALHOST_APP_TUNNEL',
+    'ENABLE_RESPONSE_BAGGAGE',
     'KEEPALIVE_ENABLED',
     'KEEPALIVE_TIME',
     'KEEPALIVE_INTERVAL',
@@ -101,12 +102,6 @@ export const IGNORED_UPSTREAM: readonly IgnoredVariable[] = [
   { name: 'ENABLE_PROXY', effect: 'turning the proxy off', matters: true },
   { name: 'CRL_PATH', effect: 'certificate revocation lists', matters: true },
   { name: 'COMPLIANCE_POLICY', effect: 'post-quantum TLS (pqc)', matters: true },
-  {
-    name: 'ENABLE_RESPONSE_BAGGAGE',
-    effect:
-      'turning baggage off (zt reads request baggage as upstream does by default; it sends none on responses)',
-    matters: false,
-  },
   { name: 'AUTHZ_POLICY_INFO_LOGGING', effect: 'policy decisions at info level', matters: false },
 ];
 

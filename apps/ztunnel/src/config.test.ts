@@ -141,6 +141,11 @@ test('RUST_LOG is checked with the other variables; LOG_FORMAT is json or plain'
   assert.equal(loadConfig({ LOG_FORMAT: 'text' }).logFormat, 'plain');
 });
 
+test('ENABLE_RESPONSE_BAGGAGE: true by default as upstream, false turns response baggage off', () => {
+  assert.equal(loadConfig({}).enableResponseBaggage, true);
+  assert.equal(loadConfig({ ENABLE_RESPONSE_BAGGAGE: 'false' }).enableResponseBaggage, false);
+});
+
 test('LOCALHOST_APP_TUNNEL: true by default as upstream, false turns the loopback application tunnel off', () => {
   assert.equal(loadConfig({}).localhostAppTunnel, true);
   assert.equal(loadConfig({ LOCALHOST_APP_TUNNEL: 'false' }).localhostAppTunnel, false);

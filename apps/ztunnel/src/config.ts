@@ -101,6 +101,8 @@ export interface Config extends DnsConfig {
   enableOriginalSource: boolean;
   /** LOCALHOST_APP_TUNNEL: in-pod, a PROXY application tunnel is reached on the pod's loopback (default true). */
   localhostAppTunnel: boolean;
+  /** ENABLE_RESPONSE_BAGGAGE (default true): HBONE 200s carry the destination's baggage; request baggage labels unknown sources. */
+  enableResponseBaggage: boolean;
   /** KEEPALIVE_* and USER_TIMEOUT_ENABLED: TCP options on proxied sockets (upstream's socket config). */
   tcp: TcpSocketOptions;
   /** zt extension ZT_RECENT_CONNECTIONS: closed connections each data-plane thread keeps for the admin page. */
@@ -328,6 +330,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     ),
     enableOriginalSource: bool(env, 'ENABLE_ORIG_SRC', true),
     localhostAppTunnel: bool(env, 'LOCALHOST_APP_TUNNEL', true),
+    enableResponseBaggage: bool(env, 'ENABLE_RESPONSE_BAGGAGE', true),
     recentConnections: int(env, 'ZT_RECENT_CONNECTIONS', 500, 0, 100_000),
     tcp: tcpOptions(env),
     // IPV6_ENABLED, DNS_CAPTURE and DNS_PROXY_ADDR from the merged proxy metadata, as upstream.

@@ -12,7 +12,7 @@ import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
 import { addVethPod, enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
-import type { Authorization } from '@zt/xds';
+import type { Authorization, Service, Workload } from '@zt/xds';
 import { makePolicy, makeService, makeWorkload } from '@zt/xds/testing';
 import { DataPlane } from './dataplane.ts';
 import { testCaCertSource } from './testing/index.ts';
@@ -99,6 +99,9 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
   let p2: Pod;
   const vip = `10.${X}.3.10`;
   let state: (policies?: Authorization[]) => Promise<void>;
+  /** Workloads and services later cases add to the state both nodes get. */
+  const extra: { workloads: Workload[]; services: Service[] } = { workloads: [], services: [] };
+  let w1: Workload;
 
   let undoForwarding = () => {};
 
@@ -116,7 +119,13 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
     });
     echoPort = (await native.listenServer(echo, { host: '0.0.0.0', port: 0, netns: p2.path })).port;
     const svcKey = 'default/echo.default.svc.cluster.local';
-    const w1 = makeWorkload({ name: 'pod1', serviceAccount: 'pod1', workloadIps: [p1.ip], node: 'node-a' });
+    w1 = makeWorkload({
+      name: 'pod1',
+      serviceAccount: 'pod1',
+      workloadIps: [p1.ip],
+      node: 'node-a',
+      locality: { region: 'region-1', zone: 'zone-a', subzone: '' },
+    });
     const w2 = makeWorkload({
       name: 'pod2',
       serviceAccount: 'pod2',
@@ -141,7 +150,12 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
     b = new DataPlane({ ...common, nodeName: 'node-b', listeners });
     let version = 1;
     state = (policies = []) => {
-      const s = { version: version++, workloads: [w1, w2], services: [svc], policies };
+      const s = {
+        version: version++,
+        workloads: [w1, w2, ...extra.workloads],
+        services: [svc, ...extra.services],
+        policies,
+      };
       return Promise.all([a.setState(s), b.setState(s)]).then(() => undefined);
     };
     await state();
@@ -226,5 +240,90 @@ describe('multi-node with network namespaces and in-pod capture', { skip }, () =
     assert.equal(await exchange(await fromPod1(p2.ip, echoPort), 'blocked'), '');
     await state([]);
     assert.equal(await exchange(await fromPod1(p2.ip, echoPort), 'open again'), 'open again');
+  });
+
+  test('locality failover across nodes: the same-zone endpoint, the other zone once it is unhealthy, nothing with Strict', async () => {
+    // Two endpoints of one service on node b: one in pod 1's zone, one in another zone. Each app
+    // answers with its own name, so the client sees which endpoint served it.
+    const near = makePod(3);
+    pods.push(near);
+    const far = makePod(4);
+    pods.push(far);
+    const apps: Server[] = [];
+    const ports: Record<string, number> = {};
+    for (const [name, pod] of [
+      ['near', near],
+      ['far', far],
+    ] as const) {
+      const app = createServer((s) => {
+        s.on('error', () => s.destroy());
+        s.end(name);
+      });
+      apps.push(app);
+      ports[name] = (await native.listenServer(app, { host: '0.0.0.0', port: 0, netns: pod.path })).port;
+    }
+    try {
+      const key = 'default/zoned.default.svc.cluster.local';
+      const endpoint = (name: 'near' | 'far', pod: Pod, zone: string, status: Workload['status']) =>
+        makeWorkload({
+          name: `zoned-${name}`,
+          serviceAccount: 'zoned',
+          workloadIps: [pod.ip],
+          node: 'node-b',
+          status,
+          locality: { region: 'region-1', zone, subzone: '' },
+          services: { [key]: { 80: ports[name] ?? 0 } },
+        });
+      const zvip = `10.${X}.5.10`;
+      const service = (mode: 'Failover' | 'Strict'): Service => ({
+        ...makeService({ name: 'zoned', vips: [zvip], ports: { 80: 0 } }),
+        loadBalancer: { routingPreferences: ['Zone'], mode, healthPolicy: 'OnlyHealthy' },
+      });
+      const apply = async (mode: 'Failover' | 'Strict', nearStatus: Workload['status']) => {
+        extra.workloads = [
+          endpoint('near', near, 'zone-a', nearStatus),
+          endpoint('far', far, 'zone-b', 'Healthy'),
+        ];
+        extra.services = [service(mode)];
+        await state();
+      };
+      await apply('Failover', 'Healthy');
+      // addPod resolves once node b has bound the endpoints' listeners inside their pods.
+      for (const w of extra.workloads) {
+        await b.addPod({
+          uid: w.uid,
+          name: w.name,
+          namespace: w.namespace,
+          serviceAccount: w.serviceAccount,
+          netns: w.workloadIps[0] === near.ip ? near.path : far.path,
+        });
+      }
+      const served = async (): Promise<string[]> => {
+        const got: string[] = [];
+        for (let i = 0; i < 12; i++) got.push(await exchange(await fromPod1(zvip, 80), 'who?'));
+        return got;
+      };
+      assert.deepEqual(
+        await served(),
+        Array(12).fill('near'),
+        'Failover: all to the same zone while it is healthy',
+      );
+      await apply('Failover', 'Unhealthy');
+      assert.deepEqual(
+        await served(),
+        Array(12).fill('far'),
+        'Failover: the other zone once the near one is unhealthy',
+      );
+      await apply('Strict', 'Unhealthy');
+      assert.deepEqual(
+        await served(),
+        Array(12).fill(''),
+        'Strict: no endpoint in the zone, the connections fail',
+      );
+      await apply('Strict', 'Healthy');
+      assert.deepEqual(await served(), Array(12).fill('near'), 'Strict: the same zone again once it is back');
+    } finally {
+      for (const app of apps) app.close();
+    }
   });
 });

@@ -79,6 +79,12 @@ export interface ProxyConfig {
    */
   localhostAppTunnel?: boolean;
   /**
+   * ENABLE_RESPONSE_BAGGAGE (default true, as upstream): an inbound HBONE CONNECT is answered 200
+   * with a `baggage` header describing the destination workload, and a request's `baggage` labels
+   * a source the state does not know. Off: neither.
+   */
+  responseBaggage?: boolean;
+  /**
    * On-demand DNS for workloads known by hostname only: the servers to ask (`ip` or `ip:port`;
    * default the system's /etc/resolv.conf) and whether to ask for AAAA too (IPV6_ENABLED, default true).
    */

@@ -14,6 +14,7 @@ export {
   type RejectReason,
   ZdsRequestError,
 } from './errors.ts';
+export { enableListenerHandoff, MIGRATE_SYSCTL } from './handoff.ts';
 export type { ConnectionEnd } from './metrics.ts';
 export { Pod, PodManager, type PodManagerEvents, type PodManagerOptions, type RemoveReason } from './pods.ts';
 export { type InpodStatus, READINESS_TASK, type RegisterTask } from './readiness.ts';

@@ -14,6 +14,7 @@ NAPI_MODULE_INIT() {
   zt_init_seqpacket(env, exports);
   zt_init_memory(env, exports);
   zt_init_ktls(env, exports);
+  zt_init_sysctl(env, exports);
   if (!zt_init_poll(env, exports)) return NULL;
   return exports;
 }

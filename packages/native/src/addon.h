@@ -35,5 +35,6 @@ void zt_init_seqpacket(napi_env env, napi_value exports);
 bool zt_init_poll(napi_env env, napi_value exports);
 void zt_init_memory(napi_env env, napi_value exports);
 void zt_init_ktls(napi_env env, napi_value exports);
+void zt_init_sysctl(napi_env env, napi_value exports);
 
 #endif

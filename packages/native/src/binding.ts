@@ -68,6 +68,7 @@ export interface RawAddon {
   setTcpUlp(fd: number, name: string): void;
   recvSome(fd: number, buffer: Buffer, length: number): number | null;
   setTlsCrypto(fd: number, tx: boolean, cipher: number, key: Buffer, iv: Buffer, seq: Buffer): void;
+  setNetnsSysctl(netnsPath: string, netnsFd: number, name: string, value: string): void;
 }
 
 const ADDON_PATH = '../build/Release/zt_native.node';

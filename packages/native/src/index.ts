@@ -46,6 +46,7 @@ export {
   TCP_KEEPALIVE_LIMITS,
   ZT_SOCKET_MARK,
 } from './sockopt.ts';
+export { setNetnsSysctl } from './sysctl.ts';
 export type { KernelTlsCipher, KeylogEntry, TrafficKeys } from './tls13-keys.ts';
 export { hkdfExpandLabel, isKernelTlsSuite, parseKeylogLine, trafficKeys } from './tls13-keys.ts';
 export { bindUdpSocket, openUdpSocket, type UdpBindOptions } from './udp.ts';

@@ -247,7 +247,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         const status = Number(headers[':status']);
         if (status === 200) {
           metrics.tunnelsOpened.inc({ side: 'client' });
-          resolve(new HboneTunnel(stream));
+          resolve(new HboneTunnel(stream, headers));
           return;
         }
         metrics.tunnelsFailed.inc({ side: 'client', reason: String(status) });

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { constants, createSecureServer, type ServerHttp2Session } from 'node:http2';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Identity } from '@zt/identity';
 import { TestCa } from '@zt/identity/testing';
 import { HbonePool } from './pool.ts';
 import { HboneServer } from './server.ts';
-import { type HbonePair, startEchoServer, startHbonePair } from './testing/index.ts';
+import { type HbonePair, startEchoServer, startHbonePair, staticCertSource } from './testing/index.ts';
 
 function req(pair: HbonePair, authority = '10.0.0.1:80') {
   return {
@@ -301,5 +303,56 @@ test('a dialer opens the TCP connection; tunnels share a connection only with th
     await finish(await pair.pool.open({ ...req(pair), dialer: one }));
   } finally {
     await pair.close();
+  }
+});
+
+// A draining peer (the old zt of a rolling update) sends GOAWAY; a CONNECT sent before the client
+// read it is refused unprocessed (REFUSED_STREAM) and is safe to send again on a new connection.
+test('a CONNECT refused by a GOAWAY is sent again on a new connection', async () => {
+  const ca = await TestCa.create();
+  const client = new Identity(ca.trustDomain, 'default', 'client');
+  const serverId = new Identity(ca.trustDomain, 'default', 'server');
+  const [clientCert, serverCert] = await Promise.all([ca.issue(client), ca.issue(serverId)]);
+  const sessions: ServerHttp2Session[] = [];
+  const server = createSecureServer({
+    cert: serverCert.certChain.join('\n'),
+    key: serverCert.privateKey,
+    ca: [...serverCert.roots],
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+  });
+  server.on('session', (session) => {
+    sessions.push(session);
+    session.on('error', () => {});
+    // The first connection refuses every stream, as a peer that started draining before it saw
+    // them: GOAWAY with last-stream-id 0.
+    if (sessions.length === 1) session.goaway(constants.NGHTTP2_NO_ERROR, 0);
+  });
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.respond({ ':status': 200 });
+    stream.pipe(stream);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const pool = new HbonePool({ certs: staticCertSource(clientCert) });
+  try {
+    const t = await pool.open({
+      source: client,
+      destinationIdentities: [serverId],
+      address: { address: '127.0.0.1', port },
+      authority: '10.0.0.1:80',
+    });
+    assert.equal(sessions.length, 2, 'refused on the first connection, opened on a second');
+    t.end('ping');
+    const echoed: Buffer[] = [];
+    for await (const c of t) echoed.push(c as Buffer);
+    assert.equal(Buffer.concat(echoed).toString(), 'ping');
+  } finally {
+    for (const s of sessions) s.destroy();
+    await pool.close(100);
+    server.close();
   }
 });

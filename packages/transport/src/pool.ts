@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
+import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CertSource, Identity } from '@zt/identity';
 import { formatAuthority, type SocketAddress } from './authority.ts';
 import { HboneConnection } from './client.ts';
@@ -8,7 +8,7 @@ import {
   type FlowControl,
 } from './config.ts';
 import type { Dialer } from './dialer.ts';
-import { PoolClosedError } from './errors.ts';
+import { PoolClosedError, StreamResetError } from './errors.ts';
 import type { HboneTunnel } from './stream.ts';
 
 export interface PoolOptions {
@@ -82,8 +82,25 @@ export class HbonePool {
     this.#idleMs = options.unusedReleaseTimeoutMs ?? DEFAULT_POOL_UNUSED_RELEASE_TIMEOUT_MS;
   }
 
-  /** Opens a tunnel, reusing a connection for the same key when one has room. */
+  /**
+   * Opens a tunnel, reusing a connection for the same key when one has room. A CONNECT the peer
+   * refused unprocessed (REFUSED_STREAM, as a GOAWAY does to streams past its last stream id), or
+   * one that lost the race with the connection turning unusable, is sent again on another
+   * connection: the peer never saw it, so nothing runs twice. That race is what a draining zt
+   * (the old one of a rolling update) causes for the peers' pooled connections to it.
+   */
   async open(req: TunnelRequest): Promise<HboneTunnel> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#openOnce(req);
+      } catch (e) {
+        // The refusal is already counted (zt_hbone_tunnels_failed_total, reason "reset").
+        if (attempt >= OPEN_ATTEMPTS || !refusedUnprocessed(e) || this.#closed) throw e;
+      }
+    }
+  }
+
+  async #openOnce(req: TunnelRequest): Promise<HboneTunnel> {
     if (this.#closed) throw new PoolClosedError();
     const authority = req.authority ?? formatAuthority(req.address.address, req.address.port);
     const open = { authority, ...(req.headers ? { headers: req.headers } : {}) };
@@ -195,6 +212,20 @@ export class HbonePool {
     await Promise.all(waits);
     clearTimeout(deadline);
   }
+}
+
+/** Tries of one open: the first, and the retries after refusals by connections going away. */
+const OPEN_ATTEMPTS = 3;
+
+/** Errors that prove the peer did not process the CONNECT, so sending it again is safe. */
+function refusedUnprocessed(e: unknown): boolean {
+  if (e instanceof StreamResetError) return e.http2Code === constants.NGHTTP2_REFUSED_STREAM;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return (
+    code === 'ERR_ZT_HBONE_CONNECTION_CLOSED' ||
+    code === 'ERR_HTTP2_GOAWAY_SESSION' ||
+    code === 'ERR_HTTP2_INVALID_SESSION'
+  );
 }
 
 function poolKey(req: TunnelRequest, defaultLocal: string | undefined): string {

@@ -1,4 +1,4 @@
-import { constants, type Http2Stream } from 'node:http2';
+import { constants, type Http2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Duplex } from 'node:stream';
 import { StreamResetError } from './errors.ts';
 
@@ -12,9 +12,16 @@ export class HboneTunnel extends Duplex {
   /** The underlying HTTP/2 stream (for its id, state and priority); do not read or write it. */
   readonly http2: Http2Stream;
 
-  constructor(stream: Http2Stream) {
+  /**
+   * The peer's answer to our CONNECT (client side; empty on the server side): upstream's inbound
+   * puts the destination workload's `baggage` there.
+   */
+  readonly responseHeaders: IncomingHttpHeaders;
+
+  constructor(stream: Http2Stream, responseHeaders: IncomingHttpHeaders = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.http2 = stream;
+    this.responseHeaders = responseHeaders;
     stream.on('data', (c: Buffer) => {
       if (!this.push(c)) stream.pause();
     });

@@ -1,4 +1,16 @@
+import type { Workload } from '@zt/xds';
 import type { DerivedWorkload } from '../conn/labels.ts';
+import type { FlowContext } from '../context.ts';
+import { baggageHeader } from '../outbound/headers.ts';
+
+/**
+ * The headers of an inbound CONNECT's 200, as upstream's build_response: the destination
+ * workload's own `baggage` (ENABLE_RESPONSE_BAGGAGE, default on), so the client's zt can label a
+ * destination it does not know (another network's) from it. Refusals carry none.
+ */
+export function acceptHeaders(ctx: FlowContext, dst: Workload): { baggage: string } | undefined {
+  return ctx.config.responseBaggage === false ? undefined : { baggage: baggageHeader(dst) };
+}
 
 // The keys upstream reads from a `baggage` header (src/baggage.rs), OpenTelemetry's resource
 // attribute names; the sending side is outbound/headers.ts.

@@ -164,7 +164,9 @@ export async function serveInbound(ctx: FlowContext, req: InboundRequest, dstWl:
     labels: {
       reporter: 'destination',
       ...(srcWl ? { source: srcWl } : {}),
-      ...(!srcWl && headers?.baggage !== undefined ? { derivedSource: parseBaggage(headers.baggage) } : {}),
+      ...(!srcWl && headers?.baggage !== undefined && ctx.config.responseBaggage !== false
+        ? { derivedSource: parseBaggage(headers.baggage) }
+        : {}),
       ...(mtls && peerIdentity !== undefined ? { sourceIdentity: peerIdentity } : {}),
       destination: dstWl,
       destinationIdentity: dstId,

@@ -5,6 +5,7 @@ import { socketIp } from '@zt/xds';
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 import { DEFAULT_PORTS, DEFAULT_SOCKS5_PORT, type ProxyConfig } from '../options.ts';
+import { acceptHeaders } from './baggage.ts';
 import { localWorkloadAt, refuseEarly, serveInbound } from './flow.ts';
 import { serveHostnameTunnel } from './hostname.ts';
 import { proxyProtocolHeader } from './proxy-protocol.ts';
@@ -106,7 +107,7 @@ export async function serveTunnel(ctx: FlowContext, tunnel: InboundTunnel, pod?:
       // The application learns the client and the target it asked for, which the socket cannot tell.
       ...(proxy ? { preamble: proxyProtocolHeader(src, authority, peerIdentity) } : {}),
       reject: (status) => tunnel.reject(status),
-      accept: () => tunnel.accept(),
+      accept: () => tunnel.accept(acceptHeaders(ctx, dstWl)),
     },
     dstWl,
   );

@@ -7,6 +7,7 @@ import type { FlowContext } from '../context.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { loadBalance, selectIp } from '../outbound/balance.ts';
 import { X_FORWARDED_NETWORK } from '../transports/double-hbone.ts';
+import { acceptHeaders } from './baggage.ts';
 import { localWorkloadAt, refuseEarly, serveInbound } from './flow.ts';
 
 // A CONNECT whose :authority is a service `hostname:port` arrives in two roles. At an endpoint
@@ -97,7 +98,7 @@ export async function serveHostnameTunnel(
       peerIdentity,
       fromGateway: fromOtherNetwork(ctx, tunnel),
       reject: (status) => tunnel.reject(status),
-      accept: () => tunnel.accept(),
+      accept: () => tunnel.accept(acceptHeaders(ctx, atLocal)),
     },
     atLocal,
   );

@@ -15,13 +15,16 @@ import { type EchoServer, startEchoServer } from '@zt/transport/testing';
 import type { Service, Workload } from '@zt/xds';
 import { makeService, makeSnapshot, makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
+import { baggageHeader } from '../outbound/headers.ts';
 import { ProxyEngine } from '../proxy.ts';
 import { testCaCertSource } from '../testing/index.ts';
+import { parseBaggage } from './baggage.ts';
 
 // 127.95.x.x: apart from the other inbound tests' addresses.
 const KNOWN_CLIENT_IP = '127.95.1.10';
 const UNKNOWN_CLIENT_IP = '127.95.1.20';
 const SERVER_IP = '127.95.2.10';
+const OFF_SERVER_IP = '127.95.2.20';
 
 async function until(what: string, f: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -174,6 +177,32 @@ describe('inbound telemetry labels', () => {
     });
   });
 
+  test("the CONNECT's 200 carries the destination workload's baggage (ENABLE_RESPONSE_BAGGAGE)", async () => {
+    const s = await pool.open({
+      source: Identity.parse('spiffe://cluster.local/ns/default/sa/client'),
+      destinationIdentities: [Identity.parse('spiffe://cluster.local/ns/default/sa/echo')],
+      address: { address: SERVER_IP, port: hbonePort },
+      authority: `${SERVER_IP}:${echo.address.port}`,
+      localAddress: KNOWN_CLIENT_IP,
+    });
+    try {
+      assert.equal(s.responseHeaders.baggage, baggageHeader(server));
+      const members = String(s.responseHeaders.baggage).split(',');
+      for (const m of ['k8s.namespace.name=default', 'k8s.deployment.name=echo', 'cloud.region=region-b'])
+        assert.ok(members.includes(m), `${m} in ${s.responseHeaders.baggage}`);
+      assert.deepEqual(parseBaggage(s.responseHeaders.baggage), {
+        ...parseBaggage(s.responseHeaders.baggage),
+        namespace: 'default',
+        workloadName: 'echo',
+        region: 'region-b',
+        zone: 'zone-b2',
+      });
+    } finally {
+      s.destroy();
+      await until('the connection to close', () => engine.liveConnections === 0);
+    }
+  });
+
   test('through a gateway (another x-forwarded-network) the source is not looked up by address', async () => {
     await hbone(KNOWN_CLIENT_IP, 'client', {
       'x-forwarded-network': 'network-2',
@@ -206,5 +235,55 @@ describe('inbound telemetry labels', () => {
     assert.equal(got[0]?.destination_service_name, 'web');
     assert.equal(got[0]?.destination_principal, 'spiffe://cluster.local/ns/default/sa/echo');
     assert.equal(got[0]?.source_principal, 'unknown');
+  });
+});
+
+describe('ENABLE_RESPONSE_BAGGAGE=false', () => {
+  test('no baggage on the 200, and a request baggage does not label an unknown source', async () => {
+    const ca = await TestCa.create();
+    const certs = testCaCertSource(ca);
+    const echo = await startEchoServer(OFF_SERVER_IP);
+    const server = makeWorkload({
+      name: 'quiet-1',
+      workloadName: 'quiet',
+      serviceAccount: 'quiet',
+      workloadIps: [OFF_SERVER_IP],
+      node: 'node-q',
+      locality: { region: 'region-q', zone: 'zone-q', subzone: '' },
+    });
+    const engine = new ProxyEngine(
+      {
+        nodeName: 'node-q',
+        network: '',
+        trustDomain: ca.trustDomain,
+        responseBaggage: false,
+        listeners: { workloads: { mode: 'loopback', inbound: 0, inboundPlaintext: 0 } },
+      },
+      { certs, log: pino({ level: 'silent' }), ops: { originalDst: () => echo.address } },
+    );
+    const pool = new HbonePool({ certs });
+    try {
+      await engine.setState(makeSnapshot(1, { workloads: [server] }));
+      const bound = await engine.start();
+      const port = bound.find((b) => b.set === server.uid && b.kind === 'inbound')?.port ?? 0;
+      const s = await pool.open({
+        source: Identity.parse('spiffe://cluster.local/ns/default/sa/stranger'),
+        destinationIdentities: [Identity.parse('spiffe://cluster.local/ns/default/sa/quiet')],
+        address: { address: OFF_SERVER_IP, port },
+        authority: `${OFF_SERVER_IP}:${echo.address.port}`,
+        localAddress: UNKNOWN_CLIENT_IP,
+        headers: { baggage: 'k8s.deployment.name=not-trusted-here,k8s.namespace.name=x' },
+      });
+      assert.equal(s.responseHeaders.baggage, undefined);
+      assert.equal(await exchange(s, 'ping'), 'ping');
+      s.end();
+      await until('the connection to close', () => engine.liveConnections === 0);
+      assert.deepEqual(await opened({ source_workload: 'not-trusted-here' }), []);
+      assert.equal((await opened({ destination_workload: 'quiet', reporter: 'destination' })).length, 1);
+    } finally {
+      await pool.close();
+      await engine.close();
+      await echo.close();
+    }
   });
 });

@@ -1,6 +1,8 @@
 // A fake istio-cni node agent: serves ZDS on a SEQPACKET socket the way cni/pkg/nodeagent's
 // ztunnel server does (hello first, then one request at a time, each awaiting its Ack), with pods
 // that are real network namespaces. Also misbehaves on demand: garbage, dropped connections.
+// Like the node agent, it keeps every zt connection open: during a rolling update of the DaemonSet
+// two zt are connected, and requests go to the newest one (the one that connected last).
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +71,12 @@ export class FakeCniServer {
   readonly #dir: string | undefined;
   readonly #timeoutMs: number;
   readonly #created: TestNetns[] = [];
+  /** The newest connection: where requests go. */
   #conn: SeqpacketSocket | undefined;
+  /** Every connection still open, the newest last. */
+  readonly #conns: SeqpacketSocket[] = [];
+  #serving: Promise<void> | undefined;
+  #closed = false;
 
   constructor(opts: FakeCniOptions = {}) {
     if (opts.path) {
@@ -86,11 +93,20 @@ export class FakeCniServer {
     return this.#conn !== undefined && !this.#conn.closed;
   }
 
-  /** Waits for zt to connect and announce itself; returns the hello's version (1 = V1). */
+  /** zt connections still open (two while a new zt takes over from an old one). */
+  get connections(): number {
+    return this.#conns.filter((c) => !c.closed).length;
+  }
+
+  /**
+   * Waits for zt to connect and announce itself; returns the hello's version (1 = V1). The new
+   * connection becomes the one requests go to; an older one stays open, as the node agent keeps
+   * an old zt's connection while that zt drains.
+   */
   async accept(): Promise<number> {
     const conn = await withTimeout(this.#server.accept(), this.#timeoutMs, 'connection from zt');
-    this.#conn?.close();
     this.#conn = conn;
+    this.#conns.push(conn);
     const msg = await withTimeout(conn.recv(), this.#timeoutMs, 'ZdsHello');
     if (msg === null) throw new Error('fake CNI: zt closed the connection before its ZdsHello');
     const version = decodeHello(msg.data);
@@ -99,6 +115,36 @@ export class FakeCniServer {
       throw new Error(`fake CNI: ZdsHello with version ${version}, expected V1`);
     return version;
   }
+
+  /**
+   * Serves as the node agent does, in the background: every zt that connects gets the snapshot of
+   * the known pods (adds, then SnapshotSent) and becomes the connection later requests go to.
+   * Ends with close(); `snapshots` counts the snapshots sent.
+   */
+  serve(): void {
+    if (this.#serving) return;
+    const loop = async (): Promise<void> => {
+      while (!this.#closed) {
+        const conn = await this.#server.accept().catch(() => undefined);
+        if (!conn || this.#closed) break;
+        this.#conn = conn;
+        this.#conns.push(conn);
+        try {
+          const hello = await withTimeout(conn.recv(), this.#timeoutMs, 'ZdsHello');
+          if (hello === null) continue;
+          this.hellos.push(decodeHello(hello.data));
+          await this.sendSnapshot();
+          this.snapshots++;
+        } catch {
+          // That zt went away mid-snapshot; it reconnects and gets a new one.
+        }
+      }
+    };
+    this.#serving = loop();
+  }
+
+  /** Snapshots sent by serve(). */
+  snapshots = 0;
 
   /** Records a pod and, unless `spec.netns` names one, creates its network namespace. Sends nothing. */
   createPod(spec: FakePodSpec): FakePod {
@@ -199,14 +245,15 @@ export class FakeCniServer {
     this.#conn = undefined;
   }
 
-  /** Closes the connection to zt, as a restarting node agent does; zt reconnects. */
+  /** Closes the connections to zt, as a restarting node agent does; zt reconnects. */
   dropConnection(): void {
-    this.#conn?.close();
+    for (const c of this.#conns.splice(0)) c.close();
     this.#conn = undefined;
   }
 
   /** Closes everything and deletes the namespaces this fake created. */
   close(): void {
+    this.#closed = true;
     this.dropConnection();
     this.#server.close();
     for (const ns of this.#created) ns.destroy();
