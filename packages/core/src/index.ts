@@ -32,6 +32,7 @@ export {
   NotInWorkerError,
   PolicyDeniedError,
   Socks5Error,
+  TransportModuleError,
   WorkerExitedError,
   WorkerRequestError,
   WorkloadGoneError,

@@ -34,6 +34,8 @@ import {
 } from './options.ts';
 import { proxyOutbound } from './outbound/outbound.ts';
 import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
+import { loadTransportModules } from './transports/modules.ts';
+import { transports } from './transports/registry.ts';
 import type { ConnectionInfo } from './types.ts';
 
 export interface ProxyDeps {
@@ -73,6 +75,7 @@ export class ProxyEngine {
   #started = false;
   #draining = false;
   #reconcile: Promise<void> = Promise.resolve();
+  #unregisterTransports: () => void = () => {};
 
   constructor(config: ProxyConfig, deps: ProxyDeps) {
     this.#config = config;
@@ -179,6 +182,9 @@ export class ProxyEngine {
    */
   async start(fixed: Record<string, number> = {}): Promise<BoundListener[]> {
     const c = this.#config;
+    // Before any listener: no connection may be routed before the program's transports are in.
+    if (c.transportModules?.length)
+      this.#unregisterTransports = await loadTransportModules(c.transportModules, transports);
     const shared = c.listeners.shared;
     if (shared) {
       const p = {
@@ -445,6 +451,7 @@ export class ProxyEngine {
     await this.drain(0);
     this.#memory?.stop();
     await this.#pool.close();
+    this.#unregisterTransports();
   }
 }
 
