@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick | --ci] [--out dir] [--budgets file] [--cpu-prof dir] [--from-source]
-//   [--reps N] [--only bulk,latency,idle,rate,dns] [--against <git ref>]`
+//   [--reps N] [--only bulk,latency,idle,rate,dns,multinet] [--against <git ref>]`
 // `npm run bench -- --soak [--minutes 10]`: the soak mode (mixed load, RSS drift), no budgets.
 // `--against <ref>` builds that ref in a temporary git worktree and runs it as one more target
 // beside this tree's zt, then prints new/old ratios per scenario.
@@ -18,6 +18,7 @@ import { type BudgetCheck, checkBudgets, loadBudgetFile } from './budgets.ts';
 import { renderSvg } from './chart.ts';
 import { renderDns } from './dns.ts';
 import { ZT_ENTRY, type ZtFrom } from './mesh.ts';
+import { renderMultinet } from './multinet.ts';
 import { describeProfile, type Profile } from './profile.ts';
 import { renderTable } from './report.ts';
 import { deriveMetrics, runScenarios } from './run.ts';
@@ -123,14 +124,16 @@ try {
     for (const [kind, why] of Object.entries(setup.missing)) {
       for (const k of Object.keys(metrics)) if (k.includes(kind)) skipReasons[k] = why;
     }
-    // A partial run checks only the DNS budgets, when it ran DNS (its own zt node: not a partial setup).
-    const dnsOnly = Object.fromEntries(
-      Object.entries(budgetFile.budgets).filter(([, b]) => b.metric.startsWith('dns.')),
+    // A partial run checks only the budgets of the scenarios with zt nodes of their own (DNS,
+    // multi-network) that it ran: a partial setup does not change those.
+    const selfContained = only ? (['dns', 'multinet'] as const).filter((k) => only.has(k)) : [];
+    const partial = Object.fromEntries(
+      Object.entries(budgetFile.budgets).filter(([, b]) =>
+        selfContained.some((k) => b.metric.startsWith(`${k}.`)),
+      ),
     );
     const budgets: BudgetCheck[] = only
-      ? only.has('dns')
-        ? checkBudgets(dnsOnly, metrics, skipReasons)
-        : []
+      ? checkBudgets(partial, metrics, skipReasons)
       : checkBudgets(budgetFile.budgets, metrics, skipReasons);
     const failed = budgets.filter((b) => b.status === 'fail');
     const header = [
@@ -157,6 +160,7 @@ try {
     const table = renderTable(results, budgets, header, names.direct);
     process.stdout.write(`${table}\n`);
     if (results.dns) process.stdout.write(`\n${renderDns(results.dns)}\n`);
+    if (results.multinet) process.stdout.write(`\n${renderMultinet(results.multinet)}\n`);
     if (ab && oldName) {
       process.stdout.write(
         `\n${renderAb(ab.rows, `${names.zt1} (${newRevision})`, `${oldName} (${ab.against})`).join('\n')}\n`,

@@ -68,6 +68,7 @@ it('the CI bench runs, meets every budget and records every scenario', { timeout
       'scaling.accept_spread',
       'scaling.cpu_per_1k_rps_2w_vs_1w',
       'scaling.cpu_per_1k_conns_2w_vs_1w',
+      'multinet.double_vs_single_hbone',
     ]) {
       assert.equal(typeof run.metrics[k], 'number', k);
     }

@@ -6,6 +6,7 @@ import { openIdle } from './load/idle.ts';
 import { runLatency } from './load/latency.ts';
 import { runConnRate } from './load/rate.ts';
 import type { ZtFrom } from './mesh.ts';
+import { type MultinetResults, runMultinetScenario } from './multinet.ts';
 import { sampleProc } from './procstat.ts';
 import type { Profile } from './profile.ts';
 import type { Setup } from './setup.ts';
@@ -81,6 +82,8 @@ export interface Results {
   scaling: Scaling;
   /** The DNS scenario (absent when it did not run). */
   dns?: DnsResults;
+  /** The multi-network scenario: double HBONE against single (absent when it did not run). */
+  multinet?: MultinetResults;
   /** An A/B run's old build, read when zt1's figures are: peak RSS after load, RSS at rest. */
   oldMemory?: { peakRssMB: { a: number; b: number }; restingRssMB: { a: number; b: number } };
   skipped: Record<string, string>;
@@ -141,10 +144,10 @@ export function acceptSpread(byThread: Record<string, number>): number | null {
  * connections sit in TIME_WAIT on the pod addresses for a minute, and the idle scenario needs
  * those ports; peak RSS is read before the idle scenario so it reflects load, not 10k sockets.
  */
-export type Scenario = 'bulk' | 'latency' | 'idle' | 'rate' | 'dns';
-export const SCENARIOS: readonly Scenario[] = ['bulk', 'latency', 'idle', 'rate', 'dns'];
+export type Scenario = 'bulk' | 'latency' | 'idle' | 'rate' | 'dns' | 'multinet';
+export const SCENARIOS: readonly Scenario[] = ['bulk', 'latency', 'idle', 'rate', 'dns', 'multinet'];
 
-/** What the DNS scenario needs beyond the setup: it starts a zt node of its own. */
+/** What the DNS and multi-network scenarios need beyond the setup: they start zt nodes of their own. */
 export interface DnsScenarioOptions {
   dir: string;
   from: ZtFrom;
@@ -225,6 +228,20 @@ export async function runScenarios(
       const samples = rs.map((r) => r.gbps);
       bulk[c.key][t.name] = { samples, median: median(samples) };
     }
+  }
+
+  // --- multi-network: double HBONE against single (its own three zt nodes, stopped after) ----------
+  let multinet: MultinetResults | undefined;
+  if (want('multinet') && dnsOptions) {
+    multinet = await runMultinetScenario({
+      ...dnsOptions,
+      single: setup.zt1,
+      serverPort: setup.serverPort,
+      bytes: profile.bulk1Bytes,
+      warmupBytes: Math.min(profile.warmupBytes, profile.bulk1Bytes),
+      reps: profile.reps,
+      log,
+    });
   }
 
   // --- latency at a fixed rate (+ CPU per 1,000 rps) -----------------------------------------------
@@ -380,6 +397,7 @@ export async function runScenarios(
     scaling,
     ...(oldMemory ? { oldMemory } : {}),
     ...(dns ? { dns } : {}),
+    ...(multinet ? { multinet } : {}),
     skipped,
   };
 }
@@ -485,6 +503,7 @@ export function deriveMetrics(
   m['dns.mesh_vs_direct_qps'] = r.dns ? r.dns.ratios.meshQps : null;
   m['dns.forwarded_vs_direct_qps'] = r.dns ? r.dns.ratios.forwardedQps : null;
   m['dns.forwarded_vs_direct_p99'] = r.dns ? r.dns.ratios.forwardedP99 : null;
+  m['multinet.double_vs_single_hbone'] = r.multinet ? r.multinet.ratio : null;
   m['scaling.cpu_per_1k_rps_2w_vs_1w'] = ratio(
     r.latency[names.zt2]?.cpuPer1kRps ?? undefined,
     z?.cpuPer1kRps ?? undefined,

@@ -38,6 +38,8 @@ export const MESH_OLD: MeshSpec = {
 
 export interface Setup {
   direct: Target;
+  /** The target server's port (it listens on every loopback address). */
+  serverPort: number;
   zt1: Target;
   zt2: Target;
   /** `--against <ref>`: that ref's build, a 1-worker mesh like zt1's. */
@@ -129,6 +131,7 @@ export async function startSetup(opts: {
     }
     return {
       direct: directTarget({ host: MESH_1W.serverPodIp, port: server.port }, MESH_1W.clientPodIp),
+      serverPort: server.port,
       zt1: meshTarget(
         'zt (1 worker)',
         w1.socks,

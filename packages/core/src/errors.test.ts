@@ -25,6 +25,7 @@ test('every core error is a ZtError whose code is ERR_ZT_PROXY_* or ERR_ZT_CORE_
         NotInWorkerError: () => new api.NotInWorkerError('worker/entry.ts'),
         CertificateUnavailableError: () =>
           new api.CertificateUnavailableError('spiffe://cluster.local/ns/a/sa/b', 'CA unreachable'),
+        TransportModuleError: () => new api.TransportModuleError('/opt/t.js', 'it failed to load'),
       },
       codes: CORE_ERROR_CODES,
       prefixes: ['ERR_ZT_PROXY_', 'ERR_ZT_CORE_'],

@@ -21,6 +21,7 @@ export const CORE_ERROR_CODES = [
   'ERR_ZT_CORE_WORKER_FAILED',
   'ERR_ZT_CORE_NOT_IN_WORKER',
   'ERR_ZT_PROXY_NO_CERTIFICATE',
+  'ERR_ZT_CORE_TRANSPORT_MODULE',
 ] as const;
 export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
 
@@ -185,5 +186,19 @@ export class CertificateUnavailableError extends CoreError {
     );
     this.name = 'CertificateUnavailableError';
     this.identity = identity;
+  }
+}
+
+/** A module of ProxyConfig.transportModules could not be loaded or exports no transport. */
+export class TransportModuleError extends CoreError {
+  readonly specifier: string;
+  constructor(specifier: string, why: string, cause?: unknown) {
+    super(
+      'ERR_ZT_CORE_TRANSPORT_MODULE',
+      `transport module ${specifier}: ${why}`,
+      cause === undefined ? {} : { cause },
+    );
+    this.name = 'TransportModuleError';
+    this.specifier = specifier;
   }
 }

@@ -33,6 +33,7 @@ export {
   PodWorkloadUnknownError,
   PolicyDeniedError,
   Socks5Error,
+  TransportModuleError,
   WorkerExitedError,
   WorkerRequestError,
   WorkloadGoneError,

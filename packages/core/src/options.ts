@@ -97,6 +97,13 @@ export interface ProxyConfig {
   /** ZT_RECENT_CONNECTIONS: closed connections each thread keeps for the admin page (default 500, 0: none). */
   recentConnections?: number;
   /**
+   * Modules of custom transports, as absolute paths or URLs: every thread that runs flows (each
+   * worker, or this thread with `workers: 0`) imports them when it starts and registers their
+   * default export (a Transport or an array of them) in its own registry. `transports.register`
+   * on the main thread does not reach worker threads; this does.
+   */
+  transportModules?: string[];
+  /**
    * The DNS proxy (ISTIO_META_DNS_CAPTURE, default on). Served inside every pod's namespace in
    * in-pod mode (`listeners.workloads.mode: 'netns'`), on the node otherwise. Omit for none.
    */

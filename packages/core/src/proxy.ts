@@ -36,6 +36,8 @@ import {
 import { proxyOutbound } from './outbound/outbound.ts';
 import { negotiateSocks5, reply, SOCKS_REPLY } from './outbound/socks5.ts';
 import { POD_WORKLOAD_WAIT_MS, type PodInfo, PodWorkloads } from './pods.ts';
+import { loadTransportModules } from './transports/modules.ts';
+import { transports } from './transports/registry.ts';
 import type { ConnectionInfo } from './types.ts';
 
 export interface ProxyDeps {
@@ -85,6 +87,7 @@ export class ProxyEngine {
   #started = false;
   #draining = false;
   #reconcile: Promise<void> = Promise.resolve();
+  #unregisterTransports: () => void = () => {};
 
   constructor(config: ProxyConfig, deps: ProxyDeps) {
     this.#config = config;
@@ -259,6 +262,9 @@ export class ProxyEngine {
    */
   async start(fixed: Record<string, number> = {}): Promise<BoundListener[]> {
     const c = this.#config;
+    // Before any listener: no connection may be routed before the program's transports are in.
+    if (c.transportModules?.length)
+      this.#unregisterTransports = await loadTransportModules(c.transportModules, transports);
     const shared = c.listeners.shared;
     if (shared) {
       const p = {
@@ -636,6 +642,7 @@ export class ProxyEngine {
     await this.drain(0);
     this.#memory?.stop();
     await this.#pool.close();
+    this.#unregisterTransports();
   }
 }
 

@@ -190,6 +190,70 @@ export function dumpLocalConfig(local: StateSnapshot | Omit<StateSnapshot, 'vers
   };
 }
 
+/** One network gateway as zt's config_dump lists it (zt's own key: upstream has no such list). */
+export interface NetworkGatewayDump {
+  /** As in the workloads' `networkGateway`: `network/address` or `namespace/hostname`. */
+  destination: string;
+  hboneMtlsPort: number;
+  /** The networks of the workloads that name it (the networks it is the way into). */
+  networks: string[];
+  /** How many workloads name it. */
+  workloads: number;
+  /**
+   * What the state resolves it to, as routing does: a workload (`namespace/name`) or a service
+   * (`namespace/hostname`, with its endpoint count); null when it is missing from the state, so
+   * connections through it are refused (`unknown-network-gateway`).
+   */
+  resolved: { kind: 'workload'; name: string } | { kind: 'service'; name: string; endpoints: number } | null;
+}
+
+function resolveGateway(view: ProxyStateView, g: GatewayAddress): NetworkGatewayDump['resolved'] {
+  const d = g.destination;
+  const svcOf = (s: Service) => ({
+    kind: 'service' as const,
+    name: `${s.namespace}/${s.hostname}`,
+    endpoints: view.endpoints(s).length,
+  });
+  if (d.kind === 'address') {
+    const w = view.workloadByAddress(d.network, d.address);
+    if (w) return { kind: 'workload', name: `${w.namespace}/${w.name}` };
+    const s = view.serviceByVip(d.network, d.address);
+    return s ? svcOf(s) : null;
+  }
+  const s = view.serviceByHostname(d.namespace, d.hostname);
+  if (s) return svcOf(s);
+  const w = view.snapshot().workloads.find((x) => x.hostname === d.hostname && x.namespace === d.namespace);
+  return w ? { kind: 'workload', name: `${w.namespace}/${w.name}` } : null;
+}
+
+/**
+ * Every network gateway the workloads name, once each (by destination and port, sorted), with
+ * what it resolves to: the east-west gateways this zt would send other networks' traffic through.
+ */
+export function dumpNetworkGateways(state: ProxyStateView | StateSnapshot): NetworkGatewayDump[] {
+  const view = 'policiesFor' in state ? state : new ProxyState(state);
+  const byKey = new Map<string, { g: GatewayAddress; networks: Set<string>; workloads: number }>();
+  for (const w of view.snapshot().workloads) {
+    const g = w.networkGateway;
+    if (!g) continue;
+    const destination = (gateway(g) as { destination: string }).destination;
+    const key = `${destination}:${g.hboneMtlsPort}`;
+    const e = byKey.get(key) ?? { g, networks: new Set<string>(), workloads: 0 };
+    e.networks.add(w.network);
+    e.workloads++;
+    byKey.set(key, e);
+  }
+  return [...byKey.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, e]) => ({
+      destination: (gateway(e.g) as { destination: string }).destination,
+      hboneMtlsPort: e.g.hboneMtlsPort,
+      networks: [...e.networks].sort(),
+      workloads: e.workloads,
+      resolved: resolveGateway(view, e.g),
+    }));
+}
+
 export interface ConfigDump {
   workloads: Json[];
   services: Json[];

@@ -6,7 +6,13 @@
 // IP text forms, and the errors.
 
 export { XdsClient, type XdsClientEvents, type XdsClientOptions } from './client.ts';
-export { type ConfigDump, configDump, dumpLocalConfig } from './dump.ts';
+export {
+  type ConfigDump,
+  configDump,
+  dumpLocalConfig,
+  dumpNetworkGateways,
+  type NetworkGatewayDump,
+} from './dump.ts';
 export { LocalConfigError, ResourceError, XdsConfigError, XdsError, type XdsErrorCode } from './errors.ts';
 export {
   bytesToIp,

@@ -227,6 +227,17 @@ const ZtunnelDump = struct(
     workloadState: map(string, WorkloadState),
     // Not read by istioctl; upstream's ConfigDump writes them.
     stagedServices: map(string, any),
+    // zt's one top-level addition (no struct field in istioctl's ZtunnelDump, and istioctl's
+    // json.Unmarshal skips unknown keys): the network gateways and what they resolve to.
+    networkGateways: list(
+      struct({
+        destination: string,
+        hboneMtlsPort: uint(16),
+        networks: list(string),
+        workloads: uint(32),
+        resolved: struct({ kind: oneOf('workload', 'service'), name: string, endpoints: uint(32) }),
+      }),
+    ),
     staticConfig: struct({
       workloads: list(any),
       policies: list(ZtunnelPolicy),
@@ -260,6 +271,23 @@ workloads:
   serviceAccount: front
   workloadIps: ["fd00::2"]
   node: node-2
+- uid: c2//v1/Pod/shop/cart-east-0
+  name: cart-east-0
+  namespace: shop
+  serviceAccount: cart
+  workloadIps: [10.2.1.1]
+  network: east
+  node: node-e1
+  networkGateway: {destination: "east/10.2.0.1", hboneMtlsPort: 15008}
+  services:
+    shop/cart.shop.svc.cluster.local: {80: 8080}
+- uid: c2//v1/Pod/istio-system/eastwest-0
+  name: eastwest-0
+  namespace: istio-system
+  serviceAccount: eastwest
+  workloadIps: [10.2.0.1]
+  network: east
+  node: node-e1
 services:
 - name: cart
   namespace: shop
@@ -370,6 +398,7 @@ test("zt's dump decodes with istioctl's structs: every field it reads has the ty
     'services',
     'policies',
     'stagedServices',
+    'networkGateways',
     'staticConfig',
     'version',
     'config',
@@ -385,6 +414,11 @@ test('the validator fails on what istioctl cannot use (so the test above can fai
     mutate(d);
     assert.throws(() => validate(d), why);
   };
+  bad(
+    (d) => (d.networkGateways[0].hboneMtlsPort = '15008'),
+    /networkGateways\[0\]\.hboneMtlsPort: want a uint16/,
+  );
+  bad((d) => (d.networkGateways[0].via = 'x'), /networkGateways\[0\]\.via: a field neither/);
   // What the app dumped before: @zt/identity's certInfo, hex serial and millisecond times.
   bad((d) => (d.certificates[0].certChain[0].serialNumber = 'AB12CD'), /base-10 serial/);
   bad((d) => (d.certificates[0].certChain[0].validFrom = '2026-01-01T00:00:00.000Z'), /whole seconds/);
@@ -396,6 +430,25 @@ test('the validator fails on what istioctl cannot use (so the test above can fai
   bad((d) => (d.policies[0].rules[0][0][0].principals[0] = { Exact: 'a', Prefix: 'b' }), /exactly one/);
   bad((d) => (d.workloadState['pod-uid-cart'].state = 'Running'), /want one of Up, Pending/);
   bad((d) => (d.workloadState['pod-uid-cart'].connections.inbound[0].src = 'fd00::2:41000'), /host:port/);
+});
+
+test('networkGateways lists each network gateway once, with the workload it resolves to', async () => {
+  const dump = await buildConfigDump(await input());
+  assert.deepEqual(dump.networkGateways, [
+    {
+      destination: 'east/10.2.0.1',
+      hboneMtlsPort: 15008,
+      networks: ['east'],
+      workloads: 1,
+      resolved: { kind: 'workload', name: 'istio-system/eastwest-0' },
+    },
+  ]);
+  // Per workload too, as upstream writes it.
+  const east = dump.workloads.find((w) => (w as { name: string }).name === 'cart-east-0');
+  assert.deepEqual((east as { networkGateway: unknown }).networkGateway, {
+    destination: 'east/10.2.0.1',
+    hboneMtlsPort: 15008,
+  });
 });
 
 test('certificates as upstream: decimal serial, base64 PEM, whole-second RFC 3339 times', async () => {
@@ -463,6 +516,8 @@ test('staticConfig, version and config carry the values in effect', async () => 
     [
       ['c1//v1/Pod/shop/cart-0', { 'shop/cart.shop.svc.cluster.local': { 80: 8080 } }],
       ['c1//v1/Pod/web/front-0', {}],
+      ['c2//v1/Pod/shop/cart-east-0', { 'shop/cart.shop.svc.cluster.local': { 80: 8080 } }],
+      ['c2//v1/Pod/istio-system/eastwest-0', {}],
     ],
   );
   assert.deepEqual((statics.policies[0] as { rules: unknown }).rules, [

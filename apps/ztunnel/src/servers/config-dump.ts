@@ -1,5 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { configDump, dumpLocalConfig, type StateSnapshot } from '@zt/xds';
+import {
+  configDump,
+  dumpLocalConfig,
+  dumpNetworkGateways,
+  type NetworkGatewayDump,
+  type StateSnapshot,
+} from '@zt/xds';
 import { type DumpPod, type WorkloadStateEntry, workloadStateOf } from './config-dump-inpod.ts';
 import type { ConnectionInfo } from './connections.ts';
 
@@ -31,7 +37,7 @@ export interface BuildInfo {
 
 /**
  * Upstream's `/config_dump` shape (camelCase): the proxy state flattened (workloads sorted by UID,
- * services by hostname, policies by key), then `staticConfig`, `version`, `config`, `certificates`,
+ * services by hostname, policies by key), zt's `networkGateways`, then `staticConfig`, `version`, `config`, `certificates`,
  * and in in-pod mode `workloadState`. istioctl ztunnel-config reads `workloads`, `services`,
  * `policies`, `certificates` and `workloadState`.
  */
@@ -40,6 +46,8 @@ export interface ConfigDump {
   services: unknown[];
   policies: unknown[];
   stagedServices?: Record<string, unknown>;
+  /** zt only: each network gateway the workloads name, and what the state resolves it to. */
+  networkGateways?: NetworkGatewayDump[];
   staticConfig?: unknown;
   version: BuildInfo;
   config: Record<string, unknown>;
@@ -184,6 +192,9 @@ export async function buildConfigDump(input: ConfigDumpInput): Promise<ConfigDum
     services: state.services,
     policies: state.policies,
     stagedServices: state.stagedServices,
+    // zt's own key: the east-west gateways other networks' traffic leaves through. istioctl reads
+    // none of it (its json.Unmarshal skips unknown keys), upstream has no such list.
+    networkGateways: dumpNetworkGateways(input.state),
     staticConfig: dumpLocalConfig(input.localConfig),
     version: buildInfo(input.version, input.config.proxyMetadata),
     config: settingsDump(input.config),
