@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import { captureLog } from '@zt/log/testing';
@@ -365,5 +366,14 @@ describe('two networks in namespaces: double HBONE through an east-west gateway'
     );
     await setAll();
     assert.equal(await roundTrip('open again'), 'open again');
+  });
+
+  // Last: it closes the gateway. Its sessions with the client's pool did not close once destroyed
+  // (their sockets waited for an end that never flushed), and close() waited for ever.
+  test('the gateway closes within its drain deadline while its peers still hold their connections', async () => {
+    assert.equal(await roundTrip('before close'), 'before close');
+    const t0 = Date.now();
+    const closed = await Promise.race([gw.close().then(() => true), sleep(8000).then(() => false)]);
+    assert.ok(closed, `the gateway's close() had not finished after ${Date.now() - t0} ms`);
   });
 });

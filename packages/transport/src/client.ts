@@ -73,13 +73,20 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
   readonly address: SocketAddress;
   readonly peerIdentity: Identity;
   readonly #session: ClientHttp2Session;
+  readonly #socket: { destroy(error?: Error): void };
   readonly #maxStreams: number;
   #state: ConnectionState = { t: 'ready' };
   #active = 0;
 
-  private constructor(session: ClientHttp2Session, peer: Identity, opts: DialOptions) {
+  private constructor(
+    session: ClientHttp2Session,
+    socket: { destroy(error?: Error): void },
+    peer: Identity,
+    opts: DialOptions,
+  ) {
     super();
     this.#session = session;
+    this.#socket = socket;
     this.address = opts.address;
     this.peerIdentity = peer;
     this.#maxStreams = opts.maxStreams ?? DEFAULT_POOL_MAX_STREAMS_PER_CONNECTION;
@@ -167,7 +174,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
       session.on('error', () => {});
       if (fc.connectionWindowSize > 65_535) session.setLocalWindowSize(fc.connectionWindowSize);
       keepalive(session, opts.pingIntervalMs ?? PING_INTERVAL_MS, opts.pingTimeoutMs ?? PING_TIMEOUT_MS);
-      return new HboneConnection(session, peer, opts);
+      return new HboneConnection(session, socket, peer, opts);
     } catch (e) {
       tls?.destroy();
       const err = e instanceof HboneError ? e : new HboneConnectionError(where, e);
@@ -263,8 +270,13 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
     if (!this.#session.closed) this.#session.close();
   }
 
+  /**
+   * Now, not gracefully. A destroyed session only ends its socket and waits for that end to flush,
+   * which to a peer that stopped reading never happens: the socket goes as well.
+   */
   destroy(error?: Error): void {
     this.#session.destroy(error);
+    this.#socket.destroy();
   }
 
   #setState(next: ConnectionState): void {

@@ -103,6 +103,8 @@ export class HboneServer {
   #auditTimer: NodeJS.Timeout | undefined;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #handshaking = new Set<Socket>();
+  /** The TLS sockets under live sessions: a destroyed session may leave its socket open (below). */
+  readonly #tlsSockets = new Set<Socket>();
   readonly #owned: NetServer[] = [];
   readonly #attached = new Map<NetServer, (s: Socket) => void>();
   #closing = false;
@@ -196,6 +198,10 @@ export class HboneServer {
       maxSessionMemory: Math.max(10, Math.ceil((this.#fc.connectionWindowSize * 4) / 1e6)),
     });
     server.on('tlsClientError', (e, s) => this.#fail('tls', e, s));
+    server.on('secureConnection', (tls: Socket) => {
+      this.#tlsSockets.add(tls);
+      tls.once('close', () => this.#tlsSockets.delete(tls));
+    });
     server.on('unknownProtocol', (s) => {
       this.#fail('alpn', new HboneError('ERR_ZT_HBONE_ALPN', 'HBONE client did not negotiate ALPN h2'), s);
     });
@@ -360,6 +366,11 @@ export class HboneServer {
     );
     const deadline = setTimeout(() => {
       for (const s of this.#sessions) s.destroy();
+      // A destroyed session only ends its socket, and emits 'close' once that end has flushed: to
+      // a peer that stopped reading it never does, and close() would wait for ever (seen with an
+      // east-west gateway whose client zt held its pooled connection). Past the deadline, the
+      // sockets go too.
+      for (const t of this.#tlsSockets) t.destroy();
     }, deadlineMs);
     await Promise.all([...sessionsClosed, ...listenersClosed]);
     clearTimeout(deadline);
