@@ -205,4 +205,21 @@ describe('a dual-stack pod in its network namespace', { skip, timeout: 60_000 },
     assert.equal(await exchange(p2.ip4, 'over ipv4'), 'over ipv4');
     assert.equal((await closedInbound(p2.ip4))?.src.address, p1.ip4);
   });
+
+  test("the HBONE connections dialled from pod 1's namespace carry TCP keepalive, as upstream's", () => {
+    // Pooled after the exchanges above: one per family, to pod 2's 15008.
+    const out = sh('ip', [
+      'netns',
+      'exec',
+      p1.ns,
+      'ss',
+      '-tnoH',
+      'state',
+      'established',
+      '( dport = :15008 )',
+    ]);
+    const lines = out.out.split('\n').filter((l) => l.trim() !== '');
+    assert.ok(lines.length >= 1, `an HBONE connection from pod 1: ${out.out}`);
+    for (const l of lines) assert.match(l, /timer:\(keepalive,/, l);
+  });
 });

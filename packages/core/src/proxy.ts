@@ -124,6 +124,9 @@ export class ProxyEngine {
         : {}),
       ...(config.http2 ? { flowControl: config.http2 } : {}),
       ...(config.tls12Enabled ? { tls12Enabled: true } : {}),
+      // As upstream's socket factory: every TCP socket zt dials gets KEEPALIVE_* and the user
+      // timeout, the HBONE ones to peers and waypoints included.
+      onSocket: (s) => applyTcpOptions(s, config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS, deps.ops ?? {}, deps.log),
     });
     const ownPorts = new Set<number>();
     const ownAddresses = new Set<string>();
@@ -349,8 +352,8 @@ export class ProxyEngine {
     netns?: string,
     pod?: PodInfo,
   ): Promise<void> {
-    // As upstream, the keepalive options go on what the outbound and plaintext listeners accept;
-    // HBONE (15008) connections have HTTP/2 PINGs of their own.
+    // As upstream, the keepalive options go on what the outbound and plaintext listeners accept,
+    // not on what 15008 accepts (upstream's inbound listener sets none; its peer's dial has them).
     const tcp = this.#config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS;
     const tune = (s: Socket) => applyTcpOptions(s, tcp, this.#ctx.ops, this.#log);
     const hbone = pod ? this.#podHboneServer(pod) : this.#hbone;
