@@ -7,14 +7,13 @@
 //   that refusal is the one part played here: the listen call refuses `::` as that kernel would,
 //   and everything else (the namespace, the capture, the IPv4 bind, the connection) is real.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
-import { addVethPod, freeTestSubnet, netnsUnsupported, sweepStaleNetns } from '@zt/native/testing';
+import { addVethPod, freeTestSubnet, must, netnsUnsupported, sh, sweepStaleNetns } from '@zt/native/testing';
 import { makeSnapshot, makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
 import type { SocketOps } from './context.ts';
@@ -23,15 +22,6 @@ import { nativeSocketOps } from './native.ts';
 import type { PodInfo } from './pods.ts';
 import { ProxyEngine } from './proxy.ts';
 import { testCaCertSource } from './testing/index.ts';
-
-function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
-}
-function must(cmd: string, args: string[]): void {
-  const r = sh(cmd, args);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
-}
 
 function unsupported(): string | undefined {
   const why = netnsUnsupported();
