@@ -105,15 +105,8 @@ describe('a pod whose listeners cannot bind', { skip, timeout: 60_000 }, () => {
       certs: testCaCertSource(await TestCa.create()),
       // Debug for the proxy: each bind attempt of each thread leaves one debug line to count.
       logging: new Logging({ filter: 'error,proxy=debug', format: 'json', fd }),
-      listeners: {
-        workloads: {
-          mode: 'netns',
-          bindOutbound: true,
-          inbound: 15008,
-          inboundPlaintext: 15006,
-          outbound: 15001,
-        },
-      },
+      // The pod ports are upstream's (15001, 15006, 15008).
+      listeners: { workloads: { mode: 'netns', bindOutbound: true } },
     });
     await dp.setState(makeSnapshot(1, { workloads: [w] }));
     await dp.start();

@@ -108,9 +108,12 @@ describe('applyTcpOptions', { skip: NATIVE }, () => {
 
 /** The keepalive timers (seconds left) of established sockets whose `side` port is `port`. */
 function keepaliveTimers(side: 'sport' | 'dport', port: number): (number | undefined)[] {
-  const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( ${side} = :${port} )`], {
-    encoding: 'utf8',
-  });
+  return keepaliveTimersWhere(`${side} = :${port}`);
+}
+
+/** The keepalive timers of established sockets matching an `ss` filter expression. */
+function keepaliveTimersWhere(filter: string): (number | undefined)[] {
+  const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( ${filter} )`], { encoding: 'utf8' });
   return out
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -177,19 +180,6 @@ describe('a ProxyEngine keeps alive what it accepts on 15006 and what it dials',
     }
   });
 });
-
-/** The keepalive timers of established sockets matching an `ss` filter expression. */
-function keepaliveTimersWhere(filter: string): (number | undefined)[] {
-  const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( ${filter} )`], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const m = /timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:\.\d+)?sec)?/.exec(l);
-      if (!m) return undefined;
-      return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
-    });
-}
 
 describe('HBONE sockets, as upstream: keepalive on what zt dials, none on what 15008 accepts', {
   skip: NATIVE,
