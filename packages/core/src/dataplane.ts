@@ -9,7 +9,7 @@ import { defaultLogging, type Logger, type Logging } from '@zt/log';
 import { counter, type MetricsSnapshot, registry, WorkerMetrics } from '@zt/metrics';
 import type { ProxyStateView, StateSnapshot } from '@zt/xds';
 import type { RecentDump } from './conn/recent.ts';
-import { WorkerExitedError, WorkerRequestError } from './errors.ts';
+import { InpodNotConfiguredError, WorkerExitedError, WorkerRequestError } from './errors.ts';
 import { nativeSocketOps } from './native.ts';
 import { type BoundListener, DEFAULT_DRAIN_DEADLINE_MS, type ProxyConfig } from './options.ts';
 import type { PodInfo } from './pods.ts';
@@ -160,9 +160,12 @@ export class DataPlane extends EventEmitter<{ workerRestart: [WorkerRestartEvent
   /**
    * In-pod mode: serve a pod (istio-cni added it). Resolves once every worker has bound the pod's
    * listeners, rejects with the first bind error otherwise (the caller acks the add as failed and
-   * retries). Before start() it waits for start.
+   * retries: it is the only retry, state updates do not bind a failed pod again). Before start()
+   * it waits for start. Rejects at once when the data plane has no in-pod listeners configured.
    */
   async addPod(pod: PodInfo): Promise<void> {
+    const mode = this.#opts.listeners.workloads?.mode;
+    if (mode !== 'netns') throw new InpodNotConfiguredError(pod, mode ?? 'none');
     this.#pods.set(pod.uid, { ...pod });
     this.#started ??= new Promise((resolve) => {
       this.#markStarted = resolve;

@@ -20,6 +20,8 @@ test('every core error is a ZtError whose code is ERR_ZT_PROXY_* or ERR_ZT_CORE_
         PodWorkloadUnknownError: () =>
           new api.PodWorkloadUnknownError({ namespace: 'ns', name: 'pod' }, 'node-a', 5000),
         NativeRequiredError: () => new api.NativeRequiredError('in-pod listeners'),
+        InpodNotConfiguredError: () =>
+          new api.InpodNotConfiguredError({ namespace: 'ns', name: 'pod' }, 'none'),
         WorkerExitedError: () => new api.WorkerExitedError(1, 134),
         WorkerRequestError: () => new api.WorkerRequestError(0, 'no such set'),
         NotInWorkerError: () => new api.NotInWorkerError('worker/entry.ts'),

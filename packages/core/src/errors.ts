@@ -17,6 +17,7 @@ export const CORE_ERROR_CODES = [
   'ERR_ZT_PROXY_POD_WORKLOAD_UNKNOWN',
   'ERR_ZT_CORE_LISTEN',
   'ERR_ZT_CORE_NATIVE_REQUIRED',
+  'ERR_ZT_CORE_INPOD_NOT_CONFIGURED',
   'ERR_ZT_CORE_WORKER_EXITED',
   'ERR_ZT_CORE_WORKER_FAILED',
   'ERR_ZT_CORE_NOT_IN_WORKER',
@@ -137,6 +138,20 @@ export class NativeRequiredError extends CoreError {
       `${what} need @zt/native, which is unavailable here; build it (pnpm --filter @zt/native build:native) on Linux, or use the shared listeners`,
     );
     this.name = 'NativeRequiredError';
+  }
+}
+
+/**
+ * A pod was handed to a data plane that was not built for in-pod listeners: the pod would never be
+ * served, so it is refused at once (the ZDS client acks it as an error) instead of failing later.
+ */
+export class InpodNotConfiguredError extends CoreError {
+  constructor(pod: { namespace: string; name: string }, mode: string) {
+    super(
+      'ERR_ZT_CORE_INPOD_NOT_CONFIGURED',
+      `cannot serve pod ${pod.namespace}/${pod.name}: the data plane was not configured for in-pod listeners (workload listeners: ${mode}); start it with listeners.workloads.mode 'netns' (PROXY_MODE=shared without ZT_LAB_MODE)`,
+    );
+    this.name = 'InpodNotConfiguredError';
   }
 }
 

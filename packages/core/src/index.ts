@@ -26,6 +26,7 @@ export {
   type CoreErrorCode,
   DialError,
   DrainDeadlineError,
+  InpodNotConfiguredError,
   ListenError,
   NativeRequiredError,
   NoLocalWorkloadError,

@@ -3,26 +3,23 @@
 // wildcard), so the same listeners serve both families: outbound over IPv6 is captured and carried
 // over HBONE to the destination pod's 15008 on its IPv6 address.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
-import { addVethPod, enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
+import {
+  addVethPod,
+  enablePodForwarding,
+  freeTestSubnet,
+  must,
+  sh,
+  sweepStaleNetns,
+} from '@zt/native/testing';
 import { makeWorkload } from '@zt/xds/testing';
 import { DataPlane } from './dataplane.ts';
 import { testCaCertSource } from './testing/index.ts';
-
-function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
-}
-function must(cmd: string, args: string[]): void {
-  const r = sh(cmd, args);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
-}
 
 const V6_FORWARDING = '/proc/sys/net/ipv6/conf/all/forwarding';
 
@@ -204,5 +201,22 @@ describe('a dual-stack pod in its network namespace', { skip, timeout: 60_000 },
   test('IPv4 still goes through the same dual-stack listeners', async () => {
     assert.equal(await exchange(p2.ip4, 'over ipv4'), 'over ipv4');
     assert.equal((await closedInbound(p2.ip4))?.src.address, p1.ip4);
+  });
+
+  test("the HBONE connections dialled from pod 1's namespace carry TCP keepalive, as upstream's", () => {
+    // Pooled after the exchanges above: one per family, to pod 2's 15008.
+    const out = sh('ip', [
+      'netns',
+      'exec',
+      p1.ns,
+      'ss',
+      '-tnoH',
+      'state',
+      'established',
+      '( dport = :15008 )',
+    ]);
+    const lines = out.out.split('\n').filter((l) => l.trim() !== '');
+    assert.ok(lines.length >= 1, `an HBONE connection from pod 1: ${out.out}`);
+    for (const l of lines) assert.match(l, /timer:\(keepalive,/, l);
   });
 });

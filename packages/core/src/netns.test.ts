@@ -3,7 +3,6 @@
 // listening inside its pods' namespaces through @zt/native. zt's own sockets carry mark 1337,
 // which the rules skip.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -11,20 +10,18 @@ import { after, before, describe, test } from 'node:test';
 import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
-import { addVethPod, enablePodForwarding, freeTestSubnet, sweepStaleNetns } from '@zt/native/testing';
+import {
+  addVethPod,
+  enablePodForwarding,
+  freeTestSubnet,
+  must,
+  sh,
+  sweepStaleNetns,
+} from '@zt/native/testing';
 import type { Authorization, Service, Workload } from '@zt/xds';
 import { makePolicy, makeService, makeWorkload } from '@zt/xds/testing';
 import { DataPlane } from './dataplane.ts';
 import { testCaCertSource } from './testing/index.ts';
-
-function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
-}
-function must(cmd: string, args: string[]): void {
-  const r = sh(cmd, args);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
-}
 
 function unsupported(): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces are Linux-only';

@@ -14,6 +14,8 @@ import type { FlowContext, SocketOps } from './context.ts';
 import { DnsServing } from './dns.ts';
 import {
   DrainDeadlineError,
+  InpodNotConfiguredError,
+  ListenError,
   NativeRequiredError,
   NoLocalWorkloadError,
   PodWorkloadUnknownError,
@@ -74,8 +76,12 @@ export class ProxyEngine {
   readonly #pods = new Map<string, PodInfo>();
   /** The pods whose listener set is bound (kept after removal until the set is retired). */
   readonly #boundPods = new Map<string, PodInfo>();
-  /** Why a pod's set last failed to bind, by pod uid (addPod reports it). */
-  readonly #bindErrors = new Map<string, Error>();
+  /**
+   * Why a pod's set last failed to bind, by pod uid, and whether a caller has been told. A failed
+   * pod is not tried again on state updates: its retry is the ZDS client's (addPod again, with the
+   * client's delay), so one attempt is one bind per thread and one log line (the client's).
+   */
+  readonly #bindErrors = new Map<string, { error: Error; reported: boolean }>();
   /** Each pod's HBONE server: it presents the pod's identity whatever local address was dialled. */
   readonly #podHbone = new Map<string, HboneServer>();
   /** Workload uid -> its pod's netns path, for the pods whose workload the state has. */
@@ -121,6 +127,9 @@ export class ProxyEngine {
         : {}),
       ...(config.http2 ? { flowControl: config.http2 } : {}),
       ...(config.tls12Enabled ? { tls12Enabled: true } : {}),
+      // As upstream's socket factory: every TCP socket zt dials gets KEEPALIVE_* and the user
+      // timeout, the HBONE ones to peers and waypoints included.
+      onSocket: (s) => applyTcpOptions(s, config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS, deps.ops ?? {}, deps.log),
     });
     const ownPorts = new Set<number>();
     const ownAddresses = new Set<string>();
@@ -216,7 +225,23 @@ export class ProxyEngine {
     this.#pods.clear();
     for (const p of pods) this.#pods.set(p.uid, p);
     this.#refreshNetns();
-    if (this.#started && !this.#draining) await this.#syncWorkloadListeners();
+    if (this.#started && !this.#draining) {
+      await this.#syncWorkloadListeners();
+      this.#reportBindErrors();
+    }
+  }
+
+  /** Logs the bind failures nobody was told of (no addPod is waiting for them), once each. */
+  #reportBindErrors(): void {
+    for (const [uid, failed] of this.#bindErrors) {
+      if (failed.reported) continue;
+      failed.reported = true;
+      const pod = this.#pods.get(uid);
+      this.#log.warn(
+        { err: failed.error.message, pod: pod && `${pod.namespace}/${pod.name}` },
+        'cannot bind the pod listeners; they are tried again when istio-cni adds the pod again',
+      );
+    }
   }
 
   /**
@@ -225,6 +250,8 @@ export class ProxyEngine {
    * known and a later addPod or state change tries again.
    */
   async addPod(pod: PodInfo): Promise<BoundListener[]> {
+    const mode = this.#config.listeners.workloads?.mode;
+    if (mode !== 'netns') throw new InpodNotConfiguredError(pod, mode ?? 'none');
     const known = this.#pods.get(pod.uid);
     // The same uid with another namespace is a re-created sandbox: its old listeners must go first.
     if (known && known.netns !== pod.netns) {
@@ -235,9 +262,23 @@ export class ProxyEngine {
     this.#refreshNetns();
     if (!this.#started) return [];
     if (this.#draining) throw new DrainDeadlineError(0);
+    const failed = this.#bindErrors.get(pod.uid);
+    if (failed?.reported === false) {
+      // start() just tried (the pod came before it): that attempt is this add's answer.
+      failed.reported = true;
+      throw failed.error;
+    }
+    // The caller has seen the last failure: this add is the retry.
+    this.#bindErrors.delete(pod.uid);
     await this.#syncWorkloadListeners();
     const err = this.#bindErrors.get(pod.uid);
-    if (err || !this.#listeners.has(pod.uid)) throw err ?? new NativeRequiredError('in-pod listeners');
+    if (err) {
+      err.reported = true;
+      throw err.error;
+    }
+    if (!this.#pods.has(pod.uid)) return [];
+    if (!this.#listeners.has(pod.uid))
+      throw new ListenError('pod listeners', '::', 0, new Error('the listener update failed (logged)'));
     return this.#listeners.bound().filter((b) => b.set === pod.uid);
   }
 
@@ -317,8 +358,8 @@ export class ProxyEngine {
     netns?: string,
     pod?: PodInfo,
   ): Promise<void> {
-    // As upstream, the keepalive options go on what the outbound and plaintext listeners accept;
-    // HBONE (15008) connections have HTTP/2 PINGs of their own.
+    // As upstream, the keepalive options go on what the outbound and plaintext listeners accept,
+    // not on what 15008 accepts (upstream's inbound listener sets none; its peer's dial has them).
     const tcp = this.#config.tcp ?? DEFAULT_TCP_SOCKET_OPTIONS;
     const tune = (s: Socket) => applyTcpOptions(s, tcp, this.#ctx.ops, this.#log);
     const hbone = pod ? this.#podHboneServer(pod) : this.#hbone;
@@ -442,7 +483,7 @@ export class ProxyEngine {
         .catch((e: unknown) => this.#log.error({ err: (e as Error).message }, 'the DNS proxy in pods'));
     }
     for (const pod of this.#pods.values()) {
-      if (this.#listeners.has(pod.uid)) continue;
+      if (this.#listeners.has(pod.uid) || this.#bindErrors.has(pod.uid)) continue;
       try {
         // In the pod's namespace zt binds the wildcard address: REDIRECT sends captured outbound
         // traffic to the loopback, inbound arrives at the pod IP; `::` is dual stack (IPv4 arrives
@@ -453,8 +494,9 @@ export class ProxyEngine {
       } catch (e) {
         // All or nothing: a pod half served would take some of its traffic and drop the rest.
         await this.#listeners.closeSet(pod.uid);
-        this.#bindErrors.set(pod.uid, e as Error);
-        this.#log.error(
+        this.#bindErrors.set(pod.uid, { error: e as Error, reported: false });
+        // Whoever asked reports it once (addPod's caller, or setPods/start): not every thread.
+        this.#log.debug(
           { err: (e as Error).message, pod: `${pod.namespace}/${pod.name}` },
           'cannot bind the pod listeners',
         );

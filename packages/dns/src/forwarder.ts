@@ -247,6 +247,43 @@ function judge(msg: Buffer, check: AnswerCheck): 'ok' | 'ignore' | 'malformed' {
   return 'ok';
 }
 
+type Finish = (err: DnsForwardError | undefined, answer?: Buffer) => void;
+
+/**
+ * One exchange with an upstream resolver over `proto`: settles once, on the answer, an error, the
+ * timeout or the proxy closing (`signal`), then runs the cleanup `start` returned (its socket's close).
+ */
+function exchange(
+  proto: 'UDP' | 'TCP',
+  where: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  start: (finish: Finish) => () => void,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let cleanup: (() => void) | undefined;
+    const finish: Finish = (err, answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      cleanup?.();
+      if (err) reject(err);
+      else resolve(answer as Buffer);
+    };
+    const onAbort = (): void => finish(new DnsForwardError('closed', 'the DNS proxy is closing'));
+    const timer = setTimeout(
+      () => finish(new DnsForwardError('timeout', `no ${proto} answer from ${where} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    cleanup = start(finish);
+    // Settled while starting: the cleanup was not known yet.
+    if (settled) cleanup();
+  });
+}
+
 function udpExchange(
   server: Upstream,
   msg: Buffer,
@@ -254,30 +291,10 @@ function udpExchange(
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const where = hostPort(server.host, server.port);
-    let socket: UdpSocket | undefined;
-    let settled = false;
-    const finish = (err: DnsForwardError | undefined, answer?: Buffer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      try {
-        socket?.close();
-      } catch {
-        // Already closed by an error.
-      }
-      if (err) reject(err);
-      else resolve(answer as Buffer);
-    };
-    const onAbort = (): void => finish(new DnsForwardError('closed', 'the DNS proxy is closing'));
-    const timer = setTimeout(
-      () => finish(new DnsForwardError('timeout', `no UDP answer from ${where} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket = createSocket(isIPv6(server.host.split('%')[0] ?? '') ? 'udp6' : 'udp4');
+  const where = hostPort(server.host, server.port);
+  return exchange('UDP', where, timeoutMs, signal, (finish) => {
+    let closed = false;
+    const socket: UdpSocket = createSocket(isIPv6(server.host.split('%')[0] ?? '') ? 'udp6' : 'udp4');
     socket.on('error', (e) =>
       finish(new DnsForwardError('unreachable', `${where} over UDP: ${e.message}`, e)),
     );
@@ -289,8 +306,16 @@ function udpExchange(
     });
     // Connected: only the server's datagrams arrive, and an ICMP port unreachable ends the attempt.
     socket.connect(server.port, server.host, () => {
-      if (!settled) socket?.send(msg);
+      if (!closed) socket.send(msg);
     });
+    return () => {
+      closed = true;
+      try {
+        socket.close();
+      } catch {
+        // Already closed by an error.
+      }
+    };
   });
 }
 
@@ -301,25 +326,9 @@ function tcpExchange(
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const where = hostPort(server.host, server.port);
-    let settled = false;
+  const where = hostPort(server.host, server.port);
+  return exchange('TCP', where, timeoutMs, signal, (finish) => {
     let buf: Buffer = Buffer.alloc(0);
-    const finish = (err: DnsForwardError | undefined, answer?: Buffer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(answer as Buffer);
-    };
-    const onAbort = (): void => finish(new DnsForwardError('closed', 'the DNS proxy is closing'));
-    const timer = setTimeout(
-      () => finish(new DnsForwardError('timeout', `no TCP answer from ${where} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
     const sock: Socket = connect({ host: server.host, port: server.port, noDelay: true });
     sock.on('error', (e) => finish(new DnsForwardError('unreachable', `${where} over TCP: ${e.message}`, e)));
     sock.on('connect', () => {
@@ -343,5 +352,6 @@ function tcpExchange(
     sock.on('end', () =>
       finish(new DnsForwardError('unreachable', `${where} closed the TCP connection before answering`)),
     );
+    return () => sock.destroy();
   });
 }

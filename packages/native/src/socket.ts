@@ -70,14 +70,37 @@ export function checkPort(port: number | undefined, what: string): void {
 
 /** Creates a bound, listening TCP socket and returns its fd (the caller owns it). */
 export function openListener(options: ListenerOptions): number {
-  const native = addon('openListener');
-  checkPort(options.port, 'port');
-  const spec: RawOpenSpec = {
+  return openBound('openListener', options, {
     listen: true,
-    address: options.host,
-    port: options.port,
     backlog: options.backlog ?? 511,
     reuseAddr: options.reuseAddr ?? true,
+  });
+}
+
+/** What a bound socket (a TCP listener, a UDP socket) is opened with, whatever its kind. */
+export interface BindOptions extends SocketOptions {
+  host: string;
+  port: number;
+  reusePort?: boolean;
+  ipv6Only?: boolean;
+}
+
+/**
+ * Opens a bound socket through the addon (inside `options.netns` when given) and returns its fd:
+ * the options every kind shares, plus `kind` (TCP listener or UDP, and their own defaults).
+ * `caller` names the API in the error when the addon is unavailable.
+ */
+export function openBound(
+  caller: string,
+  options: BindOptions,
+  kind: Pick<RawOpenSpec, 'listen' | 'udp' | 'backlog' | 'reuseAddr'>,
+): number {
+  const native = addon(caller);
+  checkPort(options.port, 'port');
+  const spec: RawOpenSpec = {
+    ...kind,
+    address: options.host,
+    port: options.port,
     reusePort: options.reusePort ?? false,
     mark: options.mark,
     transparent: options.transparent ?? false,

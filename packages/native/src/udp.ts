@@ -3,9 +3,8 @@
 // its own (see open.c) and dgram adopts the bound fd.
 import type { Socket as DgramSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { addon, type RawOpenSpec } from './binding.ts';
-import { call } from './errors.ts';
-import { checkPort, netnsSpec, type SocketOptions } from './socket.ts';
+import { addon } from './binding.ts';
+import { openBound, type SocketOptions } from './socket.ts';
 import type { SocketAddress } from './sockopt.ts';
 
 export interface UdpBindOptions extends SocketOptions {
@@ -26,23 +25,11 @@ export interface UdpBindOptions extends SocketOptions {
 
 /** Creates a bound, non-blocking UDP socket and returns its fd (the caller owns it). */
 export function openUdpSocket(options: UdpBindOptions): number {
-  const native = addon('openUdpSocket');
-  checkPort(options.port, 'port');
-  const spec: RawOpenSpec = {
+  return openBound('openUdpSocket', options, {
     listen: false,
     udp: true,
-    address: options.host,
-    port: options.port,
     reuseAddr: options.reuseAddr ?? false,
-    reusePort: options.reusePort ?? false,
-    mark: options.mark,
-    transparent: options.transparent ?? false,
-    freebind: options.freebind ?? false,
-    ipv6Only: options.ipv6Only,
-    ...netnsSpec(options.netns),
-  };
-  const where = options.netns === undefined ? undefined : `netns ${options.netns}`;
-  return call(() => native.openSocket(spec), where).fd;
+  });
 }
 
 /**

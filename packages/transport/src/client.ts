@@ -6,6 +6,7 @@ import {
   connect as h2connect,
   type OutgoingHttpHeaders,
 } from 'node:http2';
+import { Socket } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Identity, WorkloadCertificate } from '@zt/identity';
 import { AlwaysReading } from './always-reading.ts';
@@ -52,6 +53,12 @@ export interface DialOptions {
   localAddress?: string;
   /** Opens the TCP connection instead of a plain connect (in-pod: from the pod's namespace). */
   dialer?: Dialer;
+  /**
+   * Called with the TCP socket once it is connected, before TLS starts (not when the dialer gives
+   * another kind of stream): where the caller sets socket options, e.g. TCP keepalive, which
+   * upstream puts on every socket it dials. Must not throw.
+   */
+  onSocket?: (socket: Socket) => void;
   tls12Enabled?: boolean;
   flowControl?: Partial<FlowControl>;
   connectTimeoutMs?: number;
@@ -115,6 +122,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
             () => new ConnectTimeoutError(where, timeoutMs),
           )
         : undefined;
+      if (raw instanceof Socket) opts.onSocket?.(raw);
       tls = await new Promise<TLSSocket>((resolve, reject) => {
         const s = tlsConnect({
           ...(raw
@@ -130,6 +138,9 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
           rejectUnauthorized: true,
         });
         s.setNoDelay(true);
+        const onSocket = opts.onSocket;
+        // The TLS socket is the TCP socket here: its options can be set once it connects.
+        if (!raw && onSocket) s.once('connect', () => onSocket(s));
         tls = s;
         const timer = setTimeout(
           () => {

@@ -1,4 +1,5 @@
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { CertSource, Identity } from '@zt/identity';
 import { formatAuthority, type SocketAddress } from './authority.ts';
 import { HboneConnection } from './client.ts';
@@ -25,6 +26,8 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /** Called with each TCP socket the pool dials, once connected (DialOptions.onSocket). */
+  onSocket?: (socket: Socket) => void;
 }
 
 export interface TunnelRequest {
@@ -241,5 +244,6 @@ function pick(o: PoolOptions) {
     ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
     ...(o.pingIntervalMs !== undefined ? { pingIntervalMs: o.pingIntervalMs } : {}),
     ...(o.pingTimeoutMs !== undefined ? { pingTimeoutMs: o.pingTimeoutMs } : {}),
+    ...(o.onSocket ? { onSocket: o.onSocket } : {}),
   };
 }

@@ -2,31 +2,18 @@
 // this (the "host") namespace by a veth pair, with the capture rules istio-cni installs inside
 // ambient pods. zt itself stays in the host namespace, as upstream's ztunnel pod does; only its
 // listeners live in the pods. Both "nodes" share the host namespace, so pod IPs route directly.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as native from '@zt/native';
 import {
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,
+  must,
   netnsUnsupported,
+  type ShResult,
+  sh,
   sweepStaleNetns,
 } from '@zt/native/testing';
-
-interface Run {
-  ok: boolean;
-  out: string;
-}
-
-function run(cmd: string, args: readonly string[], input?: string): Run {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 20_000 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
-}
-
-function must(cmd: string, args: readonly string[], input?: string): void {
-  const r = run(cmd, args, input);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
-}
 
 /**
  * Upstream's in-pod rules (istio/istio cni/pkg/iptables, the default golden file) for mark 1337
@@ -55,8 +42,8 @@ COMMIT
 COMMIT
 `;
 
-function installRules(ns: string): Run {
-  return run('ip', ['netns', 'exec', ns, 'iptables-restore', '--noflush'], INPOD_RULES);
+function installRules(ns: string): ShResult {
+  return sh('ip', ['netns', 'exec', ns, 'iptables-restore', '--noflush'], INPOD_RULES);
 }
 
 /** Why the in-pod suite cannot run here (then it skips with this reason), or undefined. */
@@ -69,9 +56,9 @@ export function inpodUnsupported(): string | undefined {
       return `${tool} is not installed`;
   }
   const probe = `zti-probe-${process.pid}`;
-  if (!run('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
+  if (!sh('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
   const rules = installRules(probe);
-  run('ip', ['netns', 'del', probe]);
+  sh('ip', ['netns', 'del', probe]);
   return rules.ok ? undefined : `upstream's in-pod iptables rules do not load in a namespace: ${rules.out}`;
 }
 
@@ -162,9 +149,9 @@ export class Topology {
   }
 
   destroy(): void {
-    for (const p of this.pods) run('ip', ['netns', 'del', p.netns]);
+    for (const p of this.pods) sh('ip', ['netns', 'del', p.netns]);
     // Deleting a namespace deletes its veth end and with it the peer; this catches half-made pods.
-    for (const i of this.#hostIfs) if (run('ip', ['link', 'show', i]).ok) run('ip', ['link', 'del', i]);
+    for (const i of this.#hostIfs) if (sh('ip', ['link', 'show', i]).ok) sh('ip', ['link', 'del', i]);
     this.pods.length = 0;
     this.#undoForwarding();
   }

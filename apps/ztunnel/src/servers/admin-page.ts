@@ -2,7 +2,7 @@
 // and renders each connection with textContent only, so no value from the data plane is ever parsed
 // as HTML. The CSP below forbids inline script, so even a missed escape could not run code.
 // The closed connections, denials and filters are traffic-page.ts's, fed by the same poll.
-import { FORMAT_BYTES_JS } from './page-format.ts';
+import { CONNECTION_CELLS_JS, FORMAT_BYTES_JS } from './page-format.ts';
 import { TRAFFIC_FILTERS_HTML, TRAFFIC_SECTIONS_HTML } from './traffic-page.ts';
 
 export const ADMIN_PAGE_CSP =
@@ -89,32 +89,14 @@ export const ADMIN_PAGE_SCRIPT = `'use strict';
     if (s < 3600) return Math.floor(s / 60) + 'm' + (s % 60) + 's';
     return Math.floor(s / 3600) + 'h' + Math.floor((s % 3600) / 60) + 'm';
   }
-  function peer(p) {
-    var a = String(p.address).indexOf(':') >= 0 ? '[' + p.address + ']' : String(p.address);
-    var s = a + ':' + p.port;
-    if (p.workload) s = p.workload + ' (' + s + ')';
-    return s;
-  }
-  function cell(tr, text, cls) {
-    var td = document.createElement('td');
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.appendChild(td);
-  }
+  ${CONNECTION_CELLS_JS}
   function render(view) {
     var rows = [];
     view.connections.forEach(function (c) {
-      var tr = document.createElement('tr');
-      tr.setAttribute('data-id', String(c.id));
-      tr.className = c.verdict;
+      var tr = connectionRow(c);
       cell(tr, c.direction);
       cell(tr, c.protocol);
-      cell(tr, c.src.identity || '-');
-      cell(tr, peer(c.src), 'src');
-      cell(tr, c.dst.identity || '-');
-      cell(tr, peer(c.dst) + (c.dst.service ? ' via ' + c.dst.service : ''), 'dst');
-      cell(tr, bytes(c.bytesSent), 'num');
-      cell(tr, bytes(c.bytesReceived), 'num');
+      endpointCells(tr, c);
       cell(tr, age(view.now - c.startedAt), 'num');
       cell(tr, c.verdict + (c.policy ? ' (' + c.policy + ')' : ''), 'verdict');
       rows.push(tr);

@@ -2,7 +2,7 @@
 // recently closed connections. dashboard.js polls `connections?recent=1` with the filters (see
 // `query()`) and hands each answer to `render()`. Values are written with textContent only.
 
-import { FORMAT_BYTES_JS } from './page-format.ts';
+import { CONNECTION_CELLS_JS, FORMAT_BYTES_JS } from './page-format.ts';
 
 /** The filters, above every table of the page. */
 export const TRAFFIC_FILTERS_HTML = `<p id="filters">
@@ -52,17 +52,7 @@ export const TRAFFIC_PAGE_SCRIPT = `'use strict';
     var s = Math.max(0, Math.round((now - t) / 1000));
     return s < 60 ? s + 's ago' : Math.floor(s / 60) + 'm' + (s % 60) + 's ago';
   }
-  function peer(p) {
-    var a = String(p.address).indexOf(':') >= 0 ? '[' + p.address + ']' : String(p.address);
-    var s = a + ':' + p.port;
-    return p.workload ? p.workload + ' (' + s + ')' : s;
-  }
-  function cell(tr, text, cls) {
-    var td = document.createElement('td');
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.appendChild(td);
-  }
+  ${CONNECTION_CELLS_JS}
   function fill(tbody, rows, columns, empty) {
     if (rows.length === 0) {
       var tr = document.createElement('tr');
@@ -111,17 +101,10 @@ export const TRAFFIC_PAGE_SCRIPT = `'use strict';
   }
   function renderRecent(view) {
     var rows = view.recent.map(function (c) {
-      var tr = document.createElement('tr');
-      tr.setAttribute('data-id', String(c.id));
-      tr.className = c.verdict;
+      var tr = connectionRow(c);
       cell(tr, ago(view.now, c.endedAt));
       cell(tr, c.direction);
-      cell(tr, c.src.identity || '-');
-      cell(tr, peer(c.src), 'src');
-      cell(tr, c.dst.identity || '-');
-      cell(tr, peer(c.dst) + (c.dst.service ? ' via ' + c.dst.service : ''), 'dst');
-      cell(tr, bytes(c.bytesSent), 'num');
-      cell(tr, bytes(c.bytesReceived), 'num');
+      endpointCells(tr, c);
       cell(tr, duration(Math.max(0, c.endedAt - c.startedAt)), 'num');
       cell(tr, c.responseFlag, 'flag');
       cell(tr, c.verdict + (c.policy ? ' (' + c.policy + ')' : ''), 'verdict');

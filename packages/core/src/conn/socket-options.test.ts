@@ -12,7 +12,7 @@ import pino from 'pino';
 import type { SocketOps } from '../context.ts';
 import { nativeSocketOps } from '../native.ts';
 import { ProxyEngine } from '../proxy.ts';
-import { testCaCertSource } from '../testing/index.ts';
+import { type Mesh, startLoopbackMesh, testCaCertSource } from '../testing/index.ts';
 import {
   applyTcpOptions,
   DEFAULT_TCP_SOCKET_OPTIONS,
@@ -108,9 +108,12 @@ describe('applyTcpOptions', { skip: NATIVE }, () => {
 
 /** The keepalive timers (seconds left) of established sockets whose `side` port is `port`. */
 function keepaliveTimers(side: 'sport' | 'dport', port: number): (number | undefined)[] {
-  const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( ${side} = :${port} )`], {
-    encoding: 'utf8',
-  });
+  return keepaliveTimersWhere(`${side} = :${port}`);
+}
+
+/** The keepalive timers of established sockets matching an `ss` filter expression. */
+function keepaliveTimersWhere(filter: string): (number | undefined)[] {
+  const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( ${filter} )`], { encoding: 'utf8' });
   return out
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -174,6 +177,38 @@ describe('a ProxyEngine keeps alive what it accepts on 15006 and what it dials',
       assert.deepEqual(keepaliveTimers('dport', plaintextPort), [undefined]);
     } finally {
       c.destroy();
+    }
+  });
+});
+
+describe('HBONE sockets, as upstream: keepalive on what zt dials, none on what 15008 accepts', {
+  skip: NATIVE,
+}, () => {
+  let mesh: Mesh;
+
+  before(async () => {
+    mesh = await startLoopbackMesh({ ca: await TestCa.create() });
+  });
+  after(async () => {
+    await mesh?.close();
+  });
+
+  test("node A's pooled connection to node B's 15008 carries KEEPALIVE_TIME (default 180 s)", async () => {
+    const s = await mesh.dial(mesh.echo.address);
+    try {
+      s.write('ping');
+      await new Promise((r) => s.once('data', r));
+      const to15008 = `dst ${mesh.server.workloadIps[0]}:15008`;
+      const from15008 = `src ${mesh.server.workloadIps[0]}:15008`;
+      const dialed = keepaliveTimersWhere(to15008);
+      assert.equal(dialed.length, 1, 'one pooled HBONE connection from A to B');
+      const left = dialed[0];
+      assert.ok(left !== undefined, 'the HBONE socket A dialled has a keepalive timer');
+      assert.ok(left <= 180 && left > 150, `timer ${left}s follows KEEPALIVE_TIME=180s, not the host's 2h`);
+      // Upstream's inbound (15008) listener sets no socket options on what it accepts.
+      assert.deepEqual(keepaliveTimersWhere(from15008), [undefined]);
+    } finally {
+      s.destroy();
     }
   });
 });

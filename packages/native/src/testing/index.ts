@@ -1,10 +1,12 @@
 /** Test fixtures of @zt/native: network namespaces for multi-node and in-pod tests. */
-export type { RunResult } from './netns.ts';
+export type { RunResult, ShResult } from './netns.ts';
 export {
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,
+  must,
   netnsUnsupported,
+  sh,
   sweepStaleNetns,
   TestNetns,
 } from './netns.ts';

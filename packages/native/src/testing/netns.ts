@@ -105,6 +105,24 @@ function run(cmd: string, args: readonly string[], input?: string): RunResult {
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? r.error?.message ?? '' };
 }
 
+/** A command's outcome for test set-ups: whether it exited 0, and its output (stdout, stderr, spawn error). */
+export interface ShResult {
+  ok: boolean;
+  out: string;
+}
+
+/** Runs a set-up command (`ip`, `iptables`...) synchronously; never throws. */
+export function sh(cmd: string, args: readonly string[], input?: string): ShResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 20_000 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim() };
+}
+
+/** Runs a set-up command that must succeed; throws with the command line and its output otherwise. */
+export function must(cmd: string, args: readonly string[], input?: string): void {
+  const r = sh(cmd, args, input);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(' ')}: ${r.out}`);
+}
+
 /** A named network namespace (unique per process and call) with loopback up. */
 export class TestNetns {
   readonly name: string;
