@@ -24,7 +24,7 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
     };
     // One 'data' handler per direction that counts, writes and applies backpressure: pipe() plus a
     // counting listener dispatched every chunk twice.
-    const half = (from: Duplex, to: Duplex, count: (n: number) => void) => {
+    const half = (from: Duplex, to: Duplex, toServer: boolean) => {
       let waiting = false;
       let corked = false;
       const uncork = () => {
@@ -33,7 +33,8 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
       };
       const pauseAt = Math.max(COALESCE_BYTES, to.writableHighWaterMark);
       from.on('data', (chunk: Buffer) => {
-        count(chunk.length);
+        if (toServer) t.countToServer(chunk.length);
+        else t.countToClient(chunk.length);
         // Chunks that arrive in the same I/O phase go out in one writev: a TLS/HTTP/2 peer hands
         // over 16 KiB records one by one, and a write syscall each dominated the bulk profile.
         if (!corked) {
@@ -54,52 +55,45 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
         waiting = false;
         from.resume();
       });
-      from.on('end', () => to.end());
-      // The caller may have paused `from` (outbound holds the client until the upstream is up).
-      from.resume();
-      readEnded(from, (err) => {
+      const ended = (err?: Error) => {
         if (err) return fail(err);
         if (--pending === 0 && !failed) {
           // Both directions have ended; let the last writes flush, then release the sockets.
           endBoth(client, server, resolve);
         }
-      });
+      };
+      // What stream.finished() does for the readable side, without its eight closures and async
+      // resource per call; the same 'end' listener passes the half-close on. These stay alive for
+      // the connection's whole life, two per connection and per node.
+      if (from.readableEnded) process.nextTick(ended);
+      else if (from.destroyed) process.nextTick(ended, from.errored ?? prematureClose());
+      else {
+        // on/off rather than once: once() adds a wrapper object per listener.
+        const onEnd = () => {
+          from.off('close', onClose);
+          to.end();
+          ended();
+        };
+        const onClose = () => {
+          from.off('end', onEnd);
+          ended(from.errored ?? prematureClose());
+        };
+        from.on('end', onEnd);
+        from.on('close', onClose);
+      }
+      // The caller may have paused `from` (outbound holds the client until the upstream is up).
+      from.resume();
     };
-    half(client, server, (n) => t.countToServer(n));
-    half(server, client, (n) => t.countToClient(n));
+    half(client, server, true);
+    half(server, client, false);
     client.on('error', fail);
     server.on('error', fail);
     t.onAbort(fail);
   });
 }
 
-/**
- * Calls back once `s` has delivered its end, or with an error once it closed without one. What
- * stream.finished() does for the readable side, without its eight closures and async resource per
- * call: two per connection and per node stay alive for the connection's whole life.
- */
-function readEnded(s: Duplex, cb: (err?: Error) => void): void {
-  if (s.readableEnded) return void process.nextTick(cb);
-  if (s.destroyed) return void process.nextTick(cb, s.errored ?? prematureClose());
-  // on/off rather than once: once() adds a wrapper object per listener.
-  const off = () => {
-    s.off('end', onEnd);
-    s.off('close', onClose);
-  };
-  const onEnd = () => {
-    off();
-    cb();
-  };
-  const onClose = () => {
-    off();
-    cb(s.errored ?? prematureClose());
-  };
-  s.on('end', onEnd);
-  s.on('close', onClose);
-}
-
 // Node's own error for a stream that closed without ending (what stream.finished() reports), not a
-// ZtError: readEnded stands in for finished(), so it reports what finished() would.
+// ZtError: relay's end/close listeners stand in for finished(), so they report what it would.
 function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
@@ -115,6 +109,6 @@ function endBoth(a: Duplex, b: Duplex, done: () => void): void {
   };
   for (const s of [a, b]) {
     if (s.writableFinished || s.destroyed) one();
-    else finished(s, { readable: false }, () => one());
+    else finished(s, { readable: false }, one);
   }
 }
