@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
+import { attachReadSink, giveReadBuffer, readsPooled } from './read-pool.ts';
 import type { TrackedConnection } from './registry.ts';
 
 /** Bytes queued toward one side (in a corked batch or unsent) before reading the other pauses. */
@@ -32,7 +33,7 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
         to.uncork();
       };
       const pauseAt = Math.max(COALESCE_BYTES, to.writableHighWaterMark);
-      from.on('data', (chunk: Buffer) => {
+      const pass = (chunk: Buffer, buf?: Buffer): boolean => {
         if (toServer) t.countToServer(chunk.length);
         else t.countToClient(chunk.length);
         // Chunks that arrive in the same I/O phase go out in one writev: a TLS/HTTP/2 peer hands
@@ -42,14 +43,20 @@ export function relay(client: Duplex, server: Duplex, t: TrackedConnection): Pro
           to.cork();
           setImmediate(uncork);
         }
-        to.write(chunk);
+        // A pooled read buffer goes back once `to` is done with the bytes (its write callback).
+        if (buf) to.write(chunk, () => giveReadBuffer(buf));
+        else to.write(chunk);
         // `to` asks for a drain once past its high-water mark; reading stops once a batch's worth
         // is queued, and 'drain' (always due by then) restarts it.
         if (!waiting && to.writableNeedDrain && to.writableLength >= pauseAt) {
           waiting = true;
           from.pause();
         }
-      });
+        return true;
+      };
+      if (readsPooled(from)) {
+        for (const early of attachReadSink(from, pass)) pass(early);
+      } else from.on('data', pass);
       to.on('drain', () => {
         if (!waiting) return;
         waiting = false;
