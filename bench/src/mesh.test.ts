@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadLocalConfig } from '@zt/xds';
-import { meshYaml, nodeEnv } from './mesh.ts';
+import { meshYaml, nodeEnv, shippedNodeFlags, ZT_ENTRY } from './mesh.ts';
 import { MESH_1W, MESH_2W, MESH_OLD } from './setup.ts';
 
 describe('meshYaml', () => {
@@ -30,5 +33,25 @@ describe('meshYaml', () => {
     assert.equal(env['RUST_LOG'], 'warn');
     assert.equal(env['UNSTABLE_ENABLE_SOCKS5'], 'true');
     assert.equal(env['ZT_PER_WORKLOAD_LISTENERS'], 'true');
+  });
+});
+
+describe('shippedNodeFlags', () => {
+  it("reads the flags from the package.json beside the entry's directory, none without one", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zt-flags-'));
+    try {
+      mkdirSync(join(dir, 'dist'));
+      assert.deepEqual(shippedNodeFlags(join(dir, 'dist', 'main.js')), []);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ ztNodeFlags: ['--max-semi-space-size=2'] }));
+      assert.deepEqual(shippedNodeFlags(join(dir, 'dist', 'main.js')), ['--max-semi-space-size=2']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the built app ships the flags its package.json lists', () => {
+    const app = JSON.parse(readFileSync(new URL('../../apps/ztunnel/package.json', import.meta.url), 'utf8'));
+    assert.deepEqual(shippedNodeFlags(ZT_ENTRY.dist.path), app.ztNodeFlags);
+    assert.deepEqual(shippedNodeFlags(ZT_ENTRY.source.path), app.ztNodeFlags);
   });
 });

@@ -4,8 +4,8 @@
 // client pod's IP; node A carries the connection over HBONE (mTLS HTTP/2 CONNECT) to node B's
 // per-workload 15008 listener on the server pod's IP, and node B connects to the server.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -104,6 +104,18 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
+/**
+ * The Node flags zt ships with (`ztNodeFlags` in the app's package.json, which the image's
+ * ENTRYPOINT and `npm run zt` pass too), read from the build being run: an A/B run's old build
+ * runs with its own, so a commit that changes them is measured by `--against`.
+ */
+export function shippedNodeFlags(entryPath: string): string[] {
+  const pkg = join(dirname(entryPath), '..', 'package.json');
+  if (!existsSync(pkg)) return [];
+  const flags = (JSON.parse(readFileSync(pkg, 'utf8')) as { ztNodeFlags?: unknown }).ztNodeFlags;
+  return Array.isArray(flags) ? flags.filter((f): f is string => typeof f === 'string') : [];
+}
+
 export function spawnNode(
   env: Record<string, string>,
   nodeArgs: string[],
@@ -111,7 +123,8 @@ export function spawnNode(
   name: string,
   ip: string,
 ): ZtNode {
-  const child = spawn(process.execPath, [...nodeArgs, ...entry.nodeArgs, entry.path], {
+  const args = [...shippedNodeFlags(entry.path), ...nodeArgs, ...entry.nodeArgs, entry.path];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     // The IPC channel ties zt to the bench: zt leaves when the bench dies, even by SIGKILL.
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -75,9 +75,14 @@ describe('deploy/Dockerfile', () => {
   });
 
   test('the entrypoint runs the app build output that the build stage copies to /app', () => {
-    const [node, script] = entrypoint(DOCKERFILE);
-    assert.equal(node, 'node');
-    assert.equal(script, '/app/dist/main.js');
+    const argv = entrypoint(DOCKERFILE);
+    assert.equal(argv[0], 'node');
+    assert.equal(argv.at(-1), '/app/dist/main.js');
+    // The Node flags zt ships with: one list, which `npm run zt` and the bench read too.
+    const app = JSON.parse(readFileSync(`${REPO}apps/ztunnel/package.json`, 'utf8')) as {
+      ztNodeFlags: string[];
+    };
+    assert.deepEqual(argv.slice(1, -1), app.ztNodeFlags);
     const { stages } = parseDockerfile(DOCKERFILE);
     const copy = stages.at(-1)?.instructions.find((i) => i.op === 'COPY' && i.args.startsWith('--from='));
     assert.equal(copy?.args, '--from=build /out /app');

@@ -10,8 +10,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SOURCE_CONDITION = '--conditions=zt-source';
 
 /** Runs a TypeScript entry point of the workspace in the foreground, forwarding signals to it. */
-export function execTs(entry, args) {
-  const child = spawn(process.execPath, [SOURCE_CONDITION, join(ROOT, entry), ...args], {
+export function execTs(entry, args, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, SOURCE_CONDITION, join(ROOT, entry), ...args], {
     stdio: 'inherit',
     cwd: ROOT,
   });

@@ -31,7 +31,7 @@ import {
   StreamResetError,
 } from './errors.ts';
 import { keepalive } from './keepalive.ts';
-import { metrics } from './metrics.ts';
+import { countTunnelOpened, metrics } from './metrics.ts';
 import { HboneTunnel } from './stream.ts';
 import { ALPN_H2, checkServerIdentity, secureContextFor, spiffeIdentities } from './tls.ts';
 
@@ -264,7 +264,7 @@ export class HboneConnection extends EventEmitter<{ state: [ConnectionState]; id
         stream.off('error', onError);
         const status = Number(headers[':status']);
         if (status === 200) {
-          metrics.tunnelsOpened.inc({ side: 'client' });
+          countTunnelOpened('client');
           resolve(new HboneTunnel(stream, headers));
           return;
         }

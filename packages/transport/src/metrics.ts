@@ -1,4 +1,4 @@
-import { type Counter, counter, type Gauge, gauge } from '@zt/metrics';
+import { type Counter, type CounterShare, counter, counterShare, type Gauge, gauge } from '@zt/metrics';
 
 // Transport-level counters; traffic metrics with workload labels belong to core.
 export const metrics: {
@@ -21,3 +21,19 @@ export const metrics: {
     'reason',
   ]),
 };
+
+const tunnelShares: Partial<Record<'client' | 'server', CounterShare>> = {};
+
+/**
+ * Counts one established tunnel. Once per connection on both nodes: a share adds to a number and
+ * folds it into the counter when it is read, where `inc({ side })` hashed the label set each time.
+ * Made on first use, so the series appears with the first tunnel, as it did.
+ */
+export function countTunnelOpened(side: 'client' | 'server'): void {
+  let share = tunnelShares[side];
+  if (!share) {
+    share = counterShare(metrics.tunnelsOpened, { side });
+    tunnelShares[side] = share;
+  }
+  share.add(1);
+}

@@ -232,7 +232,9 @@ function refusedUnprocessed(e: unknown): boolean {
 }
 
 function poolKey(req: TunnelRequest, defaultLocal: string | undefined): string {
-  const dst = req.destinationIdentities.map(String).sort().join(',');
+  const ids = req.destinationIdentities;
+  // Nearly every route expects one identity: no array to map and sort for each connection.
+  const dst = ids.length === 1 ? String(ids[0]) : ids.map(String).sort().join(',');
   const addr = formatAuthority(req.address.address, req.address.port);
   return `${req.source}|${dst}|${addr}|${req.localAddress ?? defaultLocal ?? ''}|${req.dialer?.key ?? ''}`;
 }

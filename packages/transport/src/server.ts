@@ -31,7 +31,7 @@ import {
 } from './config.ts';
 import { HboneError } from './errors.ts';
 import { keepalive } from './keepalive.ts';
-import { metrics } from './metrics.ts';
+import { countTunnelOpened, metrics } from './metrics.ts';
 import { HboneTunnel } from './stream.ts';
 import { ALPN_H2, verifyClientIdentity } from './tls.ts';
 
@@ -317,7 +317,7 @@ export class HboneServer {
       headers,
       accept: (extra) => {
         once();
-        metrics.tunnelsOpened.inc({ side: 'server' });
+        countTunnelOpened('server');
         stream.respond({ ...extra, ':status': 200 });
         return new HboneTunnel(stream);
       },

@@ -46,14 +46,31 @@ interface Facts {
 
 const SPIFFE = 'spiffe://';
 
+/**
+ * Parsed addresses, by text: a connection's source and destination are pod IPs seen again and
+ * again, and parsing one builds a BigInt byte by byte. Bounded: past the limit it starts over.
+ */
+const PARSED_MAX = 4096;
+const parsed = new Map<string, ParsedIp | undefined>();
+
+function parsedIp(address: string): ParsedIp | undefined {
+  let ip = parsed.get(address);
+  if (ip === undefined && !parsed.has(address)) {
+    ip = parseIp(address);
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(address, ip);
+  }
+  return ip;
+}
+
 function facts(conn: AuthzConnection): Facts {
   const id = conn.srcIdentity ?? '';
   // spiffe://<td>/ns/<ns>/sa/<sa>
   const parts = id.startsWith(SPIFFE) ? id.slice(SPIFFE.length).split('/') : [];
   const wellFormed = parts.length === 5 && parts[1] === 'ns' && parts[3] === 'sa';
   return {
-    src: parseIp(conn.src.address),
-    dst: parseIp(conn.dst.address),
+    src: parsedIp(conn.src.address),
+    dst: parsedIp(conn.dst.address),
     dstPort: conn.dst.port,
     principal: id,
     namespace: wellFormed ? (parts[2] ?? '') : '',

@@ -2,11 +2,14 @@ import { connect, type Socket } from 'node:net';
 import type { SocketAddr } from '../addr.ts';
 import type { FlowContext } from '../context.ts';
 import { DialError } from '../errors.ts';
+import { pooledReadOptions, trackPooledReads } from './read-pool.ts';
 import { applyTcpOptions, DEFAULT_TCP_SOCKET_OPTIONS } from './socket-options.ts';
 
 /**
  * A plain TCP connection, from inside `netns` when given, and from the client's `source` IP when
- * given and the config asks for original-source (in-pod inbound); resolves once connected.
+ * given and the config asks for original-source (in-pod inbound); resolves once connected. A
+ * socket Node connects itself (no netns, no mark) reads into pooled buffers (read-pool.ts): it
+ * emits no 'data', and relay() is what reads it.
  */
 export async function dialTcp(
   ctx: Pick<FlowContext, 'config' | 'ops' | 'log'>,
@@ -49,7 +52,14 @@ async function connectTcp(
     }
   }
   return new Promise((resolve, reject) => {
-    const s = connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
+    const s = connect({
+      host: target.address,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...pooledReadOptions(),
+    });
+    trackPooledReads(s);
     const timer = setTimeout(() => {
       s.destroy();
       reject(new DialError(target, 'timed out'));

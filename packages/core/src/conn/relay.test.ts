@@ -5,8 +5,11 @@ import { Duplex, PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { Logging } from '@zt/log';
 import { makeWorkload } from '@zt/xds/testing';
+import { dialTcp } from './dial.ts';
+import { readsPooled } from './read-pool.ts';
 import { ConnectionRegistry, type TrackedConnection } from './registry.ts';
 import { relay } from './relay.ts';
+import { DEFAULT_TCP_SOCKET_OPTIONS } from './socket-options.ts';
 
 const log = new Logging({ filter: 'off' }).access;
 
@@ -165,4 +168,49 @@ test('an error on either side fails the relay with that error', async () => {
   server.destroy(Object.assign(new Error('upstream reset'), { code: 'ECONNRESET' }));
   await assert.rejects(done, { code: 'ECONNRESET', message: 'upstream reset' });
   assert.equal(client.destroyed, true);
+});
+
+test('a dialled socket reading into pooled buffers: bytes intact both ways, early bytes included, buffers reused', async () => {
+  // app <-> [a | relay | b] <-> upstream, where b is dialled by dialTcp (pooled reads) and the
+  // upstream speaks first, before the relay is attached.
+  const server = createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const ctx = { config: { tcp: { ...DEFAULT_TCP_SOCKET_OPTIONS, keepaliveEnabled: false } }, ops: {}, log };
+  const b = await dialTcp(ctx as unknown as Parameters<typeof dialTcp>[0], { address: '127.0.0.1', port });
+  const [upstream] = await accepted;
+  server.close();
+  const [app, a] = await socketPair();
+  try {
+    assert.ok(readsPooled(b), 'dialTcp makes a pooled-read socket');
+    // A pattern that shows a reused buffer overwritten before its bytes were written out.
+    const reply = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < reply.length; i++) reply[i] = (i * 7 + (i >> 16)) & 0xff;
+    const hello = Buffer.from('hello first\n');
+    upstream.write(hello);
+    await new Promise((r) => setTimeout(r, 50));
+    const t = tracked();
+    const done = relay(a, b, t);
+    const atApp = collect(app);
+    const atUpstream = collect(upstream);
+    // The app reads slowly at first, so the relay pauses the pooled socket and resumes it.
+    app.pause();
+    upstream.end(reply);
+    app.end(Buffer.alloc(100_000, 'r'));
+    await new Promise((r) => setTimeout(r, 100));
+    app.resume();
+    const [got, up] = await Promise.all([atApp, atUpstream]);
+    await done;
+    assert.equal(got.length, hello.length + reply.length);
+    assert.ok(got.subarray(0, hello.length).equals(hello));
+    assert.ok(got.subarray(hello.length).equals(reply), 'the reply arrives byte for byte');
+    assert.equal(up.length, 100_000);
+    assert.equal(t.info.bytesSent, hello.length + reply.length);
+  } finally {
+    app.destroy();
+    upstream.destroy();
+    b.destroy();
+  }
 });

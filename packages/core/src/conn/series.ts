@@ -35,6 +35,18 @@ const cache = new Map<string, TrafficSeries>();
 /** A workload's fields connectionLabels reads (identity and locality included). */
 function workloadKey(w: Workload | undefined): string {
   if (!w) return '';
+  let k = workloadKeys.get(w);
+  if (k === undefined) {
+    k = buildWorkloadKey(w);
+    workloadKeys.set(w, k);
+  }
+  return k;
+}
+
+/** Built once per workload object (xDS replaces a changed workload, never edits it). */
+const workloadKeys = new WeakMap<Workload, string>();
+
+function buildWorkloadKey(w: Workload): string {
   const l = w.locality;
   return `${w.workloadName}\u0001${w.canonicalName}\u0001${w.canonicalRevision}\u0001${w.namespace}\u0001${w.clusterId}\u0001${w.trustDomain}\u0001${w.serviceAccount}\u0001${l ? `${l.region}\u0001${l.zone}` : ''}`;
 }

@@ -8,6 +8,18 @@ import { formatAddr, type SocketAddr } from '../addr.ts';
  * cloud.region, cloud.availability_zone; empty values left out.
  */
 export function baggageHeader(w: Workload): string {
+  // Once per workload object: xDS replaces a workload when it changes, never edits it in place.
+  let b = baggageByWorkload.get(w);
+  if (b === undefined) {
+    b = buildBaggage(w);
+    baggageByWorkload.set(w, b);
+  }
+  return b;
+}
+
+const baggageByWorkload = new WeakMap<Workload, string>();
+
+function buildBaggage(w: Workload): string {
   const parts: [string, string | undefined][] = [
     ['k8s.cluster.name', w.clusterId],
     ['k8s.namespace.name', w.namespace],

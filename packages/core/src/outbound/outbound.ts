@@ -39,6 +39,28 @@ function refuse(
   socket.destroy();
 }
 
+/** What the flow derives from a workload for each connection, derived once per workload object. */
+interface WorkloadNames {
+  trustDomain: string;
+  /** Its SPIFFE identity under `trustDomain`. */
+  identity: string;
+  /** `namespace/name`, as the connection list shows it. */
+  ref: string;
+}
+
+// Weak: a workload xDS replaced or removed drops its entry. xDS replaces a changed workload, never
+// edits it, so an entry stays right for the object's life.
+const namesByWorkload = new WeakMap<Workload, WorkloadNames>();
+
+function namesOf(w: Workload, trustDomain: string): WorkloadNames {
+  let n = namesByWorkload.get(w);
+  if (n === undefined || n.trustDomain !== trustDomain) {
+    n = { trustDomain, identity: workloadIdentity(w, trustDomain), ref: `${w.namespace}/${w.name}` };
+    namesByWorkload.set(w, n);
+  }
+  return n;
+}
+
 /**
  * The tracked connection of an outbound route, built the same way whichever transport carries
  * it, so metrics labels and the access line depend on the route and on `mtls` alone. It lands on
@@ -55,7 +77,8 @@ function track(
 ): TrackedConnection {
   const w = route.kind === 'passthrough' ? undefined : route.workload;
   const svc = route.kind === 'passthrough' ? undefined : route.service;
-  const dstId = mtls && w ? workloadIdentity(w, ctx.config.trustDomain) : undefined;
+  const dstNames = w ? namesOf(w, ctx.config.trustDomain) : undefined;
+  const dstId = mtls ? dstNames?.identity : undefined;
   const hboneAddr =
     route.kind === 'hbone'
       ? formatAddr(route.authority)
@@ -69,13 +92,13 @@ function track(
       protocol: mtls ? 'HBONE' : 'TCP',
       src: {
         ...src,
-        workload: `${srcWl.namespace}/${srcWl.name}`,
+        workload: namesOf(srcWl, ctx.config.trustDomain).ref,
         ...(mtls ? { identity: srcId } : {}),
       },
       dst: {
         address: dstAddr.address,
         port: dstAddr.port,
-        ...(w ? { workload: `${w.namespace}/${w.name}` } : {}),
+        ...(dstNames ? { workload: dstNames.ref } : {}),
         ...(dstId ? { identity: dstId } : {}),
         ...(svc ? { service: svc.hostname } : {}),
       },
@@ -145,7 +168,7 @@ export async function proxyOutbound(
   if (!transport) {
     return refuse(ctx, socket, src, dst, 'no-transport', `no transport registered for a ${route.kind} route`);
   }
-  const srcId = workloadIdentity(srcWl, ctx.config.trustDomain);
+  const srcId = namesOf(srcWl, ctx.config.trustDomain).identity;
   const t = track(ctx, route, transport.mtls, srcWl, src, srcId);
   let upstream: Promise<Duplex>;
   try {
