@@ -336,12 +336,14 @@ describe('two networks in namespaces: double HBONE through an east-west gateway'
     assert.equal(forwarded[0], 0x16, 'a TLS handshake record starts what the gateway forwards');
     assert.equal(forwarded.includes(secret), false, 'the payload never crosses the gateway in the clear');
     assert.equal(forwarded.includes(HOST), false, 'nor does the inner CONNECT');
-    // The client's access line names the gateway that carried the connection; the gateway's names
-    // the outer tunnel's peer and the service authority, nothing of the inner stream.
+    // The client's access line names the gateway that carried the connection (dst.addr) and the
+    // destination its response baggage described; the gateway's names the outer tunnel's peer and
+    // the service authority, nothing of the inner stream.
     await until(() => logA.lines().some((l) => l.scope === 'access'));
     const atA = logA.lines().find((l) => l.scope === 'access');
     assert.equal(atA?.['dst.addr'], `${GATEWAY}:15008`);
-    assert.equal(atA?.['dst.workload'], 'eastwest');
+    assert.equal(atA?.['dst.workload'], 'echo');
+    assert.equal(atA?.['dst.namespace'], 'default');
     assert.equal(atA?.['dst.hbone_addr'], `${HOST}:80`);
     await until(() => logGw.lines().some((l) => l.scope === 'access'));
     const atGw = logGw.lines().find((l) => l.scope === 'access');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { makeWorkload } from '@zt/xds/testing';
+import { makeService, makeWorkload } from '@zt/xds/testing';
 import { connectionLabels } from './labels.ts';
 
 const locality = (region: string, zone: string) => ({ region, zone, subzone: '' });
@@ -84,4 +84,48 @@ test('destination_principal is the destination workload identity even without mT
   assert.equal(l.destination_principal, 'spiffe://cluster.local/ns/ns-b/sa/sa-b');
   assert.equal(l.source_principal, 'unknown');
   assert.equal(l.connection_security_policy, 'unknown');
+});
+
+test("a derived destination replaces every field of the destination workload (the gateway's), the service stays", () => {
+  const gateway = makeWorkload({
+    name: 'eastwest',
+    namespace: 'istio-system',
+    locality: locality('gw-region', 'gw-zone'),
+  });
+  const service = makeService({ name: 'reviews', namespace: 'bookinfo' });
+  const l = connectionLabels({
+    reporter: 'source',
+    source: makeWorkload({ name: 'a' }),
+    destination: gateway,
+    derivedDestination: { workloadName: 'reviews-v2', app: 'reviews', revision: 'v2', namespace: 'bookinfo' },
+    destinationIdentity: 'spiffe://cluster.local/ns/bookinfo/sa/reviews',
+    service,
+    mtls: true,
+  });
+  assert.deepEqual(
+    [
+      l.destination_workload,
+      l.destination_canonical_service,
+      l.destination_canonical_revision,
+      l.destination_workload_namespace,
+      l.destination_app,
+      l.destination_version,
+      l.destination_principal,
+    ],
+    [
+      'reviews-v2',
+      'reviews',
+      'v2',
+      'bookinfo',
+      'reviews-v2',
+      'v2',
+      'spiffe://cluster.local/ns/bookinfo/sa/reviews',
+    ],
+  );
+  // What the baggage did not say reads unknown, not the gateway's value.
+  assert.deepEqual(
+    [l.destination_cluster, l.destination_region, l.destination_zone],
+    ['unknown', 'unknown', 'unknown'],
+  );
+  assert.equal(l.destination_service, 'reviews.bookinfo.svc.cluster.local');
 });

@@ -43,6 +43,12 @@ export interface LabelInput {
   /** The identity mTLS proved; upstream sets source_principal from nothing else. */
   sourceIdentity?: string;
   destination?: Workload;
+  /**
+   * The destination as its response baggage describes it (double HBONE: a workload on another
+   * network, reached through its gateway). As upstream's with_derived_destination it replaces
+   * every destination workload field, an absent one reading `unknown`; the service stays.
+   */
+  derivedDestination?: DerivedWorkload;
   /** Defaults to the destination workload's identity, as upstream labels any known destination. */
   destinationIdentity?: string;
   service?: Service;
@@ -57,7 +63,8 @@ export interface LabelInput {
 export function connectionLabels(i: LabelInput, flag: ResponseFlag = '-'): TrafficLabels {
   const s = i.source;
   const g = s ? undefined : i.derivedSource;
-  const d = i.destination;
+  const h = i.derivedDestination;
+  const d = h ? undefined : i.destination;
   return trafficLabels({
     reporter: i.reporter,
     source_workload: s ? s.workloadName : g?.workloadName,
@@ -72,20 +79,21 @@ export function connectionLabels(i: LabelInput, flag: ResponseFlag = '-'): Traff
     destination_service: i.service?.hostname,
     destination_service_namespace: i.service?.namespace,
     destination_service_name: i.service?.name,
-    destination_workload: d?.workloadName,
-    destination_canonical_service: d?.canonicalName,
-    destination_canonical_revision: d?.canonicalRevision,
-    destination_workload_namespace: d?.namespace,
+    destination_workload: d ? d.workloadName : h?.workloadName,
+    destination_canonical_service: d ? d.canonicalName : h?.app,
+    destination_canonical_revision: d ? d.canonicalRevision : h?.revision,
+    destination_workload_namespace: d ? d.namespace : h?.namespace,
     destination_principal: i.destinationIdentity ?? (d ? workloadIdentity(d) : undefined),
-    destination_app: d?.canonicalName,
-    destination_version: d?.canonicalRevision,
-    destination_cluster: d?.clusterId,
+    // As for the source: upstream's destination_app from baggage is its workload name.
+    destination_app: d ? d.canonicalName : h?.workloadName,
+    destination_version: d ? d.canonicalRevision : h?.revision,
+    destination_cluster: d ? d.clusterId : h?.clusterId,
     request_protocol: 'tcp',
     response_flags: flag,
     connection_security_policy: i.mtls ? 'mutual_tls' : 'unknown',
     source_region: s ? s.locality?.region : g?.region,
     source_zone: s ? s.locality?.zone : g?.zone,
-    destination_region: d?.locality?.region,
-    destination_zone: d?.locality?.zone,
+    destination_region: d ? d.locality?.region : h?.region,
+    destination_zone: d ? d.locality?.zone : h?.zone,
   });
 }

@@ -213,3 +213,49 @@ test('an error close without a flag takes the flag upstream infers: a drain fail
   assert.equal(value('istio_tcp_connections_closed_total', '-'), '1', 'the reset one closed clean');
   assert.equal(value('istio_tcp_connections_failed_total', '-'), undefined);
 });
+
+test('a deferred open is counted once: relabelled by countOpen, or with the labels it had when it fails first', async () => {
+  const logged = capture();
+  const reg = new ConnectionRegistry(logged.log, 'd-');
+  const gateway = makeWorkload({ name: 'defer-gw', namespace: 'ns-gw', workloadIps: ['10.9.6.1'] });
+  const open = (port: number) =>
+    reg.open({
+      info: {
+        direction: 'outbound',
+        protocol: 'HBONE',
+        src: { address: '10.9.0.1', port },
+        dst: { address: '10.9.6.1', port: 15008 },
+      },
+      labels: { reporter: 'source', source: src, destination: gateway, mtls: true },
+      deferOpen: true,
+    });
+  const opened = (workload: string) =>
+    metrics
+      .metrics()
+      .then(
+        (text) =>
+          new RegExp(
+            `istio_tcp_connections_opened_total\\{[^}]*destination_workload="${workload}"[^}]*\\} (\\d+)`,
+          ).exec(text)?.[1],
+      );
+  const reached = open(6001);
+  assert.equal(await opened('defer-gw'), undefined, 'not counted before the destination answered');
+  const identity = 'spiffe://cluster.local/ns/ns-far/sa/defer-far';
+  reached.countOpen({ workload: { workloadName: 'defer-far', namespace: 'ns-far' }, identity });
+  reached.countOpen({ workload: { workloadName: 'defer-other' }, identity }); // counted already: labels stay
+  reached.finish();
+  assert.equal(await opened('defer-far'), '1');
+  assert.equal(await opened('defer-other'), undefined);
+  assert.equal(await opened('defer-gw'), undefined);
+  const line = logged.lines.find((l) => l['scope'] === 'access') ?? {};
+  assert.equal(line['dst.workload'], 'defer-far');
+  assert.equal(line['dst.namespace'], 'ns-far');
+  assert.equal(line['dst.identity'], identity);
+
+  open(6002).finish(new Error('connection refused'), 'CONNECT');
+  assert.equal(
+    await opened('defer-gw'),
+    '1',
+    'a failure before the answer counts the open with its first labels',
+  );
+});

@@ -8,7 +8,7 @@ import {
 import { formatAddr, type SocketAddr } from '../addr.ts';
 import type { ConnectionInfo } from '../types.ts';
 import { flagFor } from './flags.ts';
-import type { LabelInput, ResponseFlag } from './labels.ts';
+import type { DerivedWorkload, LabelInput, ResponseFlag } from './labels.ts';
 import type { RecentConnections } from './recent.ts';
 import { seriesFor, type TrafficSeries } from './series.ts';
 
@@ -40,16 +40,22 @@ export interface OpenParams {
   labels: LabelInput;
   /** The HBONE :authority, logged as dst.hbone_addr. */
   hboneAddr?: string;
+  /**
+   * Count the open later, at countOpen() or finish(): upstream counts a double HBONE connection
+   * once the destination answered (or failed), with the labels its answer gave.
+   */
+  deferOpen?: boolean;
 }
 
 /** One proxied connection: its metrics, its row in the registry, its access-log line at the end. */
 export class TrackedConnection {
   readonly info: ConnectionInfo;
-  readonly labelInput: LabelInput;
+  labelInput: LabelInput;
   readonly hboneAddr: string | undefined;
   readonly #registry: ConnectionRegistry;
   /** The label set's series, shared by every connection with the same labels. */
-  readonly #series: TrafficSeries;
+  #series: TrafficSeries;
+  #openCounted = false;
   #abort: ((err: Error) => void) | undefined;
   #done = false;
   #abortReason: Error | undefined;
@@ -67,6 +73,25 @@ export class TrackedConnection {
     this.labelInput = p.labels;
     this.hboneAddr = p.hboneAddr;
     this.#series = seriesFor(p.labels);
+    if (!p.deferOpen) this.countOpen();
+  }
+
+  /**
+   * Counts a deferred open, first relabelling the destination with what it said of itself
+   * (upstream's with_derived_destination, with the identity the destination's mTLS proved).
+   * Once counted, the labels stay.
+   */
+  countOpen(derived?: { workload: DerivedWorkload; identity: string }): void {
+    if (this.#openCounted) return;
+    this.#openCounted = true;
+    if (derived) {
+      this.labelInput = {
+        ...this.labelInput,
+        derivedDestination: derived.workload,
+        destinationIdentity: derived.identity,
+      };
+      this.#series = seriesFor(this.labelInput);
+    }
     this.#series.opened.add(1);
   }
 
@@ -105,6 +130,7 @@ export class TrackedConnection {
   finish(err?: Error, flag: ResponseFlag = '-'): void {
     if (this.#done) return;
     this.#done = true;
+    this.countOpen();
     const reason = err ?? this.#abortReason;
     // Without a flag of its own, an error close gets the flag upstream infers from its error.
     const effective: ResponseFlag =
@@ -202,8 +228,9 @@ function accessLog(log: Logger, t: TrackedConnection, err: Error | undefined): v
     'dst.addr': formatAddr(i.dst as SocketAddr),
     'dst.hbone_addr': t.hboneAddr,
     'dst.service': l.service?.hostname,
-    'dst.workload': l.destination?.name,
-    'dst.namespace': l.destination?.namespace,
+    // As upstream: the pod's name, else the workload name the destination's baggage gave.
+    'dst.workload': l.derivedDestination ? l.derivedDestination.workloadName : l.destination?.name,
+    'dst.namespace': l.derivedDestination ? l.derivedDestination.namespace : l.destination?.namespace,
     'dst.identity': mtls ? l.destinationIdentity : undefined,
     direction: i.direction,
     bytes_sent: i.bytesSent,

@@ -62,9 +62,11 @@ function derivedKey(g: DerivedWorkload | undefined): string {
  */
 function keyOf(i: LabelInput): string {
   const v = i.service;
+  // A derived destination replaces the workload's labels (connectionLabels): it alone is the key.
+  const dst = i.derivedDestination ? `\u0002${derivedKey(i.derivedDestination)}` : workloadKey(i.destination);
   return `${i.reporter}\u0000${i.mtls ? 1 : 0}\u0000${i.sourceIdentity ?? ''}\u0000${i.destinationIdentity ?? ''}\u0000${workloadKey(
     i.source,
-  )}\u0000${i.source ? '' : derivedKey(i.derivedSource)}\u0000${workloadKey(i.destination)}\u0000${
+  )}\u0000${i.source ? '' : derivedKey(i.derivedSource)}\u0000${dst}\u0000${
     v ? `${v.hostname}\u0001${v.namespace}\u0001${v.name}` : ''
   }`;
 }

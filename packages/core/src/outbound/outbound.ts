@@ -12,7 +12,7 @@ import { relay } from '../conn/relay.ts';
 import type { FlowContext } from '../context.ts';
 import { DEFAULT_PORTS } from '../options.ts';
 import { transports } from '../transports/registry.ts';
-import type { CarriedRoute } from '../transports/transport.ts';
+import { type CarriedRoute, reachedDestination } from '../transports/transport.ts';
 import { hostResolverFor, needsResolution, resolveRouteHost } from './hostname.ts';
 import { isSelfCall } from './loop.ts';
 import { routeOutbound } from './route.ts';
@@ -65,7 +65,8 @@ function namesOf(w: Workload, trustDomain: string): WorkloadNames {
  * The tracked connection of an outbound route, built the same way whichever transport carries
  * it, so metrics labels and the access line depend on the route and on `mtls` alone. It lands on
  * the route's workload: the destination, its waypoint, or the network gateway of double HBONE
- * (as upstream reports it; dst.addr is then the gateway's address).
+ * (as upstream reports it; dst.addr is then the gateway's address). Double HBONE counts its open
+ * once the destination answered, relabelled from its answer, as upstream's proxy_to_double_hbone.
  */
 function track(
   ctx: FlowContext,
@@ -113,6 +114,7 @@ function track(
       mtls,
     },
     ...(hboneAddr ? { hboneAddr } : {}),
+    ...(route.kind === 'double-hbone' ? { deferOpen: true } : {}),
   });
 }
 
@@ -200,6 +202,7 @@ export async function proxyOutbound(
     t.finish(err, flag);
     return;
   }
+  if (route.kind === 'double-hbone') t.countOpen(reachedDestination(server));
   if (aborted) {
     server.destroy();
     t.finish(aborted);

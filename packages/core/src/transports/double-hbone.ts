@@ -1,8 +1,9 @@
 import type { Duplex } from 'node:stream';
 import { HboneConnection } from '@zt/transport';
+import { parseBaggage } from '../inbound/baggage.ts';
 import { parseIdentity } from '../outbound/route.ts';
 import { connectHeaders, dialFrom } from './hbone.ts';
-import type { Transport, TransportRequest } from './transport.ts';
+import { setReachedDestination, type Transport, type TransportRequest } from './transport.ts';
 
 /** Upstream's header naming the client's network on the inner CONNECT of double HBONE. */
 export const X_FORWARDED_NETWORK = 'x-forwarded-network';
@@ -59,6 +60,12 @@ export const doubleHboneTransport: Transport = {
         headers: { ...headers, [X_FORWARDED_NETWORK]: ctx.config.network },
       });
       tunnel.once('close', () => conn.close());
+      // As upstream: the destination's labels come from its answer, present or not (no baggage
+      // leaves them unknown), and its principal from the inner mTLS.
+      setReachedDestination(tunnel, {
+        workload: parseBaggage(tunnel.responseHeaders.baggage),
+        identity: String(conn.peerIdentity),
+      });
       return tunnel;
     } catch (e) {
       inner?.destroy();

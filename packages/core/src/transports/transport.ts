@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Workload } from '@zt/xds';
 import type { SocketAddr } from '../addr.ts';
+import type { DerivedWorkload } from '../conn/labels.ts';
 import type { FlowContext } from '../context.ts';
 import type { Route } from '../outbound/route.ts';
 
@@ -45,4 +46,27 @@ export interface Transport {
    */
   accepts?(route: CarriedRoute): boolean;
   open(request: TransportRequest): Promise<Duplex>;
+}
+
+/**
+ * Who answered at the end of a stream when it is not the route's workload (double HBONE: a
+ * destination on another network, behind its gateway): its response baggage, as upstream's
+ * DerivedWorkload, and the identity its mTLS proved.
+ */
+export interface ReachedDestination {
+  readonly workload: DerivedWorkload;
+  readonly identity: string;
+}
+
+// Beside the stream rather than in open()'s result, so that every transport keeps returning a
+// plain Duplex.
+const reached = new WeakMap<Duplex, ReachedDestination>();
+
+/** Told by a transport before open() resolves with `stream`. */
+export function setReachedDestination(stream: Duplex, destination: ReachedDestination): void {
+  reached.set(stream, destination);
+}
+
+export function reachedDestination(stream: Duplex): ReachedDestination | undefined {
+  return reached.get(stream);
 }
