@@ -14,6 +14,7 @@ import {
   enablePodForwarding,
   freeTestSubnet,
   must,
+  natUnsupported,
   sh,
   sweepStaleNetns,
 } from '@zt/native/testing';
@@ -24,19 +25,9 @@ import { testCaCertSource } from './testing/index.ts';
 const V6_FORWARDING = '/proc/sys/net/ipv6/conf/all/forwarding';
 
 function unsupported(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces are Linux-only';
-  if (process.getuid?.() !== 0) return 'needs root (ip netns, ip6tables)';
   if (!native.available) return `@zt/native unavailable: ${native.unavailableReason}`;
   if (!existsSync(V6_FORWARDING)) return 'no IPv6 in this kernel';
-  for (const tool of ['ip', 'iptables', 'ip6tables']) {
-    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`)))
-      return `${tool} is not installed`;
-  }
-  const probe = `ztd-probe-${process.pid}`;
-  if (!sh('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
-  const nat = sh('ip', ['netns', 'exec', probe, 'ip6tables', '-t', 'nat', '-A', 'OUTPUT', '-j', 'RETURN']);
-  sh('ip', ['netns', 'del', probe]);
-  return nat.ok ? undefined : `ip6tables nat does not work in a namespace: ${nat.out}`;
+  return natUnsupported('iptables') ?? natUnsupported('ip6tables');
 }
 
 const skip = unsupported();

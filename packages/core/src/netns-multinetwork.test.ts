@@ -10,7 +10,6 @@
 // byte the gateway forwards.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +21,7 @@ import {
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,
-  netnsUnsupported,
+  natUnsupported,
   sweepStaleNetns,
 } from '@zt/native/testing';
 import type { Authorization, GatewayAddress, Workload } from '@zt/xds';
@@ -40,16 +39,8 @@ function must(cmd: string, args: string[]): void {
 }
 
 function unsupported(): string | undefined {
-  const why = netnsUnsupported();
-  if (why) return why;
   if (!native.available) return `@zt/native unavailable: ${native.unavailableReason}`;
-  if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/iptables`)))
-    return 'iptables is not installed';
-  const probe = `ztm-probe-${process.pid}`;
-  if (!sh('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
-  const nat = sh('ip', ['netns', 'exec', probe, 'iptables', '-t', 'nat', '-A', 'OUTPUT', '-j', 'RETURN']);
-  sh('ip', ['netns', 'del', probe]);
-  return nat.ok ? undefined : `iptables nat does not work in a namespace: ${nat.out}`;
+  return natUnsupported('iptables');
 }
 
 const skip = unsupported();

@@ -4,7 +4,6 @@
 // which the rules skip.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestCa } from '@zt/identity/testing';
@@ -15,6 +14,7 @@ import {
   enablePodForwarding,
   freeTestSubnet,
   must,
+  natUnsupported,
   sh,
   sweepStaleNetns,
 } from '@zt/native/testing';
@@ -24,31 +24,8 @@ import { DataPlane } from './dataplane.ts';
 import { testCaCertSource } from './testing/index.ts';
 
 function unsupported(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces are Linux-only';
-  if (process.getuid?.() !== 0) return 'needs root (ip netns, iptables)';
   if (!native.available) return `@zt/native unavailable: ${native.unavailableReason}`;
-  for (const tool of ['ip', 'iptables']) {
-    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`)))
-      return `${tool} is not installed`;
-  }
-  const probe = `ztc-probe-${process.pid}`;
-  if (!sh('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
-  const nat = sh('ip', [
-    'netns',
-    'exec',
-    probe,
-    'iptables',
-    '-t',
-    'nat',
-    '-A',
-    'OUTPUT',
-    '-p',
-    'tcp',
-    '-j',
-    'RETURN',
-  ]);
-  sh('ip', ['netns', 'del', probe]);
-  return nat.ok ? undefined : `iptables nat does not work in a namespace: ${nat.out}`;
+  return natUnsupported('iptables');
 }
 
 const skip = unsupported();

@@ -5,6 +5,7 @@ export {
   enablePodForwarding,
   freeTestSubnet,
   must,
+  natUnsupported,
   netnsUnsupported,
   sh,
   sweepStaleNetns,

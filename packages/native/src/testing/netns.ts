@@ -21,6 +21,21 @@ export function netnsUnsupported(): string | undefined {
 }
 
 /**
+ * Why NAT capture cannot be set up in a namespace here, or undefined when it can: namespaces are
+ * supported, `tool` (iptables or ip6tables) is installed, and a nat rule loads in a probe namespace.
+ */
+export function natUnsupported(tool: 'iptables' | 'ip6tables' = 'iptables'): string | undefined {
+  const why = netnsUnsupported();
+  if (why) return why;
+  if (!findTool(tool)) return `${tool} is not installed`;
+  const probe = `ztnat-probe-${process.pid}-${counter++}`;
+  if (!sh('ip', ['netns', 'add', probe]).ok) return 'cannot create a network namespace here';
+  const nat = sh('ip', ['netns', 'exec', probe, tool, '-t', 'nat', '-A', 'OUTPUT', '-j', 'RETURN']);
+  sh('ip', ['netns', 'del', probe]);
+  return nat.ok ? undefined : `${tool} nat does not work in a namespace: ${nat.out}`;
+}
+
+/**
  * Deletes the network namespaces that test processes of this project left behind when they were
  * killed before cleaning up (names start with `zt` and carry the creating process's pid as their
  * first all-digit `-` segment). A leftover namespace keeps its veth pair, and the host end keeps
