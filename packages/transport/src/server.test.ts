@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as h2connect } from 'node:http2';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { Identity, type WorkloadCertificate } from '@zt/identity';
@@ -8,6 +9,7 @@ import { TestCa } from '@zt/identity/testing';
 import { HboneConnection } from './client.ts';
 import { HboneConnectionError, PeerIdentityMismatchError } from './errors.ts';
 import { metrics } from './metrics.ts';
+import { HbonePool } from './pool.ts';
 import { HboneServer } from './server.ts';
 import { type HbonePair, startHbonePair } from './testing/index.ts';
 
@@ -266,4 +268,58 @@ test('close() sends GOAWAY and lets an open tunnel finish within the deadline', 
       address,
     }),
   );
+});
+
+// A rolling update: the old zt's server drains while a client's TLS handshake with it is under
+// way, and the next zt's server takes the same listener. The client must not lose its connection:
+// its handshake completes, the GOAWAY that follows refuses its CONNECT unprocessed, and the pool
+// sends it again, to the next server.
+test('a handshake under way when close() begins ends in a refusal the pool retries, not a reset', async () => {
+  const listener = createNetServer();
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  const address = { address: '127.0.0.1', port: (listener.address() as AddressInfo).port };
+  let releaseCert: () => void = () => {};
+  const certHeld = new Promise<void>((r) => {
+    releaseCert = r;
+  });
+  let handshaking: () => void = () => {};
+  const arrived = new Promise<void>((r) => {
+    handshaking = r;
+  });
+  const old = new HboneServer({
+    certificateFor: async () => {
+      handshaking();
+      await certHeld;
+      return pair.serverCert;
+    },
+    onTunnel: (t) => t.accept().end('from the old server').resume(),
+  });
+  const next = new HboneServer({
+    certificateFor: async () => pair.serverCert,
+    onTunnel: (t) => t.accept().end('from the next server').resume(),
+  });
+  old.attach(listener);
+  const pool = new HbonePool({ certs: pair.certs });
+  try {
+    const opened = pool.open({
+      source: pair.clientIdentity,
+      destinationIdentities: [pair.serverIdentity],
+      address,
+      authority: '10.0.0.1:80',
+    });
+    await arrived;
+    const closed = old.close(2000);
+    next.attach(listener);
+    releaseCert();
+    const t = await opened;
+    t.end();
+    let got = '';
+    for await (const c of t) got += c;
+    assert.equal(got, 'from the next server');
+    await closed;
+  } finally {
+    await pool.close(100);
+    await next.close(100);
+    listener.close();
+  }
 });

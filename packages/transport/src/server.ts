@@ -103,6 +103,8 @@ export class HboneServer {
   #auditTimer: NodeJS.Timeout | undefined;
   readonly #sessions = new Set<ServerHttp2Session>();
   readonly #handshaking = new Set<Socket>();
+  /** Sockets handed to the TLS server after close() began, until they close. */
+  readonly #lateHandshakes = new Set<Socket>();
   /** The TLS sockets under live sessions: a destroyed session may leave its socket open (below). */
   readonly #tlsSockets = new Set<Socket>();
   readonly #owned: NetServer[] = [];
@@ -153,11 +155,15 @@ export class HboneServer {
     this.#opts.certificateFor(local).then(
       (cert) => {
         if (socket.destroyed) return;
-        if (this.#closing) return socket.destroy();
         socket.off('error', onEarlyError);
         // From here the TLS server owns it: its handshakeTimeout and tlsClientError take over, and
-        // a session that completes during close() is destroyed in #onSession.
+        // a session that completes during close() is refused with GOAWAY in #onSession. Until it
+        // closes, close()'s deadline may still destroy it.
         this.#handshaking.delete(socket);
+        if (this.#closing) {
+          this.#lateHandshakes.add(socket);
+          socket.once('close', () => this.#lateHandshakes.delete(socket));
+        }
         this.#serverFor(cert).emit('connection', socket);
       },
       (e: unknown) => this.#fail('certificate', e instanceof Error ? e : new Error(String(e)), socket),
@@ -216,7 +222,13 @@ export class HboneServer {
     const local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     if (this.#closing) {
-      session.destroy();
+      // A client whose handshake was under way when drain began: GOAWAY before any stream, so
+      // its CONNECT is refused unprocessed and a pool sends it again elsewhere (the next zt of a
+      // hand-off), where a reset handshake would have failed its connection.
+      session.on('error', () => {});
+      session.close();
+      // A client that never closes after the GOAWAY does not keep it open.
+      setTimeout(() => socket.destroy(), ERRORED_SESSION_GRACE_MS).unref();
       return;
     }
     let peer: Identity;
@@ -354,8 +366,6 @@ export class HboneServer {
     for (const [server, listener] of this.#attached) server.off('connection', listener);
     this.#attached.clear();
     const listenersClosed = this.#owned.map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const s of this.#handshaking) s.destroy();
-    this.#handshaking.clear();
     const sessionsClosed = [...this.#sessions].map(
       (s) =>
         new Promise<void>((r) => {
@@ -371,6 +381,8 @@ export class HboneServer {
       // east-west gateway whose client zt held its pooled connection). Past the deadline, the
       // sockets go too.
       for (const t of this.#tlsSockets) t.destroy();
+      // Handshakes still under way (drain lets them finish, see handle()) go too.
+      for (const h of [...this.#handshaking, ...this.#lateHandshakes]) h.destroy();
     }, deadlineMs);
     await Promise.all([...sessionsClosed, ...listenersClosed]);
     clearTimeout(deadline);
