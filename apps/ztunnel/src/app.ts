@@ -262,7 +262,13 @@ export async function startZtunnel(config: Config, opts: StartOptions = {}): Pro
     });
     inpod.bindReadiness((name) => readiness.register(name));
     prefetchForPods(inpod.pods, secrets, logging.scope('cert'));
-    inpod.pods.on('podRemoved', (pod) => void dataPlane.removePod(pod.uid));
+    inpod.pods.on('podRemoved', (pod) => {
+      dataPlane
+        .removePod(pod.uid)
+        .catch((e: unknown) =>
+          inpodLog.error({ err: errorMessage(e), uid: pod.uid }, 'removing a pod failed'),
+        );
+    });
     inpod.start();
   }
 
