@@ -10,6 +10,7 @@ import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
 import {
+  addInpodCapture,
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,
@@ -54,16 +55,9 @@ function makePod(n: number): Pod {
   must('ip', ['addr', 'add', `${net6}::1/64`, 'dev', hostIf, 'nodad']);
   must('ip', ['-n', ns, 'addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad']);
   must('ip', ['-n', ns, '-6', 'route', 'add', 'default', 'via', `${net6}::1`]);
-  // istio-cni's in-pod capture, for both families: zt's own (marked) traffic and loopback pass,
-  // other outbound TCP goes to 15001, inbound TCP except HBONE (15008) to 15006.
-  for (const tool of ['iptables', 'ip6tables']) {
-    const rule = (...a: string[]) => must('ip', ['netns', 'exec', ns, tool, '-t', 'nat', ...a]);
-    rule('-A', 'OUTPUT', '-p', 'tcp', '-m', 'mark', '--mark', '1337', '-j', 'RETURN');
-    rule('-A', 'OUTPUT', '-p', 'tcp', '-o', 'lo', '-j', 'RETURN');
-    rule('-A', 'OUTPUT', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15001');
-    rule('-A', 'PREROUTING', '-p', 'tcp', '--dport', '15008', '-j', 'RETURN');
-    rule('-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
-  }
+  // istio-cni's in-pod capture, for both families.
+  addInpodCapture(ns, { tool: 'iptables' });
+  addInpodCapture(ns, { tool: 'ip6tables' });
   return { ns, path: `/var/run/netns/${ns}`, ip4, ip6 };
 }
 

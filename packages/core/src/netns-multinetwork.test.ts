@@ -18,6 +18,7 @@ import { Logging } from '@zt/log';
 import { captureLog } from '@zt/log/testing';
 import * as native from '@zt/native';
 import {
+  addInpodCapture,
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,
@@ -53,13 +54,7 @@ const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/client';
 
 /** In-pod capture as upstream's: marked and loopback traffic pass, other TCP goes to zt. */
 function capture(ns: string, inboundPass: number[]): void {
-  const ipt = (...a: string[]) => must('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', ...a]);
-  ipt('-A', 'OUTPUT', '-p', 'tcp', '-m', 'mark', '--mark', `${MARK}`, '-j', 'RETURN');
-  ipt('-A', 'OUTPUT', '-p', 'tcp', '-o', 'lo', '-j', 'RETURN');
-  ipt('-A', 'OUTPUT', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15001');
-  for (const port of [15008, ...inboundPass])
-    ipt('-A', 'PREROUTING', '-p', 'tcp', '--dport', `${port}`, '-j', 'RETURN');
-  ipt('-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
+  addInpodCapture(ns, { mark: MARK, inboundPass });
 }
 
 /** Forwards connections on a listener inside `netns` to `host:15008` there, keeping what passes in. */

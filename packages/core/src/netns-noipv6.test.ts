@@ -7,13 +7,19 @@
 //   that refusal is the one part played here: the listen call refuses `::` as that kernel would,
 //   and everything else (the namespace, the capture, the IPv4 bind, the connection) is real.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
-import { addVethPod, freeTestSubnet, must, netnsUnsupported, sh, sweepStaleNetns } from '@zt/native/testing';
+import {
+  addInpodCapture,
+  addVethPod,
+  freeTestSubnet,
+  natUnsupported,
+  sh,
+  sweepStaleNetns,
+} from '@zt/native/testing';
 import { makeSnapshot, makeWorkload } from '@zt/xds/testing';
 import pino from 'pino';
 import type { SocketOps } from './context.ts';
@@ -24,12 +30,8 @@ import { ProxyEngine } from './proxy.ts';
 import { testCaCertSource } from './testing/index.ts';
 
 function unsupported(): string | undefined {
-  const why = netnsUnsupported();
-  if (why) return why;
   if (!native.available) return `@zt/native unavailable: ${native.unavailableReason}`;
-  if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/iptables`)))
-    return 'iptables is not installed';
-  return undefined;
+  return natUnsupported('iptables');
 }
 
 const skip = unsupported();
@@ -53,9 +55,7 @@ async function makePod(n: number): Promise<Pod> {
   addVethPod({ netns: ns, hostIf: `ztv${tag}${n}`, gateway: `10.${X}.${n}.1`, ip });
   for (const ifname of ['all', 'default', 'lo', 'eth0'])
     native.setNetnsSysctl(`/var/run/netns/${ns}`, `net.ipv6.conf.${ifname}.disable_ipv6`, '1');
-  const rule = (...a: string[]) => must('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', ...a]);
-  rule('-A', 'PREROUTING', '-p', 'tcp', '--dport', '15008', '-j', 'RETURN');
-  rule('-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
+  addInpodCapture(ns, { outbound: false });
   const app = createServer({ allowHalfOpen: true }, (s) => {
     s.on('error', () => s.destroy());
     s.pipe(s);

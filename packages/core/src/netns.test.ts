@@ -10,10 +10,10 @@ import { TestCa } from '@zt/identity/testing';
 import { Logging } from '@zt/log';
 import * as native from '@zt/native';
 import {
+  addInpodCapture,
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,
-  must,
   natUnsupported,
   sh,
   sweepStaleNetns,
@@ -46,14 +46,7 @@ function makePod(n: number): Pod {
   const hostIf = `ztc${tag}${n}`;
   const ip = `10.${X}.${n}.10`;
   addVethPod({ netns: ns, hostIf, gateway: `10.${X}.${n}.1`, ip });
-  // In-pod capture, as upstream's: zt's own (marked) traffic and loopback pass; other outbound
-  // TCP goes to 15001; inbound TCP except HBONE (15008) goes to 15006.
-  const ipt = (...a: string[]) => must('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', ...a]);
-  ipt('-A', 'OUTPUT', '-p', 'tcp', '-m', 'mark', '--mark', '1337', '-j', 'RETURN');
-  ipt('-A', 'OUTPUT', '-p', 'tcp', '-o', 'lo', '-j', 'RETURN');
-  ipt('-A', 'OUTPUT', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15001');
-  ipt('-A', 'PREROUTING', '-p', 'tcp', '--dport', '15008', '-j', 'RETURN');
-  ipt('-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
+  addInpodCapture(ns);
   return { ns, path: `/var/run/netns/${ns}`, ip, hostIf };
 }
 

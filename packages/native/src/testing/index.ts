@@ -1,6 +1,7 @@
 /** Test fixtures of @zt/native: network namespaces for multi-node and in-pod tests. */
 export type { RunResult, ShResult } from './netns.ts';
 export {
+  addInpodCapture,
   addVethPod,
   enablePodForwarding,
   freeTestSubnet,

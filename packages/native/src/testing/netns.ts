@@ -109,6 +109,27 @@ export function addVethPod(o: { netns: string; hostIf: string; gateway: string; 
   must('-n', o.netns, 'route', 'add', 'default', 'via', o.gateway);
 }
 
+/**
+ * istio-cni's in-pod capture inside `netns`, as upstream's rules: zt's own traffic (marked `mark`,
+ * default 1337) and loopback pass, other outbound TCP goes to 15001 (unless `outbound` is false);
+ * inbound TCP goes to 15006, except HBONE (15008) and the `inboundPass` ports.
+ */
+export function addInpodCapture(
+  netns: string,
+  o: { tool?: 'iptables' | 'ip6tables'; mark?: number; outbound?: boolean; inboundPass?: number[] } = {},
+): void {
+  const rule = (...a: string[]) =>
+    must('ip', ['netns', 'exec', netns, o.tool ?? 'iptables', '-t', 'nat', ...a]);
+  if (o.outbound ?? true) {
+    rule('-A', 'OUTPUT', '-p', 'tcp', '-m', 'mark', '--mark', `${o.mark ?? 1337}`, '-j', 'RETURN');
+    rule('-A', 'OUTPUT', '-p', 'tcp', '-o', 'lo', '-j', 'RETURN');
+    rule('-A', 'OUTPUT', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15001');
+  }
+  for (const port of [15008, ...(o.inboundPass ?? [])])
+    rule('-A', 'PREROUTING', '-p', 'tcp', '--dport', `${port}`, '-j', 'RETURN');
+  rule('-A', 'PREROUTING', '-p', 'tcp', '-j', 'REDIRECT', '--to-ports', '15006');
+}
+
 export interface RunResult {
   status: number;
   stdout: string;
