@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { freeTestSubnet, netnsUnsupported, sweepStaleNetns, TestNetns } from './netns.ts';
+import { freeTestSubnet, netnsUnsupported, sweepStaleNetns } from './netns.ts';
 
 const skip = netnsUnsupported();
 
@@ -18,18 +18,21 @@ function deadPid(): number {
 }
 
 test('sweepStaleNetns deletes namespaces of exited processes and keeps those of live ones', { skip }, () => {
-  const stale = `zt-stale-${deadPid()}-1`;
+  // Names no other sweep touches: the netns suites of other packages sweep `zt*` as they start,
+  // concurrently with this test, and would take its stale namespace first.
+  const stale = `sweeptest-stale-${deadPid()}-1`;
+  const live = `sweeptest-live-${process.pid}-1`;
   ip('netns', 'add', stale);
-  const live = new TestNetns('live');
+  ip('netns', 'add', live);
   try {
-    const deleted = sweepStaleNetns();
+    const deleted = sweepStaleNetns('sweeptest-');
     assert.ok(deleted.includes(stale), `${stale} not in ${deleted.join(', ')}`);
-    assert.ok(!deleted.includes(live.name));
+    assert.ok(!deleted.includes(live));
     const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(list, new RegExp(`^${stale}\\b`, 'm'));
-    assert.match(list, new RegExp(`^${live.name}\\b`, 'm'));
+    assert.match(list, new RegExp(`^${live}\\b`, 'm'));
   } finally {
-    live.destroy();
+    spawnSync('ip', ['netns', 'delete', live]);
     spawnSync('ip', ['netns', 'delete', stale]);
   }
 });

@@ -41,14 +41,16 @@ export function natUnsupported(tool: 'iptables' | 'ip6tables' = 'iptables'): str
  * first all-digit `-` segment). A leftover namespace keeps its veth pair, and the host end keeps
  * its address and route, which would capture the traffic of a later run that picks the same
  * subnet. Namespaces of processes still running are left alone. Returns the names deleted.
+ * `prefix` narrows the sweep (its own test uses one no other sweep touches: test processes sweep
+ * at start-up, concurrently).
  */
-export function sweepStaleNetns(): string[] {
+export function sweepStaleNetns(prefix = 'zt'): string[] {
   const list = run('ip', ['netns', 'list']);
   if (list.status !== 0) return [];
   const deleted: string[] = [];
   for (const line of list.stdout.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    if (!name.startsWith('zt')) continue;
+    if (!name.startsWith(prefix)) continue;
     const pid = name.split('-').find((part) => /^[0-9]+$/.test(part));
     if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
     if (run('ip', ['netns', 'delete', name]).status === 0) deleted.push(name);
